@@ -1,0 +1,270 @@
+"""Tests of hvaerl.data: real FashionMNIST, binarization, failure modes and the synthetic test stand-in."""
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+import hvaerl.data as hd
+from hvaerl.data import (DATASETS, FASHION_MNIST_FILES, SPLITS, ChecksumError, DatasetNotFoundError, ImageDataset,
+                         default_data_root, load_dataset, synthetic_dataset_for_tests)
+
+FMNIST_TRAIN_MEAN = 0.2860  # published mean pixel intensity of the FashionMNIST train split
+
+
+@pytest.fixture(scope="session")
+def fmnist_root(tmp_path_factory):
+    "A data root holding the genuine FashionMNIST idx files; skips the test if FashionMNIST is nowhere to be found."
+    configured = default_data_root()
+    # use the configured root only if it already holds the files, so the tests write nothing under $HOME;
+    # otherwise a temporary root, filled from Debian's package by load_dataset itself
+    roots = [configured] if all((configured / "FashionMNIST/raw" / n).is_file() for n in FASHION_MNIST_FILES) else []
+    roots.append(tmp_path_factory.mktemp("data"))
+    err = None
+    for root in roots:
+        try:
+            for split in ("train", "test"): load_dataset("fashion_mnist", split, data_root=root, binarize=None)
+            return root
+        except DatasetNotFoundError as e: err = e
+    pytest.skip(f"FashionMNIST not found (install the Debian package dataset-fashion-mnist): {err}")
+
+
+@pytest.fixture(scope="session")
+def fmnist_train(fmnist_root):
+    return load_dataset("fashion_mnist", "train", data_root=fmnist_root, binarize=None)
+
+
+@pytest.fixture
+def no_debian(tmp_path, monkeypatch):
+    "Point the Debian search path at an empty folder."
+    empty = tmp_path / "no-debian"
+    empty.mkdir()
+    monkeypatch.setattr(hd, "DEBIAN_FASHION_MNIST_DIRS", [empty])
+    return empty
+
+
+def _copy_raw(src_root: Path, dst_root: Path, names) -> Path:
+    raw = dst_root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for n in names: shutil.copyfile(src_root / "FashionMNIST" / "raw" / n, raw / n)
+    return raw
+
+
+def _flip_byte(path: Path, offset: int) -> None:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ 0xFF]))
+
+
+# --- real FashionMNIST -------------------------------------------------------------------------------------------
+
+def test_fashion_mnist_official_splits(fmnist_root, fmnist_train):
+    test = load_dataset("fashion_mnist", "test", data_root=fmnist_root, binarize=None)
+    assert (len(fmnist_train), len(test)) == (60000, 10000)
+    for ds in (fmnist_train, test):
+        assert (ds.image_shape, ds.num_classes, ds.name, ds.split != "") == ((1, 28, 28), 10, "fashion_mnist", True)
+        assert ds.images.dtype == torch.uint8 and ds.targets.dtype == torch.int64
+        assert "SHA-256 verified" in ds.source
+    assert torch.bincount(fmnist_train.targets).tolist() == [6000] * 10  # balanced, as published
+    # mean intensity of the images as served (binarize=None: scaled to [0, 1]), in chunks to bound memory
+    total = sum(fmnist_train.batch(torch.arange(i, min(i + 10000, 60000)))[0].sum().item() for i in range(0, 60000, 10000))
+    assert abs(total / (60000 * 28 * 28) - FMNIST_TRAIN_MEAN) < 0.005
+    x, y = fmnist_train[123]
+    assert x.dtype == torch.float32 and x.shape == (1, 28, 28) and 0 <= x.min() and x.max() <= 1 and isinstance(y, int)
+
+
+def test_fashion_mnist_default_binarization(fmnist_root):
+    assert load_dataset("fashion_mnist", "test", data_root=fmnist_root).binarize == "static"
+    assert load_dataset("fashion_mnist", "train", data_root=fmnist_root).binarize == "dynamic"
+
+
+def test_fit_valid_partition_train(fmnist_root, fmnist_train):
+    fit = load_dataset("fashion_mnist", "fit", data_root=fmnist_root, binarize=None)
+    valid = load_dataset("fashion_mnist", "valid", data_root=fmnist_root, binarize=None)
+    assert (len(fit), len(valid)) == (55000, 5000)
+    assert len(set(fit.indices.tolist()) & set(valid.indices.tolist())) == 0
+    assert torch.equal(torch.cat([fit.indices, valid.indices]).sort().values, torch.arange(60000))
+    # the subsets hold the train images and labels at those indices
+    assert torch.equal(valid.images, fmnist_train.images[valid.indices])
+    assert torch.equal(valid.targets, fmnist_train.targets[valid.indices])
+    assert (fit.binarize, valid.binarize) == (None, None)
+    # the same seed gives the same validation set; another seed another one
+    again = load_dataset("fashion_mnist", "valid", data_root=fmnist_root)
+    assert torch.equal(again.indices, valid.indices) and again.binarize == "static"
+    assert not torch.equal(load_dataset("fashion_mnist", "valid", data_root=fmnist_root, seed=1).indices, valid.indices)
+    assert len(load_dataset("fashion_mnist", "valid", data_root=fmnist_root, valid_size=1000)) == 1000
+
+
+def test_unpacks_debian_files_from_data_root(fmnist_root, tmp_path, no_debian):
+    # the non-root route: the package unpacked with dpkg-deb -x under <data_root>/debian
+    deb = tmp_path / "root" / "debian/usr/share/datasets/fashion-mnist"
+    deb.mkdir(parents=True)
+    for n in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        src = fmnist_root / "FashionMNIST/raw" / n
+        with open(src, "rb") as f, gzip.open(deb / f"{n}.gz", "wb", compresslevel=1) as g: shutil.copyfileobj(f, g)
+    ds = load_dataset("fashion_mnist", "test", data_root=tmp_path / "root")
+    assert len(ds) == 10000 and "decompressed from" in ds.source and str(deb) in ds.source
+    raw = tmp_path / "root/FashionMNIST/raw"
+    assert sorted(p.name for p in raw.iterdir() if not p.name.startswith(".hvaerl-verified")) == \
+        ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]  # no temporary files left behind
+    # the second load reads the decompressed files
+    assert "decompressed" not in load_dataset("fashion_mnist", "test", data_root=tmp_path / "root").source
+
+
+# --- failures ----------------------------------------------------------------------------------------------------
+
+def test_missing_fashion_mnist_says_where_it_looked_and_how_to_fix(tmp_path, no_debian):
+    root = tmp_path / "empty"
+    root.mkdir()
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_dataset("fashion_mnist", "train", data_root=root)
+    msg = str(info.value)
+    assert isinstance(info.value, FileNotFoundError)
+    for place in (root / "FashionMNIST" / "raw", no_debian, root / "debian/usr/share/datasets/fashion-mnist"):
+        assert str(place) in msg
+    assert "apt-get" in msg and "download=True" in msg and "HVAERL_DATA_ROOT" in msg
+    assert not any((root / "FashionMNIST" / "raw").glob("*-ubyte"))  # nothing was made up
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10", "cifar100", "stl10", "tiny_imagenet", "celeba"])
+def test_missing_other_datasets(name, tmp_path):
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_dataset(name, "test", data_root=tmp_path)
+    assert str(tmp_path) in str(info.value) and "download=True" in str(info.value)
+
+
+def test_unknown_name_split_or_binarize():
+    with pytest.raises(ValueError) as info:
+        load_dataset("imagenet")
+    assert all(name in str(info.value) for name in DATASETS)
+    with pytest.raises(ValueError) as info:
+        load_dataset("fashion_mnist", "val")
+    assert all(split in str(info.value) for split in SPLITS)
+    with pytest.raises(ValueError):
+        load_dataset("fashion_mnist", binarize="yes")
+
+
+def test_corrupted_idx_file_fails_checksum(fmnist_root, tmp_path, no_debian):
+    names = ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    raw = _copy_raw(fmnist_root, tmp_path, names)
+    _flip_byte(raw / names[0], 5000)
+    with pytest.raises(ChecksumError) as info:
+        load_dataset("fashion_mnist", "test", data_root=tmp_path)
+    assert str(raw / names[0]) in str(info.value) and "SHA-256" in str(info.value)
+
+
+def test_truncated_idx_file_fails_size_check(fmnist_root, tmp_path, no_debian):
+    names = ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    raw = _copy_raw(fmnist_root, tmp_path, names)
+    with open(raw / names[1], "r+b") as f: f.truncate(1000)
+    with pytest.raises(ChecksumError, match="t10k-labels-idx1-ubyte has 1000 bytes"):
+        load_dataset("fashion_mnist", "test", data_root=tmp_path)
+
+
+def test_verification_cache_is_invalidated_by_a_change(fmnist_root, tmp_path, no_debian):
+    names = ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    raw = _copy_raw(fmnist_root, tmp_path, names)
+    load_dataset("fashion_mnist", "test", data_root=tmp_path)  # verifies and remembers it
+    assert (raw / ".hvaerl-verified.json").is_file()
+    st = (raw / names[0]).stat()
+    _flip_byte(raw / names[0], 100000)
+    # make the mtime change explicit: a coarse filesystem clock could otherwise leave it equal
+    import os
+    os.utime(raw / names[0], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    with pytest.raises(ChecksumError, match="SHA-256"):
+        load_dataset("fashion_mnist", "test", data_root=tmp_path)
+
+
+# --- binarization ------------------------------------------------------------------------------------------------
+
+def test_dynamic_binarization_draws_afresh_and_is_unbiased():
+    ds = synthetic_dataset_for_tests(n=64, split="fit")
+    assert ds.binarize == "dynamic"
+    idx = torch.arange(8)
+    a, b = ds.batch(idx)[0], ds.batch(idx)[0]
+    assert set(a.unique().tolist()) <= {0.0, 1.0}
+    assert not torch.equal(a, b)
+    assert not torch.equal(ds[3][0], ds[3][0])
+    # the mean of many draws approaches the grayscale value: 4000 draws, sd <= 0.008 per pixel
+    draws = ds.batch(idx.repeat(4000))[0].view(4000, 8, 1, 28, 28).mean(0)
+    gray = ds.images[:8].float() / 255
+    assert (draws - gray).abs().mean() < 0.01 and (draws - gray).abs().max() < 0.05
+
+
+def test_static_binarization_is_fixed():
+    ds = synthetic_dataset_for_tests(n=64, split="valid")
+    assert ds.binarize == "static"
+    a = ds.batch(torch.arange(64))[0]
+    assert set(a.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(a, ds.batch(torch.arange(64))[0])
+    assert torch.equal(ds[5][0], a[5])
+    # a fixed-seed draw: the same for a fresh copy of the same data
+    assert torch.equal(synthetic_dataset_for_tests(n=64, split="valid").batch(torch.arange(64))[0], a)
+    assert abs(a.mean().item() - ds.images.float().mean().item() / 255) < 0.01
+
+
+def test_reseed_makes_draws_reproducible():
+    ds = synthetic_dataset_for_tests(n=64)
+    ds.reseed(11)
+    a = ds.batch(torch.arange(64))[0]
+    ds.reseed(11)
+    assert torch.equal(ds.batch(torch.arange(64))[0], a)
+    ds.reseed(12)
+    assert not torch.equal(ds.batch(torch.arange(64))[0], a)
+
+
+def test_dataloader_uses_one_bernoulli_call_per_batch(monkeypatch):
+    ds = synthetic_dataset_for_tests(n=64)
+    calls, bernoulli = [], torch.bernoulli
+    monkeypatch.setattr(torch, "bernoulli", lambda *a, **k: (calls.append(1), bernoulli(*a, **k))[1])
+    batches = list(DataLoader(ds, batch_size=16, shuffle=True))
+    assert len(calls) == len(batches) == 4
+    x, y = batches[0]
+    assert (x.shape, x.dtype, y.shape, y.dtype) == ((16, 1, 28, 28), torch.float32, (16,), torch.int64)
+
+
+def test_dataloader_workers_draw_afresh():
+    # identical gray images, so any two draws should differ unless the random streams repeat
+    ds = ImageDataset(torch.full((64, 1, 28, 28), 128, dtype=torch.uint8), torch.zeros(64), "gray", "train", "test",
+                      binarize="dynamic")
+    dl = DataLoader(ds, batch_size=16, num_workers=2)
+    e1, e2 = list(dl), list(dl)
+    assert not torch.equal(e1[0][0], e1[1][0])  # batches 0 and 1 come from different workers
+    assert not torch.equal(e1[0][0], e2[0][0])  # the same worker in the next epoch
+
+
+# --- synthetic stand-in ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("like", list(DATASETS))
+def test_synthetic_has_the_shapes_and_interface_of_the_real_dataset(like):
+    spec = DATASETS[like]
+    ds = synthetic_dataset_for_tests(like, n=32)
+    assert "FOR_TESTS" in ds.name and like in ds.name and ds.source == "synthetic (tests only)"
+    assert (ds.image_shape, ds.num_classes, len(ds)) == (spec.image_shape, spec.num_classes, 32)
+    assert ds.binarize == ("dynamic" if spec.grayscale else None)
+    x, y = ds[0]
+    assert x.shape == spec.image_shape and x.dtype == torch.float32 and isinstance(y, int)
+    xb, yb = ds.batch(torch.arange(4))
+    assert xb.shape == (4, *spec.image_shape) and yb.dtype == torch.int64
+    assert len(ds.__getitems__([0, 1])) == 2
+
+
+def test_synthetic_is_learnable_and_deterministic():
+    tr = synthetic_dataset_for_tests(n=512, split="train", binarize=None)
+    te = synthetic_dataset_for_tests(n=256, split="test", binarize=None)
+    xtr, xte = tr.images.flatten(1).float(), te.images.flatten(1).float()
+    means = torch.stack([xtr[tr.targets == c].mean(0) for c in range(10)])
+    assert (torch.cdist(xte, means).argmin(1) == te.targets).float().mean() > 0.95
+    assert torch.equal(synthetic_dataset_for_tests(n=512).images, tr.images)
+    assert not torch.equal(synthetic_dataset_for_tests(n=512, seed=1).images, tr.images)
+
+
+def test_default_data_root(monkeypatch, tmp_path):
+    monkeypatch.delenv("HVAERL_DATA_ROOT", raising=False)
+    assert default_data_root() == Path.home() / ".cache" / "hvaerl" / "data"
+    monkeypatch.setenv("HVAERL_DATA_ROOT", str(tmp_path))
+    assert default_data_root() == tmp_path
