@@ -1,0 +1,14 @@
+# make reproduce  : set up (first time ~3 min) and run the main job on its CPU default
+# make test       : set up and run the whole test suite (~5 min)
+# make lab        : open the notebooks in JupyterLab with the hvaerl kernel
+.PHONY: setup reproduce test lab bench
+setup:
+	bash scripts/setup.sh
+reproduce: setup
+	.venv/bin/hvaerl reproduce
+test: setup
+	bash scripts/test.sh
+lab: setup
+	.venv/bin/jupyter lab nbs/
+bench: setup
+	.venv/bin/python bench/step_cost.py

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (about 5 minutes on 2 cores after setup):
+# notebooks and package in sync, notebooks clean, README rendered, every notebook runs (nbdev-test), pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=.venv/bin
+fail=0
+echo "== nbdev-export: hvaerl/ must match the notebooks"
+$bin/nbdev-export
+if ! git diff --exit-code --stat -- hvaerl; then echo "hvaerl/ is out of sync with nbs/: run nbdev-export and commit"; fail=1; fi
+if [ -n "$(git status --porcelain --untracked-files=all -- hvaerl)" ]; then git status --short -- hvaerl; echo "untracked files in hvaerl/: run nbdev-export and commit"; fail=1; fi
+echo "== nbdev-clean: notebooks must carry no outputs or stray metadata"
+$bin/nbdev-clean
+if ! git diff --exit-code --stat -- nbs; then echo "notebooks carry outputs/metadata: run nbdev-clean and commit"; fail=1; fi
+echo "== README.md must be rendered from nbs/index.ipynb"
+$bin/python scripts/render_readme.py
+if ! git diff --exit-code --stat -- README.md; then echo "README.md is stale: run python scripts/render_readme.py and commit"; fail=1; fi
+[ $fail = 0 ] || exit 1
+echo "== nbdev-test (every notebook, CPU smoke settings; slow/cuda cells skipped)"
+$bin/nbdev-test --timing
+echo "== pytest"
+$bin/python -m pytest -q tests
