@@ -7,8 +7,9 @@ Docs: https://hvaerl.github.io/hvaerl/pipeline.html.md"""
 # %% auto #0
 __all__ = ['REPO', 'RUN_NOTEBOOK', 'AGGREGATE_NOTEBOOK', 'PRESETS', 'METHOD_NAMES', 'TABLE1_ORDER', 'PAPER_TABLE1',
            'PAPER_TABLE2', 'PAPER_TABLE3', 'PAPER_TABLE4', 'preset_path', 'RunSpec', 'build_grid', 'load_preset',
-           'RunOutcome', 'is_complete', 'write_json_atomic', 'execute_run', 'run_grid', 'collect_metrics', 'table1',
-           'table2', 'table3', 'table4', 'fig6_data', 'to_markdown', 'write_table', 'provenance', 'reproduce_main']
+           'RunOutcome', 'is_complete', 'write_json_atomic', 'execute_run', 'run_grid', 'dry_run_notebook',
+           'collect_metrics', 'table1', 'table2', 'table3', 'table4', 'fig6_data', 'to_markdown', 'write_table',
+           'provenance', 'reproduce_main']
 
 # %% ../nbs/11_pipeline.ipynb #c002
 import json, os, subprocess, sys, time, traceback
@@ -78,7 +79,10 @@ def build_grid(preset: dict) -> list:
                 for seed in _as_list(g.get("seeds"), preset.get("seeds", [0])):
                     for levels in _as_list(g.get("levels"), [None]):
                         for gamma in _as_list(g.get("gammas"), [None]):
-                            spec = RunSpec(ds, method, seed, levels, gamma, g.get("budget_minutes"), g.get("epochs", 10_000),
+                            epochs = g.get("epochs", 10_000)
+                            if "epochs_over_levels" in g:  # the paper trains RL methods for 1000/L epochs
+                                epochs = max(1, g["epochs_over_levels"] // (levels or preset.get("default_levels", 5)))
+                            spec = RunSpec(ds, method, seed, levels, gamma, g.get("budget_minutes"), epochs,
                                            [g["name"]], {**common, **g.get("run", {})})
                             if spec.run_id in runs:
                                 old = runs[spec.run_id]
@@ -180,6 +184,19 @@ def run_grid(runs: list, runs_dir: str | Path, executor: str = "local", jobs: in
     else: raise ValueError(f"unknown executor {executor!r}: 'local', 'slurm' or 'submitit_local'")
     bar.close()
     return outcomes
+
+# %% ../nbs/11_pipeline.ipynb #c014
+def dry_run_notebook(path: str | Path, sleep: float = 0.0) -> Path:
+    "Write a stand-in run notebook to `path`: it sleeps `sleep` s, then writes metrics.json (or raises when method == 'boom')."
+    import nbformat
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('dataset = "x"\nmethod = "m"\nseed = 0\nlevels = None\ngamma = None\nbudget_minutes = None\n'
+                                  'epochs = 1\nout_dir = "."\ngroups = []', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(f'import time\ntime.sleep({sleep})\nif method == "boom": raise RuntimeError("exploded on purpose")'),
+        nbformat.v4.new_code_cell('from hvaerl.pipeline import write_json_atomic\nfrom pathlib import Path\n'
+                                  'write_json_atomic(Path(out_dir) / "metrics.json", dict(complete=True, method=method, seed=seed))')])
+    nb.metadata["kernelspec"] = {"name": "hvaerl", "display_name": "hvaerl", "language": "python"}
+    nbformat.write(nb, str(path)); return Path(path)
 
 # %% ../nbs/11_pipeline.ipynb #c017
 def collect_metrics(runs_dir: str | Path) -> pd.DataFrame:
@@ -316,18 +333,25 @@ def reproduce_main(argv=None) -> int:
     p.add_argument("--partition"); p.add_argument("--gpus", type=int, default=1)
     p.add_argument("--time-min", type=int, default=24 * 60); p.add_argument("--array-parallelism", type=int, default=16)
     p.add_argument("--skip-aggregate", action="store_true")
+    p.add_argument("--dry-run", action="store_true", help="run the grid with a stand-in notebook that trains nothing (checks executors)")
     a = p.parse_args(argv)
     preset = load_preset(a.preset)
     runs = build_grid(preset)
     runs_dir = Path(a.runs_dir or REPO / "runs" / preset.get("name", Path(a.preset).stem))
     print(f"preset {preset.get('name')}: {len(runs)} runs into {runs_dir}")
     t0 = time.time()
-    outcomes = run_grid(runs, runs_dir, a.executor, a.jobs,
+    notebook = RUN_NOTEBOOK
+    if a.dry_run:
+        runs_dir = runs_dir.with_name(runs_dir.name + "-dry-run"); runs_dir.mkdir(parents=True, exist_ok=True)
+        notebook = dry_run_notebook(runs_dir / "dry_run.ipynb")
+    elif not RUN_NOTEBOOK.exists():
+        raise FileNotFoundError(f"{RUN_NOTEBOOK} not found: hvaerl reproduce runs from a clone of the hvaerl repository")
+    outcomes = run_grid(runs, runs_dir, a.executor, a.jobs, notebook=notebook,
                         slurm=dict(partition=a.partition, gpus=a.gpus, time_min=a.time_min, array_parallelism=a.array_parallelism))
     failed = [o for o in outcomes if o.status == "failed"]
     print(f"runs finished in {time.time() - t0:.0f} s: {len(outcomes) - len(failed)} complete, {len(failed)} failed")
     for o in failed: print(f"  FAILED {o.run_id}: {o.error}\n    notebook: {o.notebook} (cell {o.cell})")
-    if not a.skip_aggregate:
+    if not a.skip_aggregate and not a.dry_run:
         import papermill as pm
         out_nb = runs_dir / "aggregate.ipynb"
         pm.execute_notebook(str(AGGREGATE_NOTEBOOK), str(out_nb), kernel_name="hvaerl", cwd=str(AGGREGATE_NOTEBOOK.parent),
