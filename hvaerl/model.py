@@ -142,8 +142,8 @@ class HierarchicalVAE(nn.Module):
         else:
             self.x_encoder = ConvImageEncoder(c.image_shape, hs[0], c.channels)
             self.x_decoder = ConvImageDecoder(zs[0], c.image_shape, self.lik.n_params, c.channels)
-        # encoder stages above level 1: bottom-up reads the sample z_{l-1}; the ladder reads the features d_{l-1}
-        stage_in = [zs[l - 1] if c.inference == "bottom_up" else hs[l - 1] for l in range(1, L)]
+        # encoder stages above level 1 read the features d_{l-1} of x; bottom-up stages also read the sample z_{l-1}
+        stage_in = [hs[l - 1] + (zs[l - 1] if c.inference == "bottom_up" else 0) for l in range(1, L)]
         self.enc_stages = nn.ModuleList([mlp_block(n, hs[l]) for l, n in zip(range(1, L), stage_in)])
         self.q_heads = nn.ModuleList([GaussianHead(hs[l], zs[l]) for l in range(L)])
         # prior p(z_l | z_{l+1}) for l = 1..L-1 (index l-1); p(z_L) is N(0, I)
@@ -171,7 +171,7 @@ class HierarchicalVAE(nn.Module):
         h = self.x_encoder(x)
         if self.config.inference == "bottom_up":
             for l in range(L):
-                if l > 0: h = self.enc_stages[l - 1](z[l - 1])
+                if l > 0: h = self.enc_stages[l - 1](torch.cat([h, z[l - 1]], -1))  # q(z_l | z_{l-1}, x), Eq. 1
                 q_mu[l], q_std[l] = self.q_heads[l](F.silu(h))
                 z[l] = draw(q_mu[l], q_std[l], l)
             for l in range(L):  # priors top-down, at the posterior samples of the level above
