@@ -318,7 +318,9 @@ def provenance(preset: dict, df: pd.DataFrame) -> str:
     budgets = sorted({f"{g['name']}: {g.get('budget_minutes', '—')} min" for g in preset.get("groups", [])})
     devices = sorted(set(df["device"])) if "device" in df else []
     seeds = sorted(set(df["seed"])) if "seed" in df else []
-    return (f"Provenance: preset `{preset.get('name', '?')}` ({Path(preset.get('path', '')).name}); training budget per run — "
+    threads = os.environ.get("OMP_NUM_THREADS", "default")
+    return (f"Provenance: preset `{preset.get('name', '?')}` ({Path(preset.get('path', '')).name}), {preset.get('jobs', 1)} run(s) at a time "
+            f"with {threads} thread(s) each; training budget per run — "
             f"{'; '.join(budgets)}; seeds {seeds}; device {', '.join(devices) or '?'}; commit {commit}.")
 
 def reproduce_main(argv=None) -> int:
@@ -328,7 +330,8 @@ def reproduce_main(argv=None) -> int:
     p.add_argument("--preset", default="quick", help="'quick' (CPU, FashionMNIST), 'paper' (GPU), or a path to a preset .yaml")
     p.add_argument("--runs-dir", default=None, help="where run folders go (default: runs/<preset>)")
     p.add_argument("--figures-dir", default=str(REPO / "figures"))
-    p.add_argument("--jobs", type=int, default=1, help="parallel runs for the local executor")
+    p.add_argument("--jobs", type=int, default=None, help="parallel runs for the local executor (default: the preset's `jobs`, else 1)")
+    p.add_argument("--threads-per-run", type=int, default=None, help="torch threads of each run (default: the preset's `threads_per_run`)")
     p.add_argument("--executor", default="local", choices=["local", "slurm", "submitit_local"])
     p.add_argument("--partition"); p.add_argument("--gpus", type=int, default=1)
     p.add_argument("--time-min", type=int, default=24 * 60); p.add_argument("--array-parallelism", type=int, default=16)
@@ -336,9 +339,13 @@ def reproduce_main(argv=None) -> int:
     p.add_argument("--dry-run", action="store_true", help="run the grid with a stand-in notebook that trains nothing (checks executors)")
     a = p.parse_args(argv)
     preset = load_preset(a.preset)
+    jobs = a.jobs or preset.get("jobs", 1)
+    threads = a.threads_per_run or preset.get("threads_per_run")
+    if threads:  # kernels inherit the environment: side-by-side runs must not oversubscribe the cores
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     runs = build_grid(preset)
     runs_dir = Path(a.runs_dir or REPO / "runs" / preset.get("name", Path(a.preset).stem))
-    print(f"preset {preset.get('name')}: {len(runs)} runs into {runs_dir}")
+    print(f"preset {preset.get('name')}: {len(runs)} runs into {runs_dir}, {jobs} at a time, {threads or 'default'} thread(s) each")
     t0 = time.time()
     notebook = RUN_NOTEBOOK
     if a.dry_run:
@@ -346,7 +353,7 @@ def reproduce_main(argv=None) -> int:
         notebook = dry_run_notebook(runs_dir / "dry_run.ipynb")
     elif not RUN_NOTEBOOK.exists():
         raise FileNotFoundError(f"{RUN_NOTEBOOK} not found: hvaerl reproduce runs from a clone of the hvaerl repository")
-    outcomes = run_grid(runs, runs_dir, a.executor, a.jobs, notebook=notebook,
+    outcomes = run_grid(runs, runs_dir, a.executor, jobs, notebook=notebook,
                         slurm=dict(partition=a.partition, gpus=a.gpus, time_min=a.time_min, array_parallelism=a.array_parallelism))
     failed = [o for o in outcomes if o.status == "failed"]
     print(f"runs finished in {time.time() - t0:.0f} s: {len(outcomes) - len(failed)} complete, {len(failed)} failed")
