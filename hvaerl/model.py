@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, asdict
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
-from .distributions import GaussianHead, sample_gaussian, gaussian_kl, precision_weighted, make_likelihood
+from .distributions import GaussianHead, sample_gaussian, gaussian_kl, gaussian_log_prob, precision_weighted, make_likelihood
 
 # %% ../nbs/02_model.ipynb #c005
 INFERENCES = ("bottom_up", "top_down")
@@ -123,10 +123,13 @@ class ConvImageDecoder(nn.Module):
 class Trajectory:
     "One inference pass, in level order (index 0 is z_1)."
     q_mu: list; q_std: list; z: list; p_mu: list; p_std: list
+    analytic: list | None = None  # per level: is the KL analytic (prior's parent drawn before z_l)? default all
     @property
     def kl(self) -> Tensor:
-        "Per-level KL[q(z_l|.) || p(z_l|z_{l+1})], shape (L, B)."
-        return torch.stack([gaussian_kl(qm, qs, pm, ps) for qm, qs, pm, ps in zip(self.q_mu, self.q_std, self.p_mu, self.p_std)])
+        "Per-level KL term of the ELBO, shape (L, B): analytic where it is exact, a one-sample estimate elsewhere."
+        analytic = self.analytic or [True] * len(self.z)
+        return torch.stack([gaussian_kl(qm, qs, pm, ps) if a else gaussian_log_prob(z, qm, qs) - gaussian_log_prob(z, pm, ps)
+                            for qm, qs, z, pm, ps, a in zip(self.q_mu, self.q_std, self.z, self.p_mu, self.p_std, analytic)])
 
 # %% ../nbs/02_model.ipynb #c014
 class HierarchicalVAE(nn.Module):
@@ -184,7 +187,9 @@ class HierarchicalVAE(nn.Module):
                 mu_hat, std_hat = self.q_heads[l](F.silu(feats[l]))
                 q_mu[l], q_std[l] = (mu_hat, std_hat) if l == L - 1 else precision_weighted(mu_hat, std_hat, p_mu[l], p_std[l])
                 z[l] = draw(q_mu[l], q_std[l], l)
-        return Trajectory(q_mu, q_std, z, p_mu, p_std)
+        # bottom-up: below the top, the prior's parent is drawn from z_l itself, so the KL term is estimated (see above)
+        analytic = [l == L - 1 or self.config.inference == "top_down" or not sample for l in range(L)]
+        return Trajectory(q_mu, q_std, z, p_mu, p_std, analytic)
 
     def decode(self, z1: Tensor) -> Tensor:
         "Likelihood parameters of p(x | z_1)."

