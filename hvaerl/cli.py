@@ -29,7 +29,7 @@ def train_parser() -> argparse.ArgumentParser:
     "An argparse parser with one --flag per TrainConfig field."
     p = argparse.ArgumentParser(prog="hvaerl train", description="Train one hierarchical VAE (see hvaerl.train.TrainConfig).")
     for f in dataclasses.fields(TrainConfig):
-        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None, metavar=type(f.default).__name__.upper(),
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None, metavar=f.name.upper(),
                        help=f"default: {f.default!r}")
     p.add_argument("--no-resume", action="store_true", help="start over even if out_dir holds a checkpoint")
     return p
