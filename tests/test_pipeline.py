@@ -14,6 +14,8 @@ def test_quick_preset_grid():
     assert {r.dataset for r in runs.values() if "fig2" in r.groups} == {"mnist"}
     # the CPU preset must fit its 90-minute promise: training budgets alone stay well inside it
     assert sum(r.budget_minutes for r in runs.values()) <= 70
+    # full epochs: the run notebook's smoke cap on batches per epoch must be lifted by the preset
+    assert all("max_batches_per_epoch" in r.params and r.params["max_batches_per_epoch"] is None for r in runs.values())
 
 def test_paper_preset_grid():
     runs = build_grid(load_preset("paper"))
@@ -23,6 +25,7 @@ def test_paper_preset_grid():
     assert {r.epochs for r in table1 if not r.method.endswith("_rl")} == {1000}
     assert {(r.levels, r.epochs) for r in runs if "fig6" in r.groups and r.method == "hvae_rl"} == {(1, 1000), (2, 500), (3, 333), (4, 250)}
     assert all(r.params["backbone"] == "conv" and r.params["device"] == "cuda" for r in runs)
+    assert all("max_batches_per_epoch" in r.params and r.params["max_batches_per_epoch"] is None for r in runs)
 
 def test_unknown_preset_lists_known():
     with pytest.raises(ValueError, match="quick"): preset_path("nope")
