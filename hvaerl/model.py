@@ -10,6 +10,7 @@ __all__ = ['INFERENCES', 'BACKBONES', 'default_hidden', 'ModelConfig', 'ResMLP',
 
 # %% ../nbs/02_model.ipynb #c002
 from dataclasses import dataclass, field, asdict
+from functools import cached_property
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
@@ -124,7 +125,7 @@ class Trajectory:
     "One inference pass, in level order (index 0 is z_1)."
     q_mu: list; q_std: list; z: list; p_mu: list; p_std: list
     analytic: list | None = None  # per level: is the KL analytic (prior's parent drawn before z_l)? default all
-    @property
+    @cached_property  # the reward and the loss parts both read it: compute it once per pass
     def kl(self) -> Tensor:
         "Per-level KL term of the ELBO, shape (L, B): analytic where it is exact, a one-sample estimate elsewhere."
         analytic = self.analytic or [True] * len(self.z)
