@@ -68,6 +68,10 @@ class Code:
     def kl(self) -> Tensor:
         "NaN, shape (L, B): a deterministic code has no per-example KL; NaN lets KL tables say so instead of failing."
         return torch.full((len(self.z), self.z[0].shape[0]), float("nan"), device=self.z[0].device)
+    @property
+    def x_state(self) -> Tensor:
+        "What the decoder reads: the code itself."
+        return self.z[0]
 
 class AAE(nn.Module):
     "Adversarial autoencoder: deterministic encoder, likelihood decoder, and a discriminator on the code."
@@ -170,9 +174,9 @@ def ivae_train_step(model: HierarchicalVAE, opt: torch.optim.Optimizer, x: Tenso
 # %% ../nbs/09_baselines.ipynb #c018
 @dataclass
 class BIVAConfig:
-    "Architecture of a BIVA: the hierarchy's sizes, each level below the top split into a BU and a TD half."
+    "Architecture of a BIVA: the hierarchy's sizes; each level below the top holds a BU and a TD latent of that size."
     image_shape: tuple = (1, 28, 28)
-    latents: tuple = (128, 64, 32, 16, 8)  # total latent size per level, z_1 first (level l < L: BU floor(d/2) + TD ceil(d/2))
+    latents: tuple = (128, 64, 32, 16, 8)  # latent size per level, z_1 first (level l < L: a BU and a TD latent of this size each, as hvae-oodd)
     levels: int | None = None
     backbone: str = "mlp"
     hidden: tuple | None = None            # deterministic width per level (default as ModelConfig)
@@ -186,13 +190,13 @@ class BIVAConfig:
         self.image_shape, self.latents, self.levels = base.image_shape, base.latents, base.levels
         self.hidden, self.likelihood = base.hidden, base.likelihood
         if self.levels < 2: raise ValueError(f"BIVA needs at least 2 levels (one level is the plain VAE), got {self.levels}")
-        if min(self.latents[:-1]) < 2:
-            raise ValueError(f"every level below the top holds a BU and a TD latent: sizes must be >= 2, got {self.latents}")
 
     @property
-    def bu_sizes(self) -> tuple: return tuple(z // 2 for z in self.latents[:-1])
+    def bu_sizes(self) -> tuple: return self.latents[:-1]
     @property
-    def td_sizes(self) -> tuple: return tuple(z - z // 2 for z in self.latents[:-1])
+    def td_sizes(self) -> tuple: return self.latents[:-1]
+    @property
+    def latent_dims(self) -> tuple: return tuple(2 * z for z in self.latents[:-1]) + self.latents[-1:]  # [BU | TD] below the top
 
 # %% ../nbs/09_baselines.ipynb #c021
 @dataclass
@@ -230,7 +234,7 @@ class BIVA(nn.Module):
                                    for l in range(L - 1)])
         # generative: d_{L-1} from z_L, then d_{l-1} from (z_l, d_l): the state below sees every level above
         self.p_top = mlp_block(zs[-1], hs[L - 2])
-        self.p_blocks = nn.ModuleList([mlp_block(zs[l] + hs[l], hs[l - 1] if l > 0 else hs[0]) for l in range(L - 1)])
+        self.p_blocks = nn.ModuleList([mlp_block(bu[l] + td[l] + hs[l], hs[l - 1] if l > 0 else hs[0]) for l in range(L - 1)])
         self.p_bu = nn.ModuleList([GaussianHead(hs[l], bu[l]) for l in range(L - 1)])
         self.p_td = nn.ModuleList([GaussianHead(hs[l], td[l]) for l in range(L - 1)])
 

@@ -160,8 +160,9 @@ def tsne_embedding(model: HierarchicalVAE, dataset, n: int = 2000, # first n ima
 def decode_top(model: HierarchicalVAE, z_top: Tensor) -> Tensor:
     "Expected images decoded from top-level codes (B, d_L) through the skip-generative path."
     L = model.levels
-    # skip_decode reads the level-L sample, and the batch size from level 1's entry
-    traj = Trajectory(q_mu=[None] * L, q_std=[None] * L, z=[z_top] * L, p_mu=[None] * L, p_std=[None] * L)
+    # skip_decode reads the state d_L of level L only: the generative stage of z_L, which has no state above it
+    d = [None] * (L - 1) + [model.state(L, z_top.to(next(model.parameters()).device), None)]
+    traj = Trajectory(q_mu=[None] * L, q_std=[None] * L, z=[None] * L, p_mu=[None] * L, p_std=[None] * L, d=d)
     return model.lik.mean(model.skip_decode(traj, [L])[L]).cpu()
 
 @torch.no_grad()

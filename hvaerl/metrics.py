@@ -32,7 +32,7 @@ def log_weights(model: HierarchicalVAE, x: Tensor, # images (B, C, H, W)
         m = min(chunk, k - i)
         xr = x.repeat(m, *([1] * (x.dim() - 1)))  # sample-major: row s*B + b is image b
         t = model.infer(xr)
-        lw = model.log_likelihood(xr, model.decode(t.z[0]))
+        lw = model.log_likelihood(xr, model.decode(t.x_state))
         for z, qm, qs, pm, ps in zip(t.z, t.q_mu, t.q_std, t.p_mu, t.p_std):
             lw = lw + gaussian_log_prob(z, pm, ps) - gaussian_log_prob(z, qm, qs)
         out.append(lw.view(m, x.shape[0]))
@@ -45,7 +45,7 @@ def iw_bound(model: HierarchicalVAE, x: Tensor, k: int = 100, chunk: int = 64) -
 def elbo_per_image(model: HierarchicalVAE, x: Tensor) -> Tensor:
     "The ELBO per image with analytic KL terms (the training objective's), nats (B,)."
     t = model.infer(x)
-    return model.log_likelihood(x, model.decode(t.z[0])) - t.kl.sum(0)
+    return model.log_likelihood(x, model.decode(t.x_state)) - t.kl.sum(0)
 
 def bits_per_dim(log_px, # a log-likelihood or bound, nats (any shape)
                  image_shape: tuple, # (C, H, W)
@@ -128,7 +128,7 @@ def collapse_report(model: HierarchicalVAE, dataset, n: int | None = None, # fir
     "One row per level: latent size, mean KL (nats), active units and their fraction."
     kl = kl_per_level(model, dataset, n, batch_size, seed)
     means, _ = encode(model, DatasetHead(dataset, n), batch_size=batch_size)
-    rows = [dict(level=l, dim=model.config.latents[l - 1], kl_nats=float(kl[l - 1]),
+    rows = [dict(level=l, dim=means[l].shape[1], kl_nats=float(kl[l - 1]),
                  active_units=active_units(means[l], threshold)) for l in range(1, model.levels + 1)]
     df = pd.DataFrame(rows)
     df["active_fraction"] = df.active_units / df.dim

@@ -52,7 +52,7 @@ def _check_gamma(gamma):
 def elbo(model: HierarchicalVAE, x: Tensor, eps: list | None = None, **_) -> dict:
     "Negative ELBO as the loss, with its parts."
     traj = model.infer(x, eps)
-    recon = model.log_likelihood(x, model.decode(traj.z[0]))
+    recon = model.log_likelihood(x, model.decode(traj.x_state))
     kl = traj.kl
     elbo_ = recon - kl.sum(0)
     return dict(loss=-elbo_.mean(), elbo=elbo_.mean().detach(), recon=recon.mean().detach(), kl=kl.mean(1).detach())

@@ -20,7 +20,7 @@ from .data import DATASETS
 from .metrics import active_units
 from .model import HierarchicalVAE, ModelConfig
 from .objectives import NonFiniteLossError, _check_gamma
-from .methods import METHODS, get_method, evaluate
+from .methods import METHODS, get_method, evaluate, default_spatial_levels
 
 # %% ../nbs/04_train.ipynb #c005
 @dataclass
@@ -34,6 +34,9 @@ class TrainConfig:
     inference: str | None = None       # "bottom_up" (HVAE) or "top_down" (LVAE); None: the method's (bottom_up without a method)
     backbone: str = "mlp"              # "mlp" or "conv"
     hidden: tuple | None = None        # per-level widths (default 4x latent, at least 64)
+    skip_connections: bool = True      # deterministic skip connections in the generative path (False: the Markov-chain ablation)
+    spatial_levels: int | None = None  # lowest levels whose latents are conv maps; None: the paper's (2 on RGB with the conv backbone, else 0)
+    merge: str = "precision"           # top-down posterior: "precision" (Sønderby et al.) or "learned" (hvae-oodd's)
     objective: str | None = None       # "elbo", "rl_stepwise" or "rl_fused" (a method may have its own); None: the method's (rl_fused without a method)
     gamma: float | None = 0.9          # discount of the Q-value; 0 = reward only; None = 0.9
     sample_lower: bool = False         # skip path samples the marginalised levels instead of using prior means
@@ -50,11 +53,14 @@ class TrainConfig:
 
     def __post_init__(self):
         spec = get_method(self.method)  # an unknown name lists the valid ones
+        latents_given = self.latents is not None
         if self.method is not None: self.method = spec.name  # the registry name, also when given as the paper writes it
         # fill in the method's defaults, so the stored config says exactly what was trained
         self.objective, self.inference, self.latents = spec.resolve(self.objective, self.inference, self.latents, self.levels,
                                                                     self.image_shape)
         if self.hidden is not None: self.hidden = tuple(self.hidden)
+        if self.spatial_levels is None:  # the paper's conv latents belong to its default hierarchy only
+            self.spatial_levels = 0 if latents_given else default_spatial_levels(self.image_shape, self.backbone, len(self.latents))
         if self.gamma is None: self.gamma = 0.9
         _check_gamma(self.gamma)
         for name in ("lr", "batch_size", "epochs"):
@@ -71,7 +77,8 @@ class TrainConfig:
 
     def model_config(self, image_shape):
         "The architecture config of the run's model (ModelConfig, or the method's own config class)."
-        return get_method(self.method).model_config(image_shape, self.latents, self.levels, self.inference, self.backbone, self.hidden)
+        return get_method(self.method).model_config(image_shape, self.latents, self.levels, self.inference, self.backbone, self.hidden,
+                                                    skip_connections=self.skip_connections, spatial_levels=self.spatial_levels, merge=self.merge)
 
     def resolved_device(self) -> torch.device:
         if self.device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
