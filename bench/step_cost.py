@@ -2,6 +2,8 @@
 
     python bench/step_cost.py                        # MLP on CPU, real FashionMNIST batches
     python bench/step_cost.py --device cuda --backbone conv
+    python bench/step_cost.py --backbone conv --rgb     # the paper's RGB network on 3x32x32 batches
+    python bench/step_cost.py --no-skip                 # the Markov-chain ablation (no deterministic skip connections)
 
 Each objective trains its own copy of the same initial model; batches are timed after a warm-up, and the three
 objectives are interleaved batch by batch so that load on a shared machine hits them alike.
@@ -13,10 +15,10 @@ import torch
 from hvaerl.model import HierarchicalVAE, ModelConfig
 from hvaerl.objectives import OBJECTIVES, train_step
 
-def batches(n: int, batch_size: int, synthetic: bool):
-    "n batches of real FashionMNIST (dynamically binarized), or same-shape synthetic data if asked."
+def batches(n: int, batch_size: int, synthetic: bool, like: str = "fashion_mnist"):
+    "n batches of real FashionMNIST (dynamically binarized), or same-shape synthetic data if asked (timing only)."
     from hvaerl.data import load_dataset, synthetic_dataset_for_tests
-    ds = synthetic_dataset_for_tests(n=batch_size * n) if synthetic else load_dataset("fashion_mnist", "fit")
+    ds = synthetic_dataset_for_tests(like, n=batch_size * n) if synthetic else load_dataset(like, "fit")
     idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[: n * batch_size]
     return [ds.batch(idx[i * batch_size:(i + 1) * batch_size])[0] for i in range(n)], ds.source
 
@@ -26,11 +28,15 @@ def main():
     p.add_argument("--inference", default="bottom_up", choices=["bottom_up", "top_down"])
     p.add_argument("--batch-size", type=int, default=128); p.add_argument("--batches", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3); p.add_argument("--synthetic", action="store_true")
+    p.add_argument("--no-skip", action="store_true", help="the Markov-chain ablation: no deterministic skip connections")
+    p.add_argument("--rgb", action="store_true", help="3x32x32 batches (CIFAR-10's shape; synthetic, as CIFAR is not on this "
+                   "machine) through the paper's RGB hierarchy {128_conv, 64_conv, 256, 128, 64} (conv backbone)")
     a = p.parse_args()
     dev = torch.device(a.device)
-    xs, source = batches(a.batches + a.warmup, a.batch_size, a.synthetic)
+    xs, source = batches(a.batches + a.warmup, a.batch_size, a.synthetic or a.rgb, "cifar10" if a.rgb else "fashion_mnist")
     torch.manual_seed(0)
-    base = HierarchicalVAE(ModelConfig(inference=a.inference, backbone=a.backbone))
+    arch = dict(image_shape=(3, 32, 32), latents=(128, 64, 256, 128, 64), spatial_levels=2 if a.backbone == "conv" else 0) if a.rgb else {}
+    base = HierarchicalVAE(ModelConfig(inference=a.inference, backbone=a.backbone, skip_connections=not a.no_skip, **arch))
     models = {o: copy.deepcopy(base).to(dev) for o in OBJECTIVES}
     opts = {o: torch.optim.Adam(m.parameters(), 3e-4) for o, m in models.items()}
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -43,11 +49,14 @@ def main():
             sync()
             if i >= a.warmup: times[o].append(time.perf_counter() - t0)
     med = {o: statistics.median(t) for o, t in times.items()}
+    c = base.config
     print(f"device {dev} ({torch.get_num_threads()} threads), backbone {a.backbone}, inference {a.inference}, "
-          f"batch {a.batch_size}, L=5, {a.batches} timed batches of {source}")
+          f"skip connections {c.skip_connections}, latents {c.latent_shapes}, batch {a.batch_size}, L={c.levels}, "
+          f"{a.batches} timed batches of {source}")
     for o in OBJECTIVES: print(f"  {o:12s} {med[o] * 1000:8.1f} ms/batch (median)")
     print(f"  rl_fused / elbo        = {med['rl_fused'] / med['elbo']:.2f}   (target <= 3)")
     print(f"  rl_stepwise / rl_fused = {med['rl_stepwise'] / med['rl_fused']:.2f}   (target >= 3)")
+    if dev.type == "cuda": print(f"  peak GPU memory {torch.cuda.max_memory_allocated(dev) / 2 ** 30:.2f} GiB (all three models)")
 
 if __name__ == "__main__":
     main()

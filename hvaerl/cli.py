@@ -45,8 +45,9 @@ def main(argv=None):
     "Entry point of the `hvaerl` command."
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: hvaerl {train,reproduce} ...\n  train      train one model (hvaerl train --help)\n"
-              "  reproduce  regenerate the paper's tables and figures into figures/ (hvaerl reproduce --help)")
+        print("usage: hvaerl {train,reproduce,aggregate} ...\n  train      train one model (hvaerl train --help)\n"
+              "  reproduce  regenerate the paper's tables and figures into figures/ (hvaerl reproduce --help)\n"
+              "  aggregate  rebuild a preset's tables and figures from results/<preset>/ without training (hvaerl aggregate --help)")
         return 0
     cmd, rest = argv[0], argv[1:]
     if cmd == "train":
@@ -59,4 +60,7 @@ def main(argv=None):
     if cmd == "reproduce":
         from hvaerl.pipeline import reproduce_main
         return reproduce_main(rest)
-    sys.exit(f"hvaerl: unknown command {cmd!r}: use 'train' or 'reproduce'")
+    if cmd == "aggregate":
+        from hvaerl.pipeline import aggregate_main
+        return aggregate_main(rest)
+    sys.exit(f"hvaerl: unknown command {cmd!r}: use 'train', 'reproduce' or 'aggregate'")

@@ -7,7 +7,7 @@ Docs: https://hvaerl.github.io/hvaerl/figures.html.md"""
 # %% auto #0
 __all__ = ['CLASS_NAMES', 'source_label', 'save_figure', 'skip_reconstructions', 'fig_skip_reconstructions', 'level_correlation',
            'representation_correlation', 'fig_level_correlation', 'tsne_embedding', 'decode_top', 'latent_traversal',
-           'fig_tsne_traversal', 'fig_accuracy_vs_levels']
+           'fig5_data', 'fig_tsne_traversal', 'fig_accuracy_vs_levels', 'figure_data', 'load_figure_data']
 
 # %% ../nbs/08_figures.ipynb #c002
 import math
@@ -76,20 +76,21 @@ def skip_reconstructions(model: HierarchicalVAE, x: Tensor, # images (B, C, H, W
     params = model.skip_decode(traj, list(range(1, model.levels + 1)))
     return torch.stack([model.lik.mean(params[l]).cpu() for l in range(1, model.levels + 1)])
 
-def fig_skip_reconstructions(models, # a HierarchicalVAE, or {name: model} for side-by-side panels
+def fig_skip_reconstructions(models, # a HierarchicalVAE, or {name: model or saved reconstructions (L, B, C, H, W)} for side-by-side panels
                              x: Tensor, # test inputs (B, C, H, W), as served
                              title: str = "Reconstructions from each level through the skip-generative path",
                              sample: bool = False) -> plt.Figure:
     "Fig. 1: one row per level (z_1 at the top, under the inputs), one column per input; one panel per model."
     models = models if isinstance(models, dict) else {"model": models}
+    # a run's saved arrays (L, B, C, H, W) stand in for its model
+    recs = {n: torch.as_tensor(m) if isinstance(m, (np.ndarray, Tensor)) else skip_reconstructions(m, x, sample) for n, m in models.items()}
     B = x.shape[0]
     with plot_style():
-        fig, axes = plt.subplots(1, len(models), figsize=(0.62 * B * len(models) + 1.6, 0.62 * (max(m.levels for m in models.values()) + 1) + 1.4),
+        fig, axes = plt.subplots(1, len(models), figsize=(0.62 * B * len(models) + 1.6, 0.62 * (max(len(r) for r in recs.values()) + 1) + 1.4),
                                  squeeze=False)
-        for ax, (name, model) in zip(axes[0], models.items()):
-            rec = skip_reconstructions(model, x, sample)
-            grid = torch.cat([x.cpu().unsqueeze(0), rec])  # (L+1, B, C, H, W)
-            im = _show_mosaic(ax, grid, ["input"] + [f"$z_{{{l}}}$" for l in range(1, model.levels + 1)], [str(i + 1) for i in range(B)])
+        for ax, (name, rec) in zip(axes[0], recs.items()):
+            grid = torch.cat([torch.as_tensor(x).cpu().unsqueeze(0), rec.float()])  # (L+1, B, C, H, W)
+            im = _show_mosaic(ax, grid, ["input"] + [f"$z_{{{l}}}$" for l in range(1, len(rec) + 1)], [str(i + 1) for i in range(B)])
             ax.set(title=name, xlabel="test input", ylabel="decoded from level")
         cb = fig.colorbar(im, ax=axes[0].tolist(), fraction=0.03, pad=0.02)
         cb.set_label("pixel mean (probability of ink)" if x.shape[1] == 1 else "intensity")
@@ -149,10 +150,10 @@ def fig_level_correlation(corr: pd.DataFrame, # from `representation_correlation
 def tsne_embedding(model: HierarchicalVAE, dataset, n: int = 2000, # first n images
                    level: int | None = None, # default the top level
                    seed: int = 0, perplexity: float = 30.0) -> tuple:
-    "2-d t-SNE of the posterior means of one level: (embedding (n, 2), labels (n,))."
+    "2-d t-SNE of one level's probe features (the paper's: means of q from a sampled pass, as the test split's probe): (embedding (n, 2), labels (n,))."
     from sklearn.manifold import TSNE
     level = level or model.levels
-    feats, y = encode(model, DatasetHead(dataset, n), [level])
+    feats, y = encode(model, DatasetHead(dataset, n), [level], sample=True, seed=1)  # the features the probe scores
     emb = TSNE(2, perplexity=min(perplexity, (len(y) - 1) / 3), init="pca", random_state=seed).fit_transform(feats[level])
     return emb, y
 
@@ -186,10 +187,18 @@ def latent_traversal(model: HierarchicalVAE, x_anchor: Tensor, # one image (C, H
     imgs = decode_top(model, z.view(-1, z.shape[-1]).float().to(device))
     return imgs.view(len(dims), steps, *imgs.shape[1:]), offsets, values
 
-def _traversal_panel(ax, model, x_anchor, dims, steps, width):
-    imgs, offsets, _ = latent_traversal(model, x_anchor, dims, steps, width)
-    dims = list(range(imgs.shape[0])) if dims is None else dims
-    im = _show_mosaic(ax, imgs, [str(d + 1) for d in dims], [f"{o:+.2f}" for o in offsets])
+def fig5_data(model: HierarchicalVAE, dataset, # test split
+              anchor: int = 0, n_tsne: int = 2000, dims: list | None = None, steps: int = 9, width: float = 0.45, seed: int = 0) -> dict:
+    "What Fig. 5 draws for one model, as arrays: the t-SNE of z_L's probe features and a traversal of z_L around an anchor."
+    emb, y = tsne_embedding(model, dataset, n_tsne, seed=seed)
+    x_anchor, y_anchor = dataset.batch(torch.tensor([anchor]))
+    imgs, offsets, _ = latent_traversal(model, x_anchor[0], dims, steps, width)
+    return dict(tsne=emb, tsne_labels=y, traversal=imgs.numpy(), traversal_offsets=offsets,
+                traversal_dims=np.array(list(range(imgs.shape[0])) if dims is None else dims), anchor=anchor, anchor_label=int(y_anchor))
+
+def _traversal_panel(ax, imgs, offsets, dims):
+    imgs, steps = torch.as_tensor(imgs).float(), len(offsets)
+    im = _show_mosaic(ax, imgs, [str(int(d) + 1) for d in dims], [f"{o:+.2f}" for o in offsets])
     H, W, pad = imgs.shape[-2], imgs.shape[-1], 2
     ax.add_patch(Rectangle(((steps // 2) * (W + pad) - 1.5, -1.5), W + 2, imgs.shape[0] * (H + pad) - pad + 2,
                            fill=False, edgecolor="red", linewidth=2, clip_on=False, label="anchor ($\\delta = 0$)"))
@@ -197,35 +206,36 @@ def _traversal_panel(ax, model, x_anchor, dims, steps, width):
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
     return im
 
-def fig_tsne_traversal(models, # a HierarchicalVAE, or {name: model}: one row per model
-                       dataset, # test split
+def fig_tsne_traversal(models, # a HierarchicalVAE, or {name: model or its saved `fig5_data`}: one row per model
+                       dataset, # test split (its name labels the classes)
                        anchor: int = 0, # index of the anchor image in `dataset`
                        n_tsne: int = 2000, # images embedded by t-SNE
                        dims: list | None = None, steps: int = 9, width: float = 0.45, seed: int = 0,
                        class_names: list | None = None, # default: from the dataset's name, else class indices
                        title: str = "t-SNE and latent traversal of the top latent $z_L$") -> plt.Figure:
-    "Fig. 5: per model, the t-SNE of z_L coloured by class (left) and a traversal of z_L around an anchor (right)."
+    "Fig. 5: per model, the t-SNE of z_L's probe features coloured by class (left) and a traversal of z_L around an anchor (right)."
     models = models if isinstance(models, dict) else {"model": models}
     names = class_names or CLASS_NAMES.get(dataset.name)
-    x_anchor, y_anchor = dataset.batch(torch.tensor([anchor]))
     with plot_style():
         fig, axes = plt.subplots(len(models), 2, figsize=(13, 5.2 * len(models)), squeeze=False,
                                  gridspec_kw=dict(width_ratios=[1, 1.15]))
-        for (ax_t, ax_r), (name, model) in zip(axes, models.items()):
-            emb, y = tsne_embedding(model, dataset, n_tsne, seed=seed)
+        for (ax_t, ax_r), (name, m) in zip(axes, models.items()):
+            d = m if isinstance(m, dict) else fig5_data(m, dataset, anchor, n_tsne, dims, steps, width, seed)
+            emb, y = d["tsne"], d["tsne_labels"]
             labels = [names[int(c)] if names else str(int(c)) for c in y]
             order = names if names else sorted(set(labels), key=int)
             sns.scatterplot(x=emb[:, 0], y=emb[:, 1], hue=labels, hue_order=[o for o in order if o in set(labels)],
                             palette="tab10", s=8, linewidth=0, ax=ax_t)
-            ax_t.set(title=f"{name}: t-SNE of $z_L$ ({len(y)} test images)", xlabel="t-SNE 1 (arbitrary units)",
+            ax_t.set(title=f"{name}: t-SNE of $z_L$ probe features ({len(y)} test images)", xlabel="t-SNE 1 (arbitrary units)",
                      ylabel="t-SNE 2 (arbitrary units)")
             ax_t.legend(title="class", fontsize="x-small", markerscale=2, loc="best")
-            _traversal_panel(ax_r, model, x_anchor[0], dims, steps, width)
-            ax_r.set_title(f"{name}: traversal of $z_L$ around test image {anchor} "
-                           f"({names[int(y_anchor)] if names else int(y_anchor)})")
+            _traversal_panel(ax_r, d["traversal"], d["traversal_offsets"], d["traversal_dims"])
+            a, ya = int(d["anchor"]), int(d["anchor_label"])
+            ax_r.set_title(f"{name}: traversal of $z_L$ around test image {a} ({names[ya] if names else ya})")
         fig.suptitle(title)
         fig.tight_layout()
     return fig
+
 
 # %% ../nbs/08_figures.ipynb #c020
 def fig_accuracy_vs_levels(results: pd.DataFrame, # columns: method, levels, accuracy (%) [, seed]
@@ -243,3 +253,22 @@ def fig_accuracy_vs_levels(results: pd.DataFrame, # columns: method, levels, acc
         ax.set(xlabel="number of levels $L$", ylabel="test accuracy of a linear SVM on $z_L$ (%)", title=title)
         ax.legend(title="method")
     return fig
+
+# %% ../nbs/08_figures.ipynb #c021c
+def figure_data(model: HierarchicalVAE, test_set, # the run's test split
+                fmnist_test=None, # FashionMNIST's test split, for Fig. 2's correlations (None: skipped)
+                n_recon: int = 8, n_tsne: int = 2000, n_corr: int = 1000, seed: int = 0) -> dict:
+    "Arrays for Figures 1, 2 and 5 of one trained model, flat (for np.savez): recon, recon_inputs, the Fig. 5 keys, corr_l<l>."
+    x = test_set.batch(torch.arange(min(n_recon, len(test_set))))[0]
+    out = dict(recon_inputs=x.numpy(), recon=skip_reconstructions(model, x).numpy().astype(np.float16),
+               **fig5_data(model, test_set, n_tsne=min(n_tsne, len(test_set)), seed=seed))
+    if fmnist_test is not None and tuple(fmnist_test.image_shape) == tuple(model.config.image_shape):
+        feats, _ = encode(model, DatasetHead(fmnist_test, n_corr))
+        out.update({f"corr_l{l}": f.astype(np.float16) for l, f in feats.items()})
+    return out
+
+def load_figure_data(path) -> dict:
+    "A run's `figure_data.npz` as a dict of arrays, with `corr` = {level: means} for `level_correlation`."
+    with np.load(path) as z: d = {k: z[k] for k in z.files}
+    d["corr"] = {int(k[6:]): d[k].astype(np.float32) for k in sorted(d) if k.startswith("corr_l")}
+    return d

@@ -1,4 +1,4 @@
-"""One model class for bottom-up (HVAE, Eq. 1/5) and top-down ladder (LVAE, Eq. 2/6) inference, with an MLP backbone for CPU work and a residual-conv backbone for paper-scale runs.
+"""One model class for bottom-up (HVAE, Eq. 1/5) and top-down ladder (LVAE, Eq. 2/6) inference, with the paper's generative path (deterministic skip connections between stages), an MLP backbone for CPU work and residual conv stages with spatial latents for paper-scale runs.
 
 Docs: https://hvaerl.github.io/hvaerl/model.html.md"""
 

@@ -65,7 +65,7 @@ def test_trains_with_decreasing_loss_and_reloads(name, data, tmp_path):
         for a, b in zip(res.model.infer(x, sample=False).q_mu, loaded.infer(x, sample=False).q_mu): assert torch.equal(a, b)
     feats, _ = encode(loaded, valid_set)  # the probe's encoder works for every method
     ref_feats, _ = encode(res.model, valid_set)
-    assert [f.shape for f in feats.values()] == [(64, z) for z in res.model.config.latents]
+    assert [f.shape for f in feats.values()] == [(64, z) for z in getattr(res.model.config, "latent_dims", res.model.config.latents)]  # BIVA: BU + TD below the top
     assert all((feats[l] == ref_feats[l]).all() for l in feats)
 
 
