@@ -58,7 +58,15 @@ def table(out: str) -> str:
 def main():
     if sys.argv[1:2] == ["--table"]:
         out = sys.argv[2] if len(sys.argv) > 2 else "results/skip_ablation"
-        text = f"# Skip connections vs the Markov chain, real FashionMNIST (scripts/skip_ablation.py)\n\n{table(out)}"
+        text = (f"# Skip connections vs the Markov chain, real FashionMNIST (scripts/skip_ablation.py)\n\n{table(out)}\n"
+                "Each run: MLP backbone, all 60,000 training images, a 52-minute wall-clock budget with the four runs side by side "
+                "on 2 cores, one torch thread each (about 24 CPU-minutes each, in the table). Measured on the 10,000 test images. "
+                "KL per level is the ELBO's term: below the top of bottom-up inference it is the one-sample estimate "
+                "E[log q(z_l|.) - log p(z_l|z_>l)], whose parents are drawn from z_l itself, so it can be negative. "
+                "Active units: posterior-mean variance over test images above 0.01. The paper's probe: the mean of q(z_L|.) from a "
+                "sampled pass, raw features, linear SVM C=1 one-vs-one, 60k -> 10k; the standardized one: means all the way, "
+                "standardized. The paper (Tables 1-2, 1000 epochs on a GPU, conv network): HVAE 10.73%, top KL 6e-5; HVAE+RL "
+                "78.23%, top KL 41.2.\n")
         Path(out, "README.md").write_text(text); print(text); return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run"); ap.add_argument("--method", choices=["hvae", "hvae_rl", "lvae", "lvae_rl"], required=True)
