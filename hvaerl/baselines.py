@@ -41,7 +41,7 @@ class AAEConfig:
     hidden: tuple | None = None        # width of the deterministic stage (default as ModelConfig)
     likelihood: str = "auto"           # as in ModelConfig
     n_mix: int = 10                    # as in ModelConfig
-    channels: int = 64                 # as in ModelConfig
+    channels: int | None = None        # as in ModelConfig (64 on grayscale, 256 on RGB)
     disc_hidden: int = 256             # width of the discriminator's two hidden layers
     real_label: float = 0.9            # target of the discriminator for prior samples (one-sided label smoothing)
 
@@ -51,7 +51,7 @@ class AAEConfig:
         # the shared fields are checked (and their defaults resolved) exactly as for a one-level HierarchicalVAE
         base = ModelConfig(image_shape=self.image_shape, latents=self.latents, backbone=self.backbone, hidden=self.hidden,
                            likelihood=self.likelihood, n_mix=self.n_mix, channels=self.channels)
-        self.hidden, self.likelihood = base.hidden, base.likelihood
+        self.hidden, self.likelihood, self.channels = base.hidden, base.likelihood, base.channels
         if self.disc_hidden < 1: raise ValueError(f"disc_hidden must be positive, got {self.disc_hidden}")
         if not 0.5 < self.real_label <= 1.0: raise ValueError(f"real_label must be in (0.5, 1], got {self.real_label}")
 
@@ -182,13 +182,13 @@ class BIVAConfig:
     hidden: tuple | None = None            # deterministic width per level (default as ModelConfig)
     likelihood: str = "auto"
     n_mix: int = 10
-    channels: int = 64
+    channels: int | None = None            # as in ModelConfig (64 on grayscale, 256 on RGB)
 
     def __post_init__(self):
         base = ModelConfig(image_shape=self.image_shape, latents=self.latents, levels=self.levels, backbone=self.backbone,
                            hidden=self.hidden, likelihood=self.likelihood, n_mix=self.n_mix, channels=self.channels)
         self.image_shape, self.latents, self.levels = base.image_shape, base.latents, base.levels
-        self.hidden, self.likelihood = base.hidden, base.likelihood
+        self.hidden, self.likelihood, self.channels = base.hidden, base.likelihood, base.channels
         if self.levels < 2: raise ValueError(f"BIVA needs at least 2 levels (one level is the plain VAE), got {self.levels}")
 
     @property

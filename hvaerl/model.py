@@ -30,7 +30,7 @@ def default_hidden(latents) -> tuple:
     return tuple(max(4 * z, 64) for z in latents)
 
 def default_downsamplings(image_shape, levels: int) -> int:
-    "How many of the lowest conv stages halve the feature maps: as many as keep both sides whole (28: 2, as the authors' FashionMNIST net; 32: 5, as their CIFAR net)."
+    "How many of the lowest conv stages halve the feature maps: as many as keep both sides whole, at most one per level (28: 2, as the authors' FashionMNIST net; 32 with 5 levels: 5, as their CIFAR net)."
     k = 0
     while k < levels and image_shape[1] % 2 ** (k + 1) == 0 and image_shape[2] % 2 ** (k + 1) == 0: k += 1
     return k
@@ -70,11 +70,11 @@ class ModelConfig:
         if self.likelihood not in ("bernoulli", "dlm"): raise ValueError(f"unknown likelihood {self.likelihood!r}: 'bernoulli' or 'dlm'")
         if self.likelihood == "dlm" and self.image_shape[0] != 3: raise ValueError("the 'dlm' likelihood models 3-channel RGB images")
         if self.backbone == "conv" and (self.image_shape[1] % 4 or self.image_shape[2] % 4):
-            raise ValueError(f"the conv backbone downsamples by 4: image side {self.image_shape[1:]} must be divisible by 4")
+            raise ValueError(f"conv backbones need image sides divisible by 4 (the single-code baselines downsample twice): got {self.image_shape[1:]}")
         if self.channels is None: self.channels = 64 if self.image_shape[0] == 1 else 256
         if self.downsamplings is None: self.downsamplings = default_downsamplings(self.image_shape, self.levels)
-        if not 0 <= self.downsamplings <= self.levels or self.image_shape[1] % 2 ** self.downsamplings:
-            raise ValueError(f"downsamplings={self.downsamplings} must be in [0, levels] and keep the side {self.image_shape[1]} whole")
+        if not 0 <= self.downsamplings <= self.levels or any(s % 2 ** self.downsamplings for s in self.image_shape[1:]):
+            raise ValueError(f"downsamplings={self.downsamplings} must be in [0, levels] and keep both sides {self.image_shape[1:]} whole")
         if self.spatial_levels and self.backbone != "conv":
             raise ValueError(f"spatial_levels={self.spatial_levels} needs backbone='conv': the MLP backbone has dense latents only")
         if not 0 <= self.spatial_levels < self.levels:
@@ -113,10 +113,11 @@ class ResConv(nn.Module):
     "skip(x) + conv(act(conv(act(x)))) with kernel k, identity at initialisation; `resample` 'down' halves the side, 'up' doubles it."
     def __init__(self, ch: int, k: int = 3, resample: str | None = None, wn: bool = False):
         super().__init__()
-        maybe_wn = weight_norm if wn else (lambda m: m)
-        if resample == "up": c1 = nn.ConvTranspose2d(ch, ch, 4, stride=2, padding=1)
-        else: c1 = nn.Conv2d(ch, ch, k, stride=2 if resample == "down" else 1, padding=k // 2)
-        self.c1, self.c2 = maybe_wn(c1), maybe_wn(nn.Conv2d(ch, ch, k, padding=k // 2))
+        maybe_wn = (lambda m, dim=0: weight_norm(m, dim=dim)) if wn else (lambda m, dim=0: m)
+        if resample == "up":  # a transposed conv's weight is (in, out, k, k): normalise per output channel, its dim 1
+            self.c1 = maybe_wn(nn.ConvTranspose2d(ch, ch, 4, stride=2, padding=1), dim=1)
+        else: self.c1 = maybe_wn(nn.Conv2d(ch, ch, k, stride=2 if resample == "down" else 1, padding=k // 2))
+        self.c2 = maybe_wn(nn.Conv2d(ch, ch, k, padding=k // 2))
         _zero_last(self.c2, wn)
         self.skip = {"down": nn.AvgPool2d(2), "up": nn.Upsample(scale_factor=2), None: nn.Identity()}[resample]
     def forward(self, x): return self.skip(x) + self.c2(F.silu(self.c1(F.silu(x))))

@@ -133,12 +133,15 @@ def _failing_cell(executed: Path) -> int | None:
 RESULT_FILES = ("metrics.json", "history.json", "figure_data.npz")  # what a run keeps in results/: small files, no weights
 
 def keep_results(folder: Path, results_dir: str | Path | None) -> None:
-    "Copy a complete run's small files into results_dir/<run folder name>/ (metrics.json last, so it marks the copy complete)."
+    "Copy a complete run's small files into results_dir/<run folder name>/, replacing what an earlier run of that id left there."
+    import shutil
     if results_dir is None: return
-    dest = Path(results_dir) / Path(folder).name; dest.mkdir(parents=True, exist_ok=True)
-    for name in sorted(RESULT_FILES, key=lambda n: n == "metrics.json"):
-        if (Path(folder) / name).exists():
-            tmp = dest / (name + ".tmp"); tmp.write_bytes((Path(folder) / name).read_bytes()); os.replace(tmp, dest / name)
+    dest = Path(results_dir) / Path(folder).name
+    tmp = dest.with_name(dest.name + ".tmp"); shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
+    for name in RESULT_FILES:
+        if (Path(folder) / name).exists(): shutil.copyfile(Path(folder) / name, tmp / name)
+    # the new files replace the old folder whole: nothing of an earlier run of the same id survives beside them
+    shutil.rmtree(dest, ignore_errors=True); os.replace(tmp, dest)
 
 def execute_run(spec: RunSpec, runs_dir: str | Path, notebook: str | Path = RUN_NOTEBOOK, kernel: str | None = "hvaerl",
                 results_dir: str | Path | None = None) -> RunOutcome:
@@ -216,8 +219,8 @@ def dry_run_notebook(path: str | Path, sleep: float = 0.0) -> Path:
 
 # %% ../nbs/11_pipeline.ipynb #c017
 def collect_metrics(runs_dir: str | Path) -> pd.DataFrame:
-    "One row per complete run under runs_dir (metrics.json files), lists kept as Python lists."
-    rows = [json.loads(f.read_text()) for f in sorted(Path(runs_dir).glob("*/metrics.json"))]
+    "One row per complete run under runs_dir (metrics.json files; `run_id` is the folder's name), lists kept as Python lists."
+    rows = [dict(json.loads(f.read_text()), run_id=f.parent.name) for f in sorted(Path(runs_dir).glob("*/metrics.json"))]
     return pd.DataFrame([r for r in rows if r.get("complete")])
 
 # %% ../nbs/11_pipeline.ipynb #c019
@@ -333,13 +336,16 @@ def _row(claim, quantity, paper, ours: pd.Series, holds_if, paired: bool = False
     mean = float(ours.mean()) if n else np.nan
     std = float(ours.std(ddof=1)) if n > 1 else np.nan
     p = float(ttest_1samp(ours, 0.0).pvalue) if paired and n >= 3 and std > 0 else np.nan
-    holds = "no data" if n == 0 else ("holds" if holds_if(mean) and (np.isnan(p) or p < 0.05) else "does not hold")
+    verdict = "holds" if holds_if(mean) and (np.isnan(p) or p < 0.05) else "does not hold"
+    tested = not paired or not np.isnan(p)
+    holds = "no data" if n == 0 else verdict if tested else f"{verdict} ({n} seed{'s' * (n > 1)}, untested)"
     return dict(claim=claim, quantity=quantity, paper=paper, ours_mean=mean, ours_std=std, n_seeds=n, p_value=p, holds=holds)
 
 def claims(df: pd.DataFrame, datasets: list | None = None) -> pd.DataFrame:
-    "The paper's claims, ours beside the paper's numbers, and whether each holds (one block per dataset)."
+    "The paper's claims, ours beside the paper's numbers, and whether each holds (one block per dataset with Table 1 runs)."
+    if df.empty: return pd.DataFrame(columns=["dataset", "claim", "quantity", "paper", "ours_mean", "ours_std", "n_seeds", "p_value", "holds"])
     rows = []
-    for ds in datasets or sorted(df.dataset.unique()):
+    for ds in datasets or sorted(_in_group(df, "table1").dataset.unique()):
         block = []
         s = lambda m, col="acc_zL", **kw: _per_seed(df, ds, m, col, **kw)
         top_units = lambda m: _per_seed(df, ds, m, "active_units").map(lambda a: float(a[-1]) if isinstance(a, list) else np.nan)
@@ -416,15 +422,19 @@ def provenance(preset: dict, df: pd.DataFrame) -> str:
     rl = df[df.method.isin(["hvae_rl", "lvae_rl"])] if "method" in df else df.iloc[:0]
     rl_obj = sorted(set(rl["objective"].dropna())) if "objective" in rl else []
     upd = col("updates").dropna()
-    threads = preset.get("threads_per_run") or os.environ.get("OMP_NUM_THREADS", "default")
+    recorded = sorted(set(col("threads").dropna().astype(int)))  # runs record their torch threads
+    threads = "/".join(map(str, recorded)) or preset.get("threads_per_run") or os.environ.get("OMP_NUM_THREADS", "default")
+    commits = sorted(set(col("commit").dropna()))
+    n_tr, n_te = sorted(set(col("probe_train").dropna().astype(int))), sorted(set(col("probe_test").dropna().astype(int)))
     return (f"Provenance: preset `{preset.get('name', '?')}` ({Path(preset.get('path', '')).name}); "
             f"training split: {', '.join(splits) or 'not recorded (runs before the split was recorded)'} — the test images are only monitored, never used to pick a model; "
             f"z_L probe (`acc`): the paper's — mean of q(z_L|·) from a sampled inference pass (fixed seed), raw features, linear SVM C=1 "
-            f"one-vs-one hinge (liblinear), all training images → all test images; `acc_scaled`: posterior means all the way, standardized; "
+            f"one-vs-one hinge (liblinear), {'/'.join(map(str, n_tr)) or '?'} training images → {'/'.join(map(str, n_te)) or '?'} test images; "
+            f"`acc_scaled`: posterior means all the way, standardized; "
             f"RL objective: {', '.join(rl_obj) or '?'} ({'L updates per batch, as Algorithm 1' if rl_obj == ['rl_stepwise'] else 'one update per batch'}); "
             f"updates per run {int(upd.min()) if len(upd) else '?'}–{int(upd.max()) if len(upd) else '?'}; budgets — {_budgets(preset)}; "
             f"{preset.get('jobs', 1)} run(s) at a time with {threads} thread(s) each; seeds {[int(s) for s in seeds]}; "
-            f"device {', '.join(devices) or '?'}; commit {commit}. IVAE is the paper's Eq. 16 description (ELBO + Σ_t r_t), "
+            f"device {', '.join(devices) or '?'}; runs made at commit {', '.join(commits) or '?'}, tables at {commit}. IVAE is the paper's Eq. 16 description (ELBO + Σ_t r_t), "
             f"not Li et al.'s published loss, which could not be read here (nbs/09_baselines).")
 
 def is_builtin(preset: dict) -> bool:

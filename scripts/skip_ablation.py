@@ -96,7 +96,7 @@ def main():
                train_seconds=res.history[-1]["seconds"], train_cpu_seconds=cpu_train,
                kl_per_level=rep.kl_nats.round(4).tolist(), active_units=rep.active_units.tolist(),
                probe_authors=authors_probe(res.model, train_set, test_set),
-               probe_hvaerl=probe_model(res.model, train_set, test_set)["z5"],
+               probe_hvaerl=probe_model(res.model, train_set, test_set, protocol="scaled")[f"z{res.model.levels}"],
                train_split="train (60,000)", monitor_split="test (monitoring only)", threads=1,
                commit=subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
                machine=f"{platform.machine()}, {torch.get_num_threads()} torch thread", history=res.history)
