@@ -339,6 +339,7 @@ def _row(claim, quantity, paper, ours: pd.Series, holds_if, paired: bool = False
     verdict = "holds" if holds_if(mean) and (np.isnan(p) or p < 0.05) else "does not hold"
     tested = not paired or not np.isnan(p)
     holds = "no data" if n == 0 else verdict if tested else f"{verdict} ({n} seed{'s' * (n > 1)}, untested)"
+    paper = float(f"{paper:.4g}") if np.isfinite(paper) else paper  # as printed, without float noise from differences
     return dict(claim=claim, quantity=quantity, paper=paper, ours_mean=mean, ours_std=std, n_seeds=n, p_value=p, holds=holds)
 
 def claims(df: pd.DataFrame, datasets: list | None = None) -> pd.DataFrame:
