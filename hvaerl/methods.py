@@ -60,7 +60,7 @@ def evaluate(model: nn.Module, x: Tensor) -> dict:
     return family_of(model).evaluate(model, x)
 
 def likelihood_params(model: nn.Module, traj) -> Tensor:
-    "Parameters of p(x | z) for an inference pass of any model: the decoder reads z_1, except BIVA's, which reads its state d_0."
+    "Parameters of p(x | z) for an inference pass of any model: the decoder reads the pass's `x_state` (d_1 of a HierarchicalVAE, BIVA's d_0, the AAE's code)."
     return model.decode(traj.x_state)
 
 # %% ../nbs/10_methods.ipynb #c007
