@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from .distributions import gaussian_log_prob
 from .model import HierarchicalVAE
-from .probe import encode
+from .probe import encode, seeded
 
 # %% ../nbs/06_metrics.ipynb #c005
 def log_weights(model: HierarchicalVAE, x: Tensor, # images (B, C, H, W)
@@ -72,14 +72,6 @@ def _batches(dataset, n, batch_size, device):
         x, _ = dataset.batch(torch.arange(i, min(i + batch_size, n)))
         yield x.to(device)
 
-@contextmanager
-def _seeded(seed: int | None, device):
-    "Reproducible posterior samples without touching the caller's random state."
-    if seed is None: yield; return
-    with torch.random.fork_rng(devices=[device] if torch.device(device).type == "cuda" else []):
-        torch.manual_seed(seed)
-        yield
-
 def _device(model): return next(model.parameters()).device
 
 @torch.no_grad()
@@ -91,7 +83,7 @@ def density(model: HierarchicalVAE, dataset, # an hvaerl.data.ImageDataset (the 
     device, n = _device(model), len(DatasetHead(dataset, n))
     model.eval()
     elbo, iw = 0.0, 0.0
-    with _seeded(seed, device):
+    with seeded(seed, device):
         for x in _batches(dataset, n, batch_size, device):
             elbo += elbo_per_image(model, x).sum().item()
             if k: iw += iw_bound(model, x, k, chunk).sum().item()
@@ -117,7 +109,7 @@ def kl_per_level(model: HierarchicalVAE, dataset, n: int | None = None, batch_si
     device, n = _device(model), len(DatasetHead(dataset, n))
     model.eval()
     total = torch.zeros(model.levels, dtype=torch.float64)
-    with _seeded(seed, device):
+    with seeded(seed, device):
         for x in _batches(dataset, n, batch_size, device): total += model.infer(x).kl.sum(1).double().cpu()
     return (total / n).numpy()
 
