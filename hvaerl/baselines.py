@@ -16,13 +16,9 @@ import torch.nn.functional as F
 from .distributions import GaussianHead, sample_gaussian, gaussian_kl, gaussian_log_prob, make_likelihood
 from .model import (ModelConfig, Trajectory, HierarchicalVAE, MLPImageEncoder, MLPImageDecoder, ConvImageEncoder,
                           ConvImageDecoder, mlp_block)
-from .objectives import rewards, step_levels, NonFiniteLossError
+from .objectives import rewards, step_levels, guarded_update
 
 # %% ../nbs/09_baselines.ipynb #c004
-def _finite(loss: Tensor, what: str):
-    "Raise `NonFiniteLossError` (the trainer's NaN guard) before a non-finite loss reaches an optimizer."
-    if not torch.isfinite(loss): raise NonFiniteLossError(f"non-finite loss ({loss.item()}) in {what}")
-
 def _backbone(c, z_in: int):
     "The image encoder (x -> features of width hidden[0]) and decoder (a `z_in` vector -> likelihood parameters) of `c.backbone`."
     lik = make_likelihood(c.likelihood, c.n_mix)
@@ -128,31 +124,32 @@ def aae_evaluate(model: AAE, x: Tensor, **_) -> dict:
     "Reconstruction log-likelihood log p(x | E(x)) (nats); the AAE has no ELBO and no per-example KL."
     return dict(recon=model.log_likelihood(x, model.decode(model.encode(x))).mean().detach())
 
-def aae_train_step(model: AAE, opts: dict, # from `aae_optimizers`
-                   x: Tensor, **_) -> dict:
-    "One batch: reconstruction, discriminator and generator phases; returns the named loss parts."
+def _aae_discriminator_loss(model: AAE, x: Tensor) -> dict:
+    "Prior samples are 'real', the (just updated) encoder's codes 'fake'."
     bce = F.binary_cross_entropy_with_logits
-    nll = -model.log_likelihood(x, model.decode(model.encode(x))).mean()
-    _finite(nll, "AAE reconstruction phase")
-    opts["autoencoder"].zero_grad(set_to_none=True); nll.backward(); opts["autoencoder"].step()
-    # discriminator: prior samples are "real", the updated encoder's codes "fake"
     with torch.no_grad(): code = model.encode(x)
     d_real, d_fake = model.discriminator(torch.randn_like(code)), model.discriminator(code)
-    d_loss = bce(d_real, torch.full_like(d_real, model.config.real_label)) + bce(d_fake, torch.zeros_like(d_fake))
-    _finite(d_loss, "AAE discriminator phase")
-    opts["discriminator"].zero_grad(set_to_none=True); d_loss.backward(); opts["discriminator"].step()
-    # generator: the encoder learns to pass its codes off as prior samples (D's gradients from here are discarded)
+    return dict(loss=bce(d_real, torch.full_like(d_real, model.config.real_label)) + bce(d_fake, torch.zeros_like(d_fake)))
+
+def _aae_generator_loss(model: AAE, x: Tensor) -> dict:
+    "The encoder learns to pass its codes off as prior samples (the discriminator's gradients from here are discarded)."
     d_gen = model.discriminator(model.encode(x))
-    g_loss = bce(d_gen, torch.ones_like(d_gen))
-    _finite(g_loss, "AAE generator phase")
-    opts["generator"].zero_grad(set_to_none=True); g_loss.backward(); opts["generator"].step()
-    return dict(loss=nll.detach(), recon=-nll.detach(), d_loss=d_loss.detach(), g_loss=g_loss.detach())
+    return dict(loss=F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen)))
+
+def aae_train_step(model: AAE, opts: dict, # from `aae_optimizers`
+                   x: Tensor, **_) -> dict:
+    "One batch: reconstruction, discriminator and generator phases, each a guarded update; returns the named loss parts."
+    nll = guarded_update(opts["autoencoder"], lambda: dict(loss=-model.log_likelihood(x, model.decode(model.encode(x))).mean()),
+                         "AAE reconstruction phase")["loss"]
+    d_loss = guarded_update(opts["discriminator"], lambda: _aae_discriminator_loss(model, x), "AAE discriminator phase")["loss"]
+    g_loss = guarded_update(opts["generator"], lambda: _aae_generator_loss(model, x), "AAE generator phase")["loss"]
+    return dict(loss=nll, recon=-nll, d_loss=d_loss, g_loss=g_loss)
 
 # %% ../nbs/09_baselines.ipynb #c014
 def ivae(model: HierarchicalVAE, x: Tensor, eps: list | None = None, # fixed noise per level (tests)
          sample_lower: bool = False, # sample the marginalised levels of the skip paths instead of using prior means
          **_) -> dict:
-    "Loss -(ELBO + sum_t r_t): the IVAE objective (Eq. 16 with Eq. 24 rewards), with its named parts."
+    "Loss -(ELBO + sum of the rewards of the levels above z_1): Eq. 16 with Eq. 24 rewards, each level counted once; with its named parts."
     traj = model.infer(x, eps)
     r = rewards(model, x, traj, sample_lower=sample_lower)  # (T, B), time order
     kl = traj.kl
@@ -160,16 +157,14 @@ def ivae(model: HierarchicalVAE, x: Tensor, eps: list | None = None, # fixed noi
     t1 = order.index(1)  # the step whose skip path starts at z_1: r = log p(x|z_1) - KL of the levels inferred so far
     recon = r[t1] + kl[[l - 1 for l in order[:t1 + 1]]].sum(0)
     elbo_ = recon - kl.sum(0)
-    return dict(loss=-(elbo_ + r.sum(0)).mean(), elbo=elbo_.mean().detach(), recon=recon.mean().detach(),
+    # z_1's own information term is the ELBO's reconstruction term: regularise only the levels above it, each once
+    above = [t for t in range(len(order)) if t != t1]
+    return dict(loss=-(elbo_ + r[above].sum(0)).mean(), elbo=elbo_.mean().detach(), recon=recon.mean().detach(),
                 kl=kl.mean(1).detach(), rewards=r.mean(1).detach())
 
 def ivae_train_step(model: HierarchicalVAE, opt: torch.optim.Optimizer, x: Tensor, sample_lower: bool = False, **_) -> dict:
-    "One optimizer step on the IVAE loss; raises `NonFiniteLossError` before the update when the loss is not finite."
-    parts = ivae(model, x, sample_lower=sample_lower)
-    _finite(parts["loss"], "ivae")
-    opt.zero_grad(set_to_none=True); parts["loss"].backward(); opt.step()
-    parts["loss"] = parts["loss"].detach()
-    return parts
+    "One guarded update on the IVAE loss."
+    return guarded_update(opt, lambda: ivae(model, x, sample_lower=sample_lower), "ivae")
 
 # %% ../nbs/09_baselines.ipynb #c018
 @dataclass
@@ -305,9 +300,5 @@ def biva_elbo(model: BIVA, x: Tensor, eps: list | None = None, **_) -> dict:
     return dict(loss=-elbo_.mean(), elbo=elbo_.mean().detach(), recon=recon.mean().detach(), kl=kl.mean(1).detach())
 
 def biva_train_step(model: BIVA, opt: torch.optim.Optimizer, x: Tensor, **_) -> dict:
-    "One optimizer step on the BIVA ELBO; raises `NonFiniteLossError` before the update when the loss is not finite."
-    parts = biva_elbo(model, x)
-    _finite(parts["loss"], "biva elbo")
-    opt.zero_grad(set_to_none=True); parts["loss"].backward(); opt.step()
-    parts["loss"] = parts["loss"].detach()
-    return parts
+    "One guarded update on the BIVA ELBO."
+    return guarded_update(opt, lambda: biva_elbo(model, x), "biva elbo")

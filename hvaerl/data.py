@@ -10,6 +10,7 @@ import gzip, hashlib, json, os, shutil, subprocess, sys, tempfile, uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+from fastcore.basics import patch
 
 import torch
 import torch.nn.functional as F
@@ -447,6 +448,17 @@ class ImageDataset(Dataset):
     def __repr__(self) -> str:
         return (f"ImageDataset(name={self.name!r}, split={self.split!r}, n={len(self)}, image_shape={self.image_shape}, "
                 f"num_classes={self.num_classes}, binarize={self.binarize!r}, source={self.source!r})")
+
+# %% ../nbs/00_data.ipynb #c029t
+@patch
+def to(self: ImageDataset, device) -> ImageDataset:
+    "A copy whose images (and targets, and any static draw) live on `device`, binarized there by a generator of that device."
+    import copy
+    new = copy.copy(self)
+    new.images, new.targets = self.images.to(device), self.targets.to(device)
+    new._static = None if self._static is None else self._static.to(device)
+    new.generator = torch.Generator(device=torch.device(device)); new.reseed(self._seed)
+    return new
 
 # %% ../nbs/00_data.ipynb #c033
 def _resolve_binarize(binarize, grayscale: bool, split: str):

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 from .model import HierarchicalVAE
+from .objectives import guarded_update
 
 # %% ../nbs/07_mine.ipynb #c005
 class StatisticsNetwork(nn.Module):
@@ -121,9 +122,11 @@ def train_mine(x, # samples of x, (N, ...) array or tensor (flattened)
     for step in range(1, steps + 1):
         i = torch.randint(0, len(tr), (batch_size,), generator=g).to(device)
         j = torch.randint(0, len(tr), (batch_size,), generator=g).to(device)  # an independent z: a draw of p(x)p(z)
-        t_joint, t_marg = net(xt[i], zt[i]), net(xt[i], zt[j])
-        loss = mine_loss(t_joint, t_marg, ema)
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+        def loss_parts():
+            t_joint, t_marg = net(xt[i], zt[i]), net(xt[i], zt[j])
+            return dict(loss=mine_loss(t_joint, t_marg, ema), t_joint=t_joint.detach(), t_marg=t_marg.detach())
+        parts = guarded_update(opt, loss_parts, "MINE statistics network")
+        t_joint, t_marg = parts["t_joint"], parts["t_marg"]
         if step % log_every == 0 or step == steps:
             h = dict(step=step, train=dv_bound(t_joint, t_marg).item())
             if n_sel:

@@ -6,9 +6,11 @@ Docs: https://hvaerl.github.io/hvaerl/objectives.html.md"""
 
 # %% auto #0
 __all__ = ['OBJECTIVES', 'step_levels', 'skip_log_likelihoods', 'rewards', 'q_values', 'elbo', 'rl_fused', 'rl_step',
-           'NonFiniteLossError', 'train_step']
+           'NonFiniteLossError', 'mixed_precision', 'guarded_update', 'train_step']
 
 # %% ../nbs/03_objectives.ipynb #c002
+import contextvars
+from contextlib import contextmanager, nullcontext
 import torch
 from torch import Tensor
 from .model import HierarchicalVAE, Trajectory
@@ -93,26 +95,42 @@ OBJECTIVES = ("elbo", "rl_stepwise", "rl_fused")
 class NonFiniteLossError(FloatingPointError):
     "The loss became NaN or infinite; the parameters were not updated."
 
-def _finite_or_raise(loss, what):
-    if not torch.isfinite(loss): raise NonFiniteLossError(f"non-finite loss ({loss.item()}) in {what}")
+# (device type, dtype) of autocast while a `mixed_precision` block is active; None: full precision
+_AUTOCAST = contextvars.ContextVar("hvaerl_autocast", default=None)
+
+@contextmanager
+def mixed_precision(device, # the training device (a torch.device or its name)
+                    enabled: bool = True, # False: a no-op block, so callers need no branch
+                    dtype=torch.bfloat16, # bf16 keeps float32's range: no loss scaling needed
+                   ):
+    "Inside this block `guarded_update` computes losses under `torch.autocast`; backward and the optimizer stay outside it."
+    token = _AUTOCAST.set((torch.device(device).type, dtype) if enabled else None)
+    try: yield
+    finally: _AUTOCAST.reset(token)
+
+def guarded_update(opt: torch.optim.Optimizer, # the optimizer of the parameters this loss trains
+                   loss_parts, # () -> dict of named loss parts, with the scalar "loss" to minimise
+                   what: str, # names the phase in the error message
+                  ) -> dict:
+    "The one place where parameters change: compute the loss parts, refuse a non-finite loss, then zero_grad, backward, step."
+    amp = _AUTOCAST.get()
+    with torch.autocast(amp[0], dtype=amp[1]) if amp else nullcontext(): parts = loss_parts()
+    loss = parts["loss"]
+    # On the CPU the check is free, so it runs before the update. On a GPU it would stall the queue every step (a host
+    # sync), so there the trainer checks the summed losses every `log_every` steps instead (hvaerl.train.train).
+    if loss.device.type == "cpu" and not torch.isfinite(loss): raise NonFiniteLossError(f"non-finite loss ({loss.item()}) in {what}")
+    opt.zero_grad(set_to_none=True); loss.float().backward(); opt.step()
+    parts["loss"] = loss.detach()
+    return parts
 
 def train_step(model: HierarchicalVAE, opt: torch.optim.Optimizer, x: Tensor, objective: str = "rl_fused",
                gamma: float = 0.9, sample_lower: bool = False) -> dict:
     "One batch of training; returns the named loss parts (for `rl_stepwise`: those of its first step, which decodes every path, with the mean loss)."
     if objective not in OBJECTIVES: raise ValueError(f"unknown objective {objective!r}: use one of {OBJECTIVES}")
     _check_gamma(gamma)
-    if objective == "rl_stepwise":
-        losses, first = [], None
-        for t in range(1, model.levels + 1):
-            parts = rl_step(model, x, t, gamma, sample_lower=sample_lower)
-            _finite_or_raise(parts["loss"], f"rl_stepwise step t={t}")
-            opt.zero_grad(set_to_none=True); parts["loss"].backward(); opt.step()
-            losses.append(parts["loss"].detach())
-            first = first or parts
-        first["loss"] = torch.stack(losses).mean()
-        return first
-    parts = elbo(model, x) if objective == "elbo" else rl_fused(model, x, gamma, sample_lower=sample_lower)
-    _finite_or_raise(parts["loss"], objective)
-    opt.zero_grad(set_to_none=True); parts["loss"].backward(); opt.step()
-    parts["loss"] = parts["loss"].detach()
-    return parts
+    if objective == "rl_stepwise":  # Algorithm 1: a fresh trajectory and an update for each time step t
+        steps = [guarded_update(opt, lambda: rl_step(model, x, t, gamma, sample_lower=sample_lower), f"rl_stepwise step t={t}")
+                 for t in range(1, model.levels + 1)]
+        return {**steps[0], "loss": torch.stack([s["loss"] for s in steps]).mean()}
+    loss_parts = (lambda: elbo(model, x)) if objective == "elbo" else (lambda: rl_fused(model, x, gamma, sample_lower=sample_lower))
+    return guarded_update(opt, loss_parts, objective)

@@ -6,7 +6,7 @@ Docs: https://hvaerl.github.io/hvaerl/train.html.md"""
 
 # %% auto #0
 __all__ = ['RESUMABLE_CHANGES', 'TrainConfig', 'save_checkpoint', 'load_checkpoint', 'load_model', 'seed_everything',
-           'epoch_seed', 'validate', 'TrainResult', 'TrainingDiverged', 'train']
+           'epoch_seed', 'validate', 'TrainResult', 'TrainingDiverged', 'compile_stages', 'train']
 
 # %% ../nbs/04_train.ipynb #c002
 import json, math, os, random, time
@@ -19,7 +19,7 @@ from torch import nn
 from .data import DATASETS
 from .metrics import active_units
 from .model import HierarchicalVAE, ModelConfig
-from .objectives import NonFiniteLossError, _check_gamma
+from .objectives import NonFiniteLossError, _check_gamma, mixed_precision
 from .methods import METHODS, get_method, evaluate, default_spatial_levels
 
 # %% ../nbs/04_train.ipynb #c005
@@ -50,6 +50,9 @@ class TrainConfig:
     out_dir: str = "runs/default"      # checkpoint, TensorBoard logs and history go here
     log_every: int = 50                # TensorBoard scalars every this many batches
     valid_batches: int = 10            # validation batches per epoch (of batch_size)
+    amp: bool | None = None            # bf16 autocast of the losses; None: on for CUDA, off on the CPU (where it gains <= 1.2x)
+    data_on_device: bool | None = None # hold the training images on the device and binarize there; None: on for CUDA
+    compile: bool = False              # torch.compile each stage of the model (GPU; the first batches pay the compile time)
 
     def __post_init__(self):
         spec = get_method(self.method)  # an unknown name lists the valid ones
@@ -67,6 +70,9 @@ class TrainConfig:
         for name in ("lr", "batch_size", "epochs"):
             if not getattr(self, name) > 0: raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.budget_minutes is not None and self.budget_minutes <= 0: raise ValueError("budget_minutes must be positive or None")
+        if self.max_batches_per_epoch is not None and self.max_batches_per_epoch < 1:
+            raise ValueError(f"max_batches_per_epoch must be a positive number of batches or None (full epochs), got {self.max_batches_per_epoch}")
+        if self.log_every < 1: raise ValueError(f"log_every must be a positive number of batches, got {self.log_every}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"unknown device {self.device!r}: 'auto', 'cpu' or 'cuda'")
         self.model_config(self.image_shape)  # validates latents/levels/inference/backbone now
@@ -87,8 +93,8 @@ class TrainConfig:
             raise RuntimeError("device='cuda' was asked for but no GPU is visible: use device='cpu' or 'auto'")
         return torch.device(self.device)
 
-# fields that may change between a run and its resumption without changing what is trained
-RESUMABLE_CHANGES = {"epochs", "budget_minutes", "out_dir", "data_root", "device", "log_every"}
+# fields that may change between a run and its resumption without changing what is trained (how long, where, how fast)
+RESUMABLE_CHANGES = {"epochs", "budget_minutes", "out_dir", "data_root", "device", "log_every", "amp", "data_on_device", "compile"}
 
 # %% ../nbs/04_train.ipynb #c011
 def save_checkpoint(path, state: dict):
@@ -166,6 +172,18 @@ def _same_run(saved: dict, cfg: TrainConfig):
 
 def _norm(v): return list(v) if isinstance(v, (tuple, list)) else v
 
+def compile_stages(model: nn.Module) -> nn.Module:
+    "torch.compile, in place, the forward of each stage (the models run through `infer`/`skip_decode`, which call their stages, not `forward`)."
+    for child in model.children():
+        for m in (child if isinstance(child, nn.ModuleList) else [child]): m.compile()  # names and state_dict keys stay as they are
+    return model
+
+def _diverged(e, epoch: int, b: int, ckpt_path: Path, history: list, start_epoch: int, lr: float) -> TrainingDiverged:
+    last = (f"the last good checkpoint is {ckpt_path} (epoch {history[-1]['epoch'] if history else start_epoch})"
+            if ckpt_path.exists() else "no checkpoint was written yet")
+    return TrainingDiverged(f"{e} at epoch {epoch + 1}, batch {b}: {last}. Try a lower lr (now {lr}) or check the data for NaNs.")
+
+# %% ../nbs/04_train.ipynb #c017b
 def train(cfg: TrainConfig, # the run
           train_set=None, # an hvaerl.data.ImageDataset; default: load_dataset(cfg.dataset, "fit")
           valid_set=None, # default: load_dataset(cfg.dataset, "valid")
@@ -178,11 +196,20 @@ def train(cfg: TrainConfig, # the run
     if train_set is None: train_set = load_dataset(cfg.dataset, "fit", data_root=cfg.data_root)
     if valid_set is None: valid_set = load_dataset(cfg.dataset, "valid", data_root=cfg.data_root)
     device, out = cfg.resolved_device(), Path(cfg.out_dir)
+    on_gpu = device.type == "cuda"
+    amp = on_gpu if cfg.amp is None else cfg.amp
+    if (on_gpu if cfg.data_on_device is None else cfg.data_on_device): train_set = train_set.to(device)  # binarized there too
+    n_batches = len(train_set) // cfg.batch_size  # drop the ragged last batch
+    if n_batches == 0: raise ValueError(f"batch_size {cfg.batch_size} is larger than the {len(train_set)} training images: use a smaller batch_size")
+    if cfg.max_batches_per_epoch: n_batches = min(n_batches, cfg.max_batches_per_epoch)
     ckpt_path = out / "ckpt.pt"
     seed_everything(cfg.seed)
     spec = get_method(cfg.method)
     model = spec.build_model(cfg.model_config(train_set.image_shape)).to(device)
     opts = spec.optimizers(model, cfg.lr)  # {name: optimizer}: one for most methods, three for the AAE
+    budget_s = None if cfg.budget_minutes is None else 60 * cfg.budget_minutes
+
+    # --- resume: parameters, optimizers, RNG states and history from the last finished epoch
     start_epoch, history, elapsed = 0, [], 0.0
     if resume and ckpt_path.exists():
         ck = load_checkpoint(ckpt_path, device)
@@ -191,20 +218,23 @@ def train(cfg: TrainConfig, # the run
         states = ck.get("optimizers") or {"model": ck["optimizer"]}  # checkpoints before methods held one optimizer
         for name, o in opts.items(): o.load_state_dict(states[name])
         start_epoch, history, elapsed = ck["epoch"], ck["history"], ck["elapsed"]
-        if ck.get("stopped") == "budget": return TrainResult(model, history, ckpt_path, "budget")
+        # a run stopped by its budget continues when the budget now allows more time (or was removed)
+        if ck.get("stopped") == "budget" and budget_s is not None and elapsed >= budget_s:
+            if progress: print(f"{out}: already stopped on its budget after epoch {start_epoch} ({elapsed / 60:.1f} of {cfg.budget_minutes:g} min)")
+            return TrainResult(model, history, ckpt_path, "budget")
+        if progress: print(f"resuming {out} after epoch {start_epoch} of {cfg.epochs} ({elapsed:.0f} s trained so far)")
+    if cfg.compile: compile_stages(model)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
     writer = None
     if tensorboard:
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(out / "tb")
-    n_batches = len(train_set) // cfg.batch_size  # drop the ragged last batch
-    if cfg.max_batches_per_epoch: n_batches = min(n_batches, cfg.max_batches_per_epoch)
-    budget_s = None if cfg.budget_minutes is None else 60 * cfg.budget_minutes
     stopped = "epochs"
     model.train()
     try:
         for epoch in range(start_epoch, cfg.epochs):
+            # --- one epoch: its data order and binarization draws depend on (seed, epoch) only, so a resume replays them
             es = epoch_seed(cfg.seed, epoch)
             perm = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(es))
             train_set.reseed(es)
@@ -213,18 +243,23 @@ def train(cfg: TrainConfig, # the run
             for b in bar:
                 x, _ = train_set.batch(perm[b * cfg.batch_size:(b + 1) * cfg.batch_size])
                 step = epoch * n_batches + b
-                try: parts = spec.step(model, opts, x.to(device), cfg.objective, cfg.gamma, cfg.sample_lower)
-                except NonFiniteLossError as e:
-                    last = f"the last good checkpoint is {ckpt_path} (epoch {start_epoch if not history else history[-1]['epoch']})" if ckpt_path.exists() else "no checkpoint was written yet"
-                    raise TrainingDiverged(f"{e} at epoch {epoch + 1}, batch {b}: {last}. Try a lower lr (now {cfg.lr}) or check the data for NaNs.") from e
-                for k in ("loss", "elbo"):
-                    if k in parts: sums[k] = sums.get(k, 0.0) + float(parts[k])
-                if writer is not None and step % cfg.log_every == 0: _log_parts(writer, parts, step)
-                if b % 10 == 0: bar.set_postfix(loss=f"{float(parts['loss']):.1f}", **({"kl_top": f"{float(parts['kl'][-1]):.2f}"} if "kl" in parts else {}))
+                try:
+                    with mixed_precision(device, amp): parts = spec.step(model, opts, x.to(device, non_blocking=True), cfg.objective, cfg.gamma, cfg.sample_lower)
+                except NonFiniteLossError as e: raise _diverged(e, epoch, b, ckpt_path, history, start_epoch, cfg.lr) from e
+                for k in ("loss", "elbo"):  # summed on the device: no host sync per batch
+                    if k in parts: sums[k] = sums.get(k, 0.0) + parts[k].detach().float()
+                if step % cfg.log_every == 0:  # the one host sync every log_every batches (the GPU's NaN check lives here)
+                    if not torch.isfinite(sums["loss"]): raise _diverged(NonFiniteLossError("non-finite loss"), epoch, b, ckpt_path, history, start_epoch, cfg.lr)
+                    if writer is not None: _log_parts(writer, parts, step)
+                    bar.set_postfix(loss=f"{float(parts['loss']):.1f}", **({"kl_top": f"{float(parts['kl'][-1]):.2f}"} if "kl" in parts else {}))
                 if budget_s is not None and elapsed + time.perf_counter() - t0 >= budget_s:
                     stopped = "budget"; break
             elapsed += time.perf_counter() - t0
             done = b + 1
+            sums = {k: float(v) for k, v in sums.items()}
+            if not math.isfinite(sums["loss"]): raise _diverged(NonFiniteLossError("non-finite loss"), epoch, b, ckpt_path, history, start_epoch, cfg.lr)
+
+            # --- validate (monitoring only: nothing is selected on it), then checkpoint the finished epoch
             val = validate(model, valid_set, cfg.batch_size, cfg.valid_batches, device)
             history.append(dict(epoch=epoch + 1, batches=done, seconds=elapsed, loss=sums["loss"] / done,
                                 **({"train_elbo": sums["elbo"] / done} if "elbo" in sums else {}),
@@ -241,6 +276,7 @@ def train(cfg: TrainConfig, # the run
     (out / "history.json").write_text(json.dumps(history, indent=1))
     return TrainResult(model, history, ckpt_path, stopped)
 
+# %% ../nbs/04_train.ipynb #c017c
 def _summary(val) -> str:
     out = [f"valid ELBO {val['elbo']:.2f}" if "elbo" in val else f"valid log p(x|z) {val['recon']:.2f}"]
     if "kl" in val: out.append(f"KL/level {[round(k, 2) for k in val['kl']]}")
