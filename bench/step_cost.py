@@ -4,6 +4,11 @@
     python bench/step_cost.py --device cuda --backbone conv
     python bench/step_cost.py --backbone conv --rgb     # the paper's RGB network on 3x32x32 batches
     python bench/step_cost.py --no-skip                 # the Markov-chain ablation (no deterministic skip connections)
+    python bench/step_cost.py --device cuda --backbone conv --compile   # plus torch.compile of every stage
+
+On CUDA the losses run under bf16 autocast (the trainer's GPU default; --no-amp for float32), and the script reports
+each objective's peak GPU memory and the epochs per hour it implies (469 batches of 128 per FashionMNIST epoch, 390 for
+CIFAR's 50,000 images).
 
 Each objective trains its own copy of the same initial model; batches are timed after a warm-up, and the three
 objectives are interleaved batch by batch so that load on a shared machine hits them alike.
@@ -13,7 +18,8 @@ For reference: the authors' implementation costs about 12x an ELBO batch per RL 
 import argparse, copy, statistics, time
 import torch
 from hvaerl.model import HierarchicalVAE, ModelConfig
-from hvaerl.objectives import OBJECTIVES, train_step
+from hvaerl.objectives import OBJECTIVES, train_step, mixed_precision
+from hvaerl.train import compile_stages
 
 def batches(n: int, batch_size: int, synthetic: bool, like: str = "fashion_mnist"):
     "n batches of real FashionMNIST (dynamically binarized), or same-shape synthetic data if asked (timing only)."
@@ -31,6 +37,8 @@ def main():
     p.add_argument("--no-skip", action="store_true", help="the Markov-chain ablation: no deterministic skip connections")
     p.add_argument("--rgb", action="store_true", help="3x32x32 batches (CIFAR-10's shape; synthetic, as CIFAR is not on this "
                    "machine) through the paper's RGB hierarchy {128_conv, 64_conv, 256, 128, 64} (conv backbone)")
+    p.add_argument("--no-amp", action="store_true", help="float32 on CUDA too (bf16 autocast is the trainer's GPU default)")
+    p.add_argument("--compile", action="store_true", help="torch.compile every stage (the first warm-up batches pay the compile time)")
     a = p.parse_args()
     dev = torch.device(a.device)
     xs, source = batches(a.batches + a.warmup, a.batch_size, a.synthetic or a.rgb, "cifar10" if a.rgb else "fashion_mnist")
@@ -38,25 +46,33 @@ def main():
     arch = dict(image_shape=(3, 32, 32), latents=(128, 64, 256, 128, 64), spatial_levels=2 if a.backbone == "conv" else 0) if a.rgb else {}
     base = HierarchicalVAE(ModelConfig(inference=a.inference, backbone=a.backbone, skip_connections=not a.no_skip, **arch))
     models = {o: copy.deepcopy(base).to(dev) for o in OBJECTIVES}
+    if a.compile:
+        for m in models.values(): compile_stages(m)
+    amp = dev.type == "cuda" and not a.no_amp
+    peak = {o: 0 for o in OBJECTIVES}
     opts = {o: torch.optim.Adam(m.parameters(), 3e-4) for o, m in models.items()}
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     times = {o: [] for o in OBJECTIVES}
     for i, x in enumerate(xs):
         x = x.to(dev)
         for o in OBJECTIVES:
+            if dev.type == "cuda": torch.cuda.reset_peak_memory_stats(dev)
             sync(); t0 = time.perf_counter()
-            train_step(models[o], opts[o], x, o, 0.9)
+            with mixed_precision(dev, amp): train_step(models[o], opts[o], x, o, 0.9)
             sync()
+            if dev.type == "cuda": peak[o] = max(peak[o], torch.cuda.max_memory_allocated(dev))
             if i >= a.warmup: times[o].append(time.perf_counter() - t0)
     med = {o: statistics.median(t) for o, t in times.items()}
     c = base.config
     print(f"device {dev} ({torch.get_num_threads()} threads), backbone {a.backbone}, inference {a.inference}, "
           f"skip connections {c.skip_connections}, latents {c.latent_shapes}, batch {a.batch_size}, L={c.levels}, "
-          f"{a.batches} timed batches of {source}")
-    for o in OBJECTIVES: print(f"  {o:12s} {med[o] * 1000:8.1f} ms/batch (median)")
+          f"{a.batches} timed batches of {source}, {'bf16 autocast' if amp else 'float32'}{', compiled' if a.compile else ''}")
+    per_epoch = (50_000 if a.rgb else 60_000) // a.batch_size
+    for o in OBJECTIVES:
+        mem = f", peak GPU memory {peak[o] / 2 ** 30:.2f} GiB" if dev.type == "cuda" else ""
+        print(f"  {o:12s} {med[o] * 1000:8.1f} ms/batch (median), {3600 / (med[o] * per_epoch):7.1f} epochs/hour{mem}")
     print(f"  rl_fused / elbo        = {med['rl_fused'] / med['elbo']:.2f}   (target <= 3)")
     print(f"  rl_stepwise / rl_fused = {med['rl_stepwise'] / med['rl_fused']:.2f}   (target >= 3)")
-    if dev.type == "cuda": print(f"  peak GPU memory {torch.cuda.max_memory_allocated(dev) / 2 ** 30:.2f} GiB (all three models)")
 
 if __name__ == "__main__":
     main()
