@@ -7,13 +7,13 @@ Docs: https://hvaerl.github.io/hvaerl/pipeline.html.md"""
 # %% auto #0
 __all__ = ['REPO', 'RUN_NOTEBOOK', 'AGGREGATE_NOTEBOOK', 'PRESETS', 'RESULTS', 'RESULT_FILES', 'SMOKE_RUN', 'METHOD_NAMES',
            'TABLE1_ORDER', 'PAPER_TABLE1', 'PAPER_TABLE2', 'PAPER_TABLE3', 'PAPER_TABLE4', 'preset_path', 'RunSpec',
-           'build_grid', 'load_preset', 'RunOutcome', 'is_complete', 'write_json_atomic', 'keep_results', 'execute_run',
-           'run_grid', 'dry_run_notebook', 'smoke_grid', 'collect_metrics', 'table1', 'table2', 'table3', 'table4',
-           'fig6_data', 'claims', 'to_markdown', 'write_table', 'provenance', 'is_builtin', 'results_folder',
-           'figures_folder', 'aggregate', 'aggregate_main', 'reproduce_main']
+           'build_grid', 'load_preset', 'RunOutcome', 'run_fingerprint', 'is_complete', 'write_json_atomic',
+           'keep_results', 'execute_run', 'run_grid', 'dry_run_notebook', 'smoke_grid', 'collect_metrics', 'table1',
+           'table2', 'table3', 'table4', 'fig6_data', 'claims', 'to_markdown', 'write_table', 'provenance',
+           'is_builtin', 'results_folder', 'figures_folder', 'aggregate', 'aggregate_main', 'reproduce_main']
 
 # %% ../nbs/11_pipeline.ipynb #c002
-import json, os, subprocess, sys, time, traceback
+import hashlib, json, os, signal, subprocess, sys, time, traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
@@ -111,11 +111,37 @@ class RunOutcome:
     notebook: str | None = None  # the executed notebook, to open at the failing cell
     cell: int | None = None      # index of the failing cell in the executed notebook
 
-def is_complete(folder: Path) -> bool:
-    "A run is complete when its metrics.json exists and parses with complete=true."
-    f = Path(folder) / "metrics.json"
-    try: return json.loads(f.read_text()).get("complete") is True
-    except (FileNotFoundError, json.JSONDecodeError): return False
+def run_fingerprint(spec: RunSpec) -> str:
+    "A hash of everything that defines a run's result: its resolved notebook parameters (not where it is written) and hvaerl's version."
+    params = {k: v for k, v in spec.notebook_parameters(Path(".")).items() if k != "out_dir"}
+    blob = json.dumps(dict(params, hvaerl_version=hvaerl.__version__), sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+def _metrics(folder: Path) -> dict | None:
+    try: return json.loads((Path(folder) / "metrics.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError): return None
+
+def is_complete(folder: Path, # a run folder
+                fingerprint: str | None = None, # when given, the result must also come from exactly these parameters
+               ) -> bool:
+    "A run is complete when its metrics.json parses with complete=true (and, when asked, records the same fingerprint)."
+    m = _metrics(folder)
+    return m is not None and m.get("complete") is True and (fingerprint is None or m.get("fingerprint") == fingerprint)
+
+def _recorded_fingerprint(folder: Path) -> str | None:
+    "The fingerprint a run folder was started with (run_spec.json), or finished with (metrics.json)."
+    for f in ("run_spec.json", "metrics.json"):
+        try: return json.loads((Path(folder) / f).read_text()).get("fingerprint")
+        except (FileNotFoundError, json.JSONDecodeError): pass
+    return None
+
+def _set_aside(folder: Path, old: str | None) -> Path:
+    "Rename a run folder made with other parameters to <run>.stale-<its fingerprint>[-k]: kept, never overwritten."
+    dest = folder.with_name(f"{folder.name}.stale-{(old or 'unrecorded')[:8]}")
+    k = 1
+    while dest.exists(): dest, k = folder.with_name(f"{folder.name}.stale-{(old or 'unrecorded')[:8]}-{k}"), k + 1
+    os.replace(folder, dest)
+    return dest
 
 def write_json_atomic(path: Path, obj) -> None:
     "Write JSON to a temporary file and rename it over `path`: readers never see half a file."
@@ -145,31 +171,92 @@ def keep_results(folder: Path, results_dir: str | Path | None) -> None:
 
 def execute_run(spec: RunSpec, runs_dir: str | Path, notebook: str | Path = RUN_NOTEBOOK, kernel: str | None = "hvaerl",
                 results_dir: str | Path | None = None) -> RunOutcome:
-    "Execute the run notebook for `spec` with papermill into runs_dir/<run_id>/ (skipped when complete); keep its small files in results_dir."
+    "Execute the run notebook for `spec` with papermill into runs_dir/<run_id>/ (skipped when complete with the same parameters); keep its small files in results_dir."
+    from filelock import FileLock, Timeout
+    folder, fp = Path(runs_dir).resolve() / spec.run_id, run_fingerprint(spec)
+    (folder.parent / ".locks").mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folder.parent / ".locks" / f"{spec.run_id}.lock")  # an OS lock: released when its holder dies, even by kill -9
+    try: lock.acquire(timeout=0)
+    except Timeout: return RunOutcome(spec.run_id, "failed", str(folder), error=f"another process is running it (lock {lock.lock_file}): wait for it, or stop it")
+    try: return _execute_locked(spec, folder, fp, notebook, kernel, results_dir)
+    finally: lock.release()
+
+def _execute_locked(spec, folder: Path, fp: str, notebook, kernel, results_dir) -> RunOutcome:
     import papermill as pm
-    folder = Path(runs_dir).resolve() / spec.run_id
-    if is_complete(folder): keep_results(folder, results_dir); return RunOutcome(spec.run_id, "skipped", str(folder))
+    if is_complete(folder, fp): keep_results(folder, results_dir); return RunOutcome(spec.run_id, "skipped", str(folder))
+    if folder.exists() and _recorded_fingerprint(folder) != fp:  # made with other parameters: keep it aside, start over
+        old = _set_aside(folder, _recorded_fingerprint(folder))
+        print(f"{spec.run_id}: its parameters changed since {folder} was made; the old run is kept in {old}", flush=True)
     folder.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(folder / "run_spec.json", dict(fingerprint=fp, parameters=spec.notebook_parameters(folder)))
     out_nb, t0 = folder / "run.ipynb", time.time()
     try:
-        pm.execute_notebook(str(notebook), str(out_nb), parameters=spec.notebook_parameters(folder), kernel_name=kernel,
+        pm.execute_notebook(str(notebook), str(out_nb), parameters={**spec.notebook_parameters(folder), "fingerprint": fp}, kernel_name=kernel,
                             progress_bar=False, cwd=str(Path(notebook).parent))
     except Exception as e:
         cell = _failing_cell(out_nb)
         msg = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', str(e))}"
         return RunOutcome(spec.run_id, "failed", str(folder), time.time() - t0, msg, str(out_nb), cell)
-    if not is_complete(folder):
+    if not is_complete(folder, fp):
         return RunOutcome(spec.run_id, "failed", str(folder), time.time() - t0, "the notebook finished without writing metrics.json", str(out_nb))
     keep_results(folder, results_dir)
     return RunOutcome(spec.run_id, "done", str(folder), time.time() - t0)
+
+# %% ../nbs/11_pipeline.ipynb #c011b
+def _kill_tree(pid: int) -> None:
+    "SIGKILL a process and all its descendants (a worker, its papermill kernel and anything the kernel started)."
+    import psutil
+    try: procs = psutil.Process(pid).children(recursive=True) + [psutil.Process(pid)]
+    except psutil.NoSuchProcess: return
+    for p in procs:
+        try: p.kill()
+        except psutil.NoSuchProcess: pass
+    psutil.wait_procs(procs, timeout=5)
+
+def _worker_init() -> None:
+    "A local pool worker: its own session (Ctrl-C goes to the parent only), and it dies, with its kernels, when the parent dies."
+    os.setsid()
+    def die(*_):
+        import psutil
+        for p in psutil.Process().children(recursive=True): _kill_tree(p.pid)
+        os._exit(143)
+    signal.signal(signal.SIGTERM, die)
+    if sys.platform.startswith("linux"):  # PR_SET_PDEATHSIG = 1: SIGTERM to us when the parent exits, however it exits
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+        if os.getppid() == 1: die()  # the parent died before prctl took effect
+
+def _running_epochs(runs_dir: Path, running: list) -> str:
+    "'run e/n' for each running run, from the progress.json the trainer writes after every epoch."
+    out = []
+    for r in running:
+        try: p = json.loads((runs_dir / r.run_id / "progress.json").read_text()); out.append(f"{r.run_id} {p['epoch']}/{p['epochs']}")
+        except (FileNotFoundError, json.JSONDecodeError, KeyError): out.append(f"{r.run_id} starting")
+    return "; ".join(out)
+
+def _run_local(todo: list, runs_dir: Path, jobs: int, notebook, kernel, results_dir, record, bar) -> None:
+    "The local executor: a pool of `jobs` workers; on any exit but success (Ctrl-C, an error), every worker and kernel is stopped."
+    from concurrent.futures import FIRST_COMPLETED, wait
+    pool = ProcessPoolExecutor(max(1, jobs), initializer=_worker_init)
+    try:
+        running = {pool.submit(execute_run, r, runs_dir, notebook, kernel, results_dir): r for r in todo}
+        while running:
+            done, _ = wait(running, timeout=5, return_when=FIRST_COMPLETED)
+            for f in done: running.pop(f); record(f.result())
+            bar.set_description(f"runs ({_running_epochs(runs_dir, list(running.values())[:jobs])})" if running else "runs")
+        pool.shutdown()
+    except BaseException:
+        for p in list(getattr(pool, "_processes", {}).values()): _kill_tree(p.pid)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
 
 # %% ../nbs/11_pipeline.ipynb #c012
 def run_grid(runs: list, runs_dir: str | Path, executor: str = "local", jobs: int = 1, notebook=RUN_NOTEBOOK,
              kernel: str | None = "hvaerl", slurm: dict | None = None, progress: bool = True,
              results_dir: str | Path | None = None) -> list:
-    "Execute every run not yet complete; returns one RunOutcome per run."
-    runs_dir = Path(runs_dir); runs_dir.mkdir(parents=True, exist_ok=True)
-    todo = [r for r in runs if not is_complete(runs_dir / r.run_id)]
+    "Execute every run not yet complete with its current parameters; returns one RunOutcome per run."
+    runs_dir = Path(runs_dir).resolve(); runs_dir.mkdir(parents=True, exist_ok=True)
+    todo = [r for r in runs if not is_complete(runs_dir / r.run_id, run_fingerprint(r))]
     outcomes = [RunOutcome(r.run_id, "skipped", str(runs_dir / r.run_id)) for r in runs if r not in todo]
     for o in outcomes: keep_results(Path(o.folder), results_dir)
     bar = tqdm(total=len(runs), initial=len(outcomes), desc="runs", disable=not progress)
@@ -178,13 +265,7 @@ def run_grid(runs: list, runs_dir: str | Path, executor: str = "local", jobs: in
         failed = sum(x.status == "failed" for x in outcomes)
         bar.set_postfix(done=len(outcomes) - failed, failed=failed, remaining=len(runs) - len(outcomes))
         if o.status == "failed": tqdm.write(f"FAILED {o.run_id}: {o.error}\n  open {o.notebook} (cell {o.cell})")
-    if executor == "local":
-        if jobs <= 1:
-            for r in todo: record(execute_run(r, runs_dir, notebook, kernel, results_dir))
-        else:
-            with ProcessPoolExecutor(jobs) as pool:
-                futs = [pool.submit(execute_run, r, runs_dir, notebook, kernel, results_dir) for r in todo]
-                for f in as_completed(futs): record(f.result())
+    if executor == "local": _run_local(todo, runs_dir, jobs, notebook, kernel, results_dir, record, bar)
     elif executor in ("slurm", "submitit_local"):
         import submitit
         folder = runs_dir / "submitit"
@@ -212,10 +293,10 @@ def dry_run_notebook(path: str | Path, sleep: float = 0.0) -> Path:
     import nbformat
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell('dataset = "x"\nmethod = "m"\nseed = 0\nlevels = None\ngamma = None\nbudget_minutes = None\n'
-                                  'epochs = 1\nout_dir = "."\ngroups = []', metadata={"tags": ["parameters"]}),
+                                  'epochs = 1\nout_dir = "."\ngroups = []\nfingerprint = None', metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell(f'import time\ntime.sleep({sleep})\nif method == "boom": raise RuntimeError("exploded on purpose")'),
         nbformat.v4.new_code_cell('from hvaerl.pipeline import write_json_atomic\nfrom pathlib import Path\n'
-                                  'write_json_atomic(Path(out_dir) / "metrics.json", dict(complete=True, method=method, seed=seed))')])
+                                  'write_json_atomic(Path(out_dir) / "metrics.json", dict(complete=True, method=method, seed=seed, fingerprint=fingerprint))')])
     nb.metadata["kernelspec"] = {"name": "hvaerl", "display_name": "hvaerl", "language": "python"}
     nbformat.write(nb, str(path)); return Path(path)
 
@@ -547,7 +628,10 @@ def reproduce_main(argv=None) -> int:
     results_dir = None if a.dry_run or a.smoke else results_folder(preset, runs_dir)
     asked = dict(partition=a.partition, gpus=a.gpus, time_min=a.time_min, array_parallelism=a.array_parallelism)
     slurm = {**preset.get("slurm", {}), **{k: v for k, v in asked.items() if v is not None}}  # the flags override the preset's
-    outcomes = run_grid(runs, runs_dir, a.executor, jobs, notebook=notebook, results_dir=results_dir, slurm=slurm)
+    try: outcomes = run_grid(runs, runs_dir, a.executor, jobs, notebook=notebook, results_dir=results_dir, slurm=slurm)
+    except KeyboardInterrupt:  # the workers and their kernels are stopped by now (run_grid); complete runs are kept
+        print(f"\ninterrupted: every run of this batch was stopped; complete runs are kept in {runs_dir}; rerun the same command to resume", file=sys.stderr)
+        return 130
     failed = [o for o in outcomes if o.status == "failed"]
     print(f"runs finished in {time.time() - t0:.0f} s: {len(outcomes) - len(failed)} complete, {len(failed)} failed")
     for o in failed: print(f"  FAILED {o.run_id}: {o.error}\n    notebook: {o.notebook} (cell {o.cell})")

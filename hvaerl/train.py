@@ -294,6 +294,7 @@ def train(cfg: TrainConfig, # the run
                                             rng=_rng_state(), epoch=epoch + 1, history=history, elapsed=elapsed,
                                             stopped=stopped if stopped == "budget" else None,
                                             train_config=asdict(cfg), model_config=asdict(model.config)))
+            (out / "progress.json").write_text(json.dumps(dict(epoch=epoch + 1, epochs=cfg.epochs, seconds=elapsed)))  # for `hvaerl reproduce`'s progress line
             if stopped == "budget": break
     finally:
         if writer is not None: writer.close()

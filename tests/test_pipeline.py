@@ -66,3 +66,43 @@ def test_slurm_path_through_submitit_local_executor(tmp_path):
     out = {o.run_id: o.status for o in run_grid(runs, tmp_path / "runs", executor="submitit_local", notebook=nb, progress=False)}
     assert out == {"x-ok-s0": "done", "x-boom-s0": "failed"}
     assert (tmp_path / "runs/submitit").is_dir()
+
+def test_kill9_of_a_batch_leaves_no_process_and_a_rerun_completes_each_run_once(tmp_path):
+    "kill -9 of the batch's own process (not its group): its workers and their kernels die within 10 s; a rerun trains each run once."
+    import psutil
+    nb = dry_run_notebook(tmp_path / "nb.ipynb", sleep=30)
+    script = (f"from hvaerl.pipeline import RunSpec, run_grid\n"
+              f"run_grid([RunSpec('x', 'm', s) for s in range(2)], {str(tmp_path / 'runs')!r}, jobs=2, notebook={str(nb)!r}, progress=False)")
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.time() + 120
+    while time.time() < deadline and len([c for c in psutil.Process(proc.pid).children(recursive=True) if "ipykernel" in " ".join(c.cmdline())]) < 2:
+        time.sleep(0.2)
+    family = psutil.Process(proc.pid).children(recursive=True)
+    assert sum("ipykernel" in " ".join(c.cmdline()) for c in family) == 2  # both runs are in flight, each in its kernel
+    proc.kill(); proc.wait()
+    gone, alive = psutil.wait_procs(family, timeout=10)
+    assert not alive, [p.cmdline() for p in alive]
+    assert not any(is_complete(tmp_path / f"runs/x-m-s{s}") for s in range(2))
+    quick = dry_run_notebook(tmp_path / "nb.ipynb", sleep=0)
+    out = run_grid([RunSpec("x", "m", s) for s in range(2)], tmp_path / "runs", jobs=2, notebook=quick, progress=False)
+    assert sorted(o.status for o in out) == ["done", "done"]
+    assert not list((tmp_path / "runs").glob("*.stale-*"))  # the killed folders had the same parameters: resumed in place
+
+def test_only_runs_whose_parameters_changed_are_retrained(tmp_path):
+    nb = dry_run_notebook(tmp_path / "nb.ipynb")
+    runs = [RunSpec("x", "m", 0, epochs=3), RunSpec("x", "m", 1, epochs=3)]
+    assert [o.status for o in run_grid(runs, tmp_path / "runs", notebook=nb, progress=False)] == ["done", "done"]
+    changed = [RunSpec("x", "m", 0, epochs=3), RunSpec("x", "m", 1, epochs=5)]  # one run parameter edited in the preset
+    out = {o.run_id: o.status for o in run_grid(changed, tmp_path / "runs", notebook=nb, progress=False)}
+    assert out == {"x-m-s0": "skipped", "x-m-s1": "done"}
+    stale = list((tmp_path / "runs").glob("x-m-s1.stale-*"))  # the old result is kept aside, not overwritten
+    assert len(stale) == 1 and is_complete(stale[0])
+
+def test_a_locked_run_is_not_trained_twice(tmp_path):
+    from filelock import FileLock
+    nb = dry_run_notebook(tmp_path / "nb.ipynb")
+    (tmp_path / "runs/.locks").mkdir(parents=True)
+    with FileLock(tmp_path / "runs/.locks/x-m-s0.lock"):  # another process holds this run
+        out = run_grid([RunSpec("x", "m", 0)], tmp_path / "runs", notebook=nb, progress=False)
+    assert out[0].status == "failed" and "another process is running it" in out[0].error
+    assert not is_complete(tmp_path / "runs/x-m-s0")
