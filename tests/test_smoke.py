@@ -1,6 +1,6 @@
-"The paper grid's smoke check: every distinct configuration of presets/paper.yaml, two CPU training steps and one full
+"""The paper grid's smoke check: every distinct configuration of presets/paper.yaml, two CPU training steps and one full
 evaluation each, on stand-in files in each dataset's real format. Slow (about 40-80 minutes on 2 cores): run with
-`pytest -m slow tests/test_smoke.py`; `make test` skips it."
+`pytest -m slow tests/test_smoke.py`; `make test` skips it."""
 import json, subprocess, sys
 from pathlib import Path
 import pytest
