@@ -9,6 +9,6 @@ reproduce: setup
 test: setup
 	bash scripts/test.sh
 lab: setup
-	.venv/bin/jupyter lab nbs/
+	.venv/bin/jupyter lab nbs/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)  # JupyterLab refuses root without the flag
 bench: setup
 	.venv/bin/python bench/step_cost.py

@@ -7,10 +7,10 @@ Docs: https://hvaerl.github.io/hvaerl/pipeline.html.md"""
 # %% auto #0
 __all__ = ['REPO', 'IN_CLONE', 'RUN_NOTEBOOK', 'AGGREGATE_NOTEBOOK', 'PRESETS', 'RESULTS', 'RESULT_FILES', 'SMOKE_RUN',
            'SMOKE_IMAGES', 'METHOD_NAMES', 'TABLE1_ORDER', 'PAPER_TABLE1', 'PAPER_TABLE2', 'PAPER_TABLE3',
-           'PAPER_TABLE4', 'outputs_home', 'kernel_name', 'preset_path', 'RunSpec', 'build_grid', 'load_preset',
-           'RunOutcome', 'run_fingerprint', 'is_complete', 'write_json_atomic', 'keep_results', 'execute_run',
-           'run_grid', 'dry_run_notebook', 'smoke_grid', 'collect_metrics', 'table1', 'table2', 'table3', 'table4',
-           'fig6_data', 'claims', 'to_markdown', 'write_table', 'provenance', 'is_builtin', 'results_folder',
+           'PAPER_TABLE4', 'outputs_home', 'kernel_name', 'LocalKernelManager', 'preset_path', 'RunSpec', 'build_grid',
+           'load_preset', 'RunOutcome', 'run_fingerprint', 'is_complete', 'write_json_atomic', 'keep_results',
+           'execute_run', 'run_grid', 'dry_run_notebook', 'smoke_grid', 'collect_metrics', 'table1', 'table2', 'table3',
+           'table4', 'fig6_data', 'claims', 'to_markdown', 'write_table', 'provenance', 'is_builtin', 'results_folder',
            'figures_folder', 'aggregate', 'aggregate_main', 'reproduce_main']
 
 # %% ../nbs/11_pipeline.ipynb #c002
@@ -51,6 +51,15 @@ def kernel_name() -> str:
         from ipykernel.kernelspec import install
         install(kernel_name=name, display_name=f"hvaerl ({me})", prefix=sys.prefix)
     return name
+
+from jupyter_client.manager import AsyncKernelManager
+
+class LocalKernelManager(AsyncKernelManager):
+    "Papermill's kernels talk to it over Unix sockets in a private temporary folder: no TCP ports, no 'running over TCP without encryption' warnings."
+    def __init__(self, **kwargs):
+        import tempfile
+        super().__init__(**kwargs)
+        self.transport, self.ip = "ipc", os.path.join(tempfile.mkdtemp(prefix="hvaerl-kernel-"), "ipc")
 
 def preset_path(name_or_path: str) -> Path:
     "A preset file: a path, or the name of a built-in one ('quick', 'paper')."
@@ -214,7 +223,7 @@ def _execute_locked(spec, folder: Path, fp: str, notebook, kernel, results_dir) 
     out_nb, t0 = folder / "run.ipynb", time.time()
     try:
         pm.execute_notebook(str(notebook), str(out_nb), parameters={**spec.notebook_parameters(folder), "fingerprint": fp}, kernel_name=kernel,
-                            progress_bar=False, cwd=str(Path(notebook).parent))
+                            progress_bar=False, cwd=str(Path(notebook).parent), kernel_manager_class=LocalKernelManager)
     except Exception as e:
         cell = _failing_cell(out_nb)
         msg = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', str(e))}"
@@ -587,7 +596,7 @@ def aggregate(preset: dict, results_dir: Path, figures_dir: Path, notebook_out: 
     out_nb = Path(notebook_out or Path(figures_dir) / "aggregate.ipynb"); out_nb.parent.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(str(AGGREGATE_NOTEBOOK), str(out_nb), kernel_name=kernel_name(), cwd=str(AGGREGATE_NOTEBOOK.parent),
                         parameters=dict(runs_dir=str(Path(results_dir).resolve()), figures_dir=str(Path(figures_dir).resolve()),
-                                        preset=preset["path"]), progress_bar=False)
+                                        preset=preset["path"]), progress_bar=False, kernel_manager_class=LocalKernelManager)
     return out_nb
 
 def aggregate_main(argv=None) -> int:
