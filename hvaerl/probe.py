@@ -52,7 +52,8 @@ def encode(model: HierarchicalVAE, dataset, # an hvaerl.data.ImageDataset
 PROBE_SOLVERS = ("ovo_hinge", "svc", "ovr_squared_hinge")
 
 def _classifier(solver: str, C: float, max_iter: int):
-    if solver == "ovo_hinge": return OneVsOneClassifier(LinearSVC(C=C, loss="hinge", dual=True, max_iter=max_iter))
+    if solver == "ovo_hinge":  # dual coordinate descent visits examples in a random order: fixed, so a probe repeats exactly
+        return OneVsOneClassifier(LinearSVC(C=C, loss="hinge", dual=True, max_iter=max_iter, random_state=0))
     if solver == "svc": return SVC(C=C, kernel="linear", cache_size=1000)  # the authors' probe: exact, slow beyond ~10k samples
     if solver == "ovr_squared_hinge": return LinearSVC(C=C, dual=False, max_iter=max_iter)
     raise ValueError(f"unknown solver {solver!r}: use one of {PROBE_SOLVERS}")
