@@ -13,7 +13,7 @@ __all__ = ['TRUE', 'FALSE', 'USAGE', 'field_comments', 'UsageError', 'flag', 'op
 import argparse, ast, dataclasses, inspect, io, sys, tempfile, textwrap, tokenize, types, typing
 from pathlib import Path
 import hvaerl
-from .train import TrainConfig, train
+from .train import TrainConfig, train, CheckpointError, DifferentRunError
 
 # %% ../nbs/12_cli.ipynb #c003b
 def field_comments(cls) -> dict:
@@ -170,7 +170,8 @@ def train_main(argv: list) -> int:
     check_device(cfg); check_out_dir(cfg.out_dir)
     fit, valid = load_training_sets(cfg, args.download)
     check_batch_size(cfg, fit)
-    res = train(cfg, fit, valid, resume=not args.no_resume)
+    try: res = train(cfg, fit, valid, resume=not args.no_resume)
+    except (CheckpointError, DifferentRunError) as e: raise UsageError(f"--out-dir {cfg.out_dir}: {e}") from None  # checked before any training
     print(f"done ({res.stopped}): {len(res.history)} epochs, checkpoint {res.checkpoint}")
     return 0
 

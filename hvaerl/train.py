@@ -7,7 +7,7 @@ Docs: https://hvaerl.github.io/hvaerl/train.html.md"""
 # %% auto #0
 __all__ = ['RESUMABLE_CHANGES', 'TrainConfig', 'CheckpointError', 'save_checkpoint', 'verify_checkpoint', 'load_checkpoint',
            'load_model', 'seed_everything', 'epoch_seed', 'validate', 'TrainResult', 'TrainingDiverged',
-           'compile_stages', 'train']
+           'DifferentRunError', 'compile_stages', 'train']
 
 # %% ../nbs/04_train.ipynb #c002
 import json, math, os, pickle, random, time
@@ -189,10 +189,14 @@ class TrainResult:
 class TrainingDiverged(RuntimeError):
     "Raised when the loss becomes non-finite; the last good checkpoint is kept."
 
+class DifferentRunError(ValueError):
+    "The out_dir holds a checkpoint of a run with other settings."
+
 def _same_run(saved: dict, cfg: TrainConfig):
     now = asdict(cfg)
     diff = {k: (saved.get(k), now[k]) for k in now if k not in RESUMABLE_CHANGES and _norm(saved.get(k)) != _norm(now[k])}
-    if diff: raise ValueError(f"{cfg.out_dir} holds a checkpoint of a different run {diff}: use another out_dir, or resume=False to start over")
+    if diff: raise DifferentRunError(f"{cfg.out_dir} holds a checkpoint of a different run {diff}: use another out_dir, "
+                                     "or --no-resume (resume=False) to start over")
 
 def _norm(v): return list(v) if isinstance(v, (tuple, list)) else v
 

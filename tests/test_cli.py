@@ -96,3 +96,21 @@ def test_version_and_help(tmp_path):
         assert text in r.stdout, text
     r = hvaerl("reproduce", "--help", cwd=tmp_path)
     assert r.returncode == 0 and "quick" in r.stdout and "paper" in r.stdout
+
+def test_damaged_or_foreign_checkpoint_is_one_line(tmp_path):
+    "A checkpoint changed on disk, or one of a run with other settings: one line naming the folder and --no-resume; the files stay as they were."
+    run = tmp_path / "run"
+    ok = hvaerl("train", "--method", "vae", "--epochs", "1", "--max-batches-per-epoch", "1", "--valid-batches", "1", "--out-dir", run, cwd=tmp_path)
+    if "not found (looked in" in ok.stderr: pytest.skip("FashionMNIST is not on this machine")
+    assert ok.returncode == 0, ok.stderr
+    other = hvaerl("train", "--method", "hvae", "--epochs", "2", "--out-dir", run, cwd=tmp_path)  # another method, same folder
+    assert_one_line_error(other, "holds a checkpoint of a different run")
+    assert "--no-resume" in other.stderr
+    ck = run / "ckpt.pt"
+    damaged = ck.read_bytes()[: ck.stat().st_size // 2]
+    ck.write_bytes(damaged)  # truncated: the checksum beside it no longer matches
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    r = hvaerl("train", "--method", "vae", "--epochs", "2", "--out-dir", run, cwd=tmp_path)
+    assert_one_line_error(r, f"checkpoint {ck} does not match its checksum")
+    assert "--no-resume" in r.stderr
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before  # nothing lost, nothing overwritten
