@@ -149,7 +149,7 @@ def aae_train_step(model: AAE, opts: dict, # from `aae_optimizers`
 def ivae(model: HierarchicalVAE, x: Tensor, eps: list | None = None, # fixed noise per level (tests)
          sample_lower: bool = False, # sample the marginalised levels of the skip paths instead of using prior means
          **_) -> dict:
-    "Loss -(ELBO + sum of the rewards of the levels above z_1): Eq. 16 with Eq. 24 rewards, each level counted once; with its named parts."
+    "Loss -(ELBO + sum_t r_t): Eq. 16 with Eq. 24 rewards, without the top-down step whose reward is the ELBO itself; with its named parts."
     traj = model.infer(x, eps)
     r = rewards(model, x, traj, sample_lower=sample_lower)  # (T, B), time order
     kl = traj.kl
@@ -157,9 +157,9 @@ def ivae(model: HierarchicalVAE, x: Tensor, eps: list | None = None, # fixed noi
     t1 = order.index(1)  # the step whose skip path starts at z_1: r = log p(x|z_1) - KL of the levels inferred so far
     recon = r[t1] + kl[[l - 1 for l in order[:t1 + 1]]].sum(0)
     elbo_ = recon - kl.sum(0)
-    # z_1's own information term is the ELBO's reconstruction term: regularise only the levels above it, each once
-    above = [t for t in range(len(order)) if t != t1]
-    return dict(loss=-(elbo_ + r[above].sum(0)).mean(), elbo=elbo_.mean().detach(), recon=recon.mean().detach(),
+    # top-down, the last step decodes from z_1 through the ordinary generative path: its reward IS the ELBO, already counted
+    regularised = [t for t in range(len(order)) if not (model.config.inference == "top_down" and t == t1)]
+    return dict(loss=-(elbo_ + r[regularised].sum(0)).mean(), elbo=elbo_.mean().detach(), recon=recon.mean().detach(),
                 kl=kl.mean(1).detach(), rewards=r.mean(1).detach())
 
 def ivae_train_step(model: HierarchicalVAE, opt: torch.optim.Optimizer, x: Tensor, sample_lower: bool = False, **_) -> dict:

@@ -142,7 +142,7 @@ METHODS = {m.name: m for m in [
     Method("biva", "BIVA", "biva", ("elbo",), ("bidirectional",), False,
            "bidirectional-inference VAE (BU and TD stochastic paths, skip-connected generative model), ELBO"),
     Method("ivae", "IVAE", "hierarchical", ("ivae",), ("bottom_up", "top_down"), False,
-           "hierarchical VAE trained by the ELBO plus the skip-path reward of every level above z_1, equally weighted (Eq. 16)"),
+           "hierarchical VAE trained by the ELBO plus every level's skip-path reward with equal weight, the ELBO counted once (Eq. 16)"),
     Method("hvae", "HVAE", "hierarchical", ("elbo",), _H, False, "bottom-up hierarchical VAE, ELBO"),
     Method("hvae_rl", "HVAE+RL", "hierarchical", ("rl_fused", "rl_stepwise"), _H, False,
            "bottom-up hierarchical VAE trained by the discounted Q-values of its skip-path rewards (ours)"),

@@ -742,7 +742,7 @@ def provenance(preset: dict, df: pd.DataFrame) -> str:
             f"RL objective: {', '.join(rl_obj) or '?'} ({'L updates per batch, as Algorithm 1' if rl_obj == ['rl_stepwise'] else 'one update per batch'}); "
             f"updates per run {int(upd.min()) if len(upd) else '?'}–{int(upd.max()) if len(upd) else '?'}; budgets — {_budgets(preset)}; "
             f"{preset.get('jobs', 1)} run(s) at a time with {threads} thread(s) each; seeds {[int(s) for s in seeds]}; "
-            f"device {', '.join(devices) or '?'}; runs made at commit {', '.join(commits) or '?'}, tables at {commit}. IVAE is the paper's Eq. 16 description (ELBO + the skip-path rewards of the levels above z_1, each once), "
+            f"device {', '.join(devices) or '?'}; runs made at commit {', '.join(commits) or '?'}, tables at {commit}. IVAE is the paper's Eq. 16 description (ELBO + every level's skip-path reward, the ELBO counted once), "
             f"not Li et al.'s published loss, which could not be read here (nbs/09_baselines).")
 
 def is_builtin(preset: dict) -> bool:
