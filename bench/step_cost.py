@@ -6,7 +6,7 @@
     python bench/step_cost.py --no-skip                 # the Markov-chain ablation (no deterministic skip connections)
     python bench/step_cost.py --device cuda --backbone conv --compile   # plus torch.compile of every stage
 
-On CUDA the losses run under bf16 autocast (the trainer's GPU default; --no-amp for float32), and the script reports
+Runs in float32 like the trainer's default; --amp times bf16 autocast of the networks (the trainer's `amp`). It reports
 each objective's peak GPU memory and the epochs per hour it implies (469 batches of 128 per FashionMNIST epoch, 390 for
 CIFAR's 50,000 images).
 
@@ -37,7 +37,7 @@ def main():
     p.add_argument("--no-skip", action="store_true", help="the Markov-chain ablation: no deterministic skip connections")
     p.add_argument("--rgb", action="store_true", help="3x32x32 batches (CIFAR-10's shape; synthetic, as CIFAR is not on this "
                    "machine) through the paper's RGB hierarchy {128_conv, 64_conv, 256, 128, 64} (conv backbone)")
-    p.add_argument("--no-amp", action="store_true", help="float32 on CUDA too (bf16 autocast is the trainer's GPU default)")
+    p.add_argument("--amp", action="store_true", help="bf16 autocast of the networks (TrainConfig.amp), to time against float32")
     p.add_argument("--compile", action="store_true", help="torch.compile every stage (the first warm-up batches pay the compile time)")
     a = p.parse_args()
     dev = torch.device(a.device)
@@ -48,7 +48,7 @@ def main():
     models = {o: copy.deepcopy(base).to(dev) for o in OBJECTIVES}
     if a.compile:
         for m in models.values(): compile_stages(m)
-    amp = dev.type == "cuda" and not a.no_amp
+    amp = a.amp
     peak = {o: 0 for o in OBJECTIVES}
     opts = {o: torch.optim.Adam(m.parameters(), 3e-4) for o, m in models.items()}
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)

@@ -500,20 +500,21 @@ def _pinned_md5(cls, folder: Path, md5: Callable | None = None):
 
 STANDIN_MARKER = "HVAERL_STANDIN.json"  # written by `write_standin_files` beside the stand-in files it made
 
+@contextlib.contextmanager
 def _standin_patches(root: Path, name: str):
     "Inside this block, `name`'s stand-in files under `root` (when the marker lists them) load with their own sizes and recorded checksums."
     marker = root / STANDIN_MARKER
-    if not marker.is_file(): return contextlib.nullcontext()
-    entry = json.loads(marker.read_text()).get(name)
-    if entry is None: return contextlib.nullcontext()
+    entry = json.loads(marker.read_text()).get(name) if marker.is_file() else None
+    if entry is None: yield; return
     import torchvision
-    stack, recorded = contextlib.ExitStack(), lambda f: entry["md5"].get(str(Path(f).relative_to(root)), "not recorded")
-    stack.enter_context(_stand_in_sizes(name, entry["n_train"], entry["n_test"]))
+    recorded = lambda f: entry["md5"].get(str(Path(f).relative_to(root)), "not recorded")
     cls = dict(cifar10=torchvision.datasets.CIFAR10, cifar100=torchvision.datasets.CIFAR100, stl10=torchvision.datasets.STL10,
                celeba=torchvision.datasets.CelebA).get(name)
-    if cls is not None: stack.enter_context(_pinned_md5(cls, root / entry["folder"], recorded))
-    if name == "fashion_mnist": stack.enter_context(_patched(FASHION_MNIST_FILES, **{k: tuple(v) for k, v in entry["sha256"].items()}))
-    return stack
+    with contextlib.ExitStack() as stack:  # every patch is undone on the way out, also when loading raises
+        stack.enter_context(_stand_in_sizes(name, entry["n_train"], entry["n_test"]))
+        if cls is not None: stack.enter_context(_pinned_md5(cls, root / entry["folder"], recorded))
+        if name == "fashion_mnist": stack.enter_context(_patched(FASHION_MNIST_FILES, **{k: tuple(v) for k, v in entry["sha256"].items()}))
+        yield
 
 # %% ../nbs/00_data.ipynb #c033
 def _resolve_binarize(binarize, grayscale: bool, split: str):
@@ -692,8 +693,12 @@ def write_standin_files(root, # the folder to write into (created; a data_root f
                         seed: int = 0,
                        ) -> Path:
     "Write small stand-in files in each dataset's real on-disk format (a format check, not data) and the marker that lets `load_dataset` read them."
-    root, names, marker = Path(root), list(names or DATASETS), {}
-    root.mkdir(parents=True, exist_ok=True)
+    final, names, marker = Path(root), list(names or DATASETS), {}
+    if final.exists() and any(final.iterdir()) and not (final / STANDIN_MARKER).is_file():
+        raise ValueError(f"{final} is not empty and holds no stand-in files ({STANDIN_MARKER}): give an empty or new folder "
+                         "(stand-ins never go beside real data)")
+    # written into a fresh sibling folder, then swapped in whole: a rerun replaces earlier stand-ins, never mixes with them
+    root = final.with_name(final.name + ".tmp"); shutil.rmtree(root, ignore_errors=True); root.mkdir(parents=True)
     rng = np.random.default_rng(seed)
     for name in names:
         _spec(name)
@@ -724,9 +729,9 @@ def write_standin_files(root, # the folder to write into (created; a data_root f
         marker[name] = dict(folder=str(folder.relative_to(root)), n_train=sizes[0], n_test=sizes[1],
                             md5=_file_sums(root, folder, _md5),
                             sha256={f.name: (f.stat().st_size, hashlib.sha256(f.read_bytes()).hexdigest()) for f in folder.glob("*-ubyte")})
-    old = json.loads((root / STANDIN_MARKER).read_text()) if (root / STANDIN_MARKER).is_file() else {}
-    _atomic_write(root / STANDIN_MARKER, lambda f: f.write(json.dumps({**old, **marker}, indent=1).encode()))
-    return root
+    (root / STANDIN_MARKER).write_text(json.dumps(marker, indent=1))
+    shutil.rmtree(final, ignore_errors=True); os.replace(root, final)
+    return final
 
 # %% ../nbs/00_data.ipynb #c038
 def synthetic_dataset_for_tests(like: str = "fashion_mnist", # the real dataset whose shapes and classes to mimic

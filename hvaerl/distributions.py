@@ -38,11 +38,13 @@ def sample_gaussian(mu: Tensor, std: Tensor, eps: Tensor | None = None) -> Tenso
     return mu + std * eps
 
 def gaussian_log_prob(z: Tensor, mu: Tensor, std: Tensor) -> Tensor:
-    "log N(z; mu, diag(std^2)), summed over the last dimension."
+    "log N(z; mu, diag(std^2)), summed over the last dimension (in float32, also under bf16 autocast)."
+    z, mu, std = z.float(), mu.float(), std.float()
     return (-0.5 * ((z - mu) / std) ** 2 - torch.log(std) - 0.5 * math.log(2 * math.pi)).sum(-1)
 
 def gaussian_kl(mu_q: Tensor, std_q: Tensor, mu_p: Tensor, std_p: Tensor) -> Tensor:
-    "Analytic KL[N(mu_q, std_q^2) || N(mu_p, std_p^2)], summed over the last dimension."
+    "Analytic KL[N(mu_q, std_q^2) || N(mu_p, std_p^2)], summed over the last dimension (in float32, also under bf16 autocast)."
+    mu_q, std_q, mu_p, std_p = mu_q.float(), std_q.float(), mu_p.float(), std_p.float()
     var_ratio = (std_q / std_p) ** 2
     mean_term = ((mu_q - mu_p) / std_p) ** 2
     return 0.5 * (var_ratio + mean_term - 1 - torch.log(var_ratio)).sum(-1)
@@ -59,7 +61,7 @@ class BernoulliLikelihood:
     "p(x|z) for binary images: one logit per pixel."
     n_params = 1  # parameters per pixel and channel
     def log_likelihood(self, x: Tensor, logits: Tensor) -> Tensor:
-        return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(-1)
+        return -F.binary_cross_entropy_with_logits(logits.float(), x.float(), reduction="none").flatten(1).sum(-1)
     def mean(self, logits: Tensor) -> Tensor:
         "Expected image (pixel probabilities)."
         return torch.sigmoid(logits)
@@ -81,6 +83,7 @@ class DiscretizedLogisticMixture:
         return logit_pi, mu, log_s, coeff
 
     def log_likelihood(self, x: Tensor, params: Tensor) -> Tensor:
+        params, x = params.float(), x.float()  # the mixture means sit half a pixel bin apart: keep them out of bf16
         x = x * 2 - 1  # [0,1] -> [-1,1], bins of width 2/255
         logit_pi, mu, log_s, coeff = self._split(params)
         xc = x.unsqueeze(2)  # (B,3,1,H,W)

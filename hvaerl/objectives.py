@@ -6,7 +6,7 @@ Docs: https://hvaerl.github.io/hvaerl/objectives.html.md"""
 
 # %% auto #0
 __all__ = ['OBJECTIVES', 'step_levels', 'skip_log_likelihoods', 'rewards', 'q_values', 'elbo', 'rl_fused', 'rl_step',
-           'NonFiniteLossError', 'mixed_precision', 'guarded_update', 'train_step']
+           'NonFiniteLossError', 'mixed_precision', 'deferred_nan_check', 'guarded_update', 'train_step']
 
 # %% ../nbs/03_objectives.ipynb #c002
 import contextvars
@@ -93,7 +93,7 @@ def rl_step(model: HierarchicalVAE, x: Tensor, t: int, gamma: float = 0.9, eps: 
 OBJECTIVES = ("elbo", "rl_stepwise", "rl_fused")
 
 class NonFiniteLossError(FloatingPointError):
-    "The loss became NaN or infinite; the parameters were not updated."
+    "The loss became NaN or infinite; the parameters were not updated (inside `deferred_nan_check`: found later, see there)."
 
 # (device type, dtype) of autocast while a `mixed_precision` block is active; None: full precision
 _AUTOCAST = contextvars.ContextVar("hvaerl_autocast", default=None)
@@ -108,6 +108,16 @@ def mixed_precision(device, # the training device (a torch.device or its name)
     try: yield
     finally: _AUTOCAST.reset(token)
 
+# True inside `deferred_nan_check`: the caller checks the summed losses itself, later
+_DEFER_NAN_CHECK = contextvars.ContextVar("hvaerl_defer_nan_check", default=False)
+
+@contextmanager
+def deferred_nan_check(enabled: bool = True):
+    "Inside this block `guarded_update` does not check each loss (a host sync on a GPU): the caller must check the losses it sums (`train` does, every `log_every` batches)."
+    token = _DEFER_NAN_CHECK.set(enabled)
+    try: yield
+    finally: _DEFER_NAN_CHECK.reset(token)
+
 def guarded_update(opt: torch.optim.Optimizer, # the optimizer of the parameters this loss trains
                    loss_parts, # () -> dict of named loss parts, with the scalar "loss" to minimise
                    what: str, # names the phase in the error message
@@ -116,9 +126,9 @@ def guarded_update(opt: torch.optim.Optimizer, # the optimizer of the parameters
     amp = _AUTOCAST.get()
     with torch.autocast(amp[0], dtype=amp[1]) if amp else nullcontext(): parts = loss_parts()
     loss = parts["loss"]
-    # On the CPU the check is free, so it runs before the update. On a GPU it would stall the queue every step (a host
-    # sync), so there the trainer checks the summed losses every `log_every` steps instead (hvaerl.train.train).
-    if loss.device.type == "cpu" and not torch.isfinite(loss): raise NonFiniteLossError(f"non-finite loss ({loss.item()}) in {what}")
+    # Checked before the update, unless the caller defers it: on a GPU the check is a host sync that stalls the queue
+    # every step, so the trainer checks its summed losses every `log_every` steps instead (hvaerl.train.train)
+    if not _DEFER_NAN_CHECK.get() and not torch.isfinite(loss): raise NonFiniteLossError(f"non-finite loss ({loss.item()}) in {what}")
     opt.zero_grad(set_to_none=True); loss.float().backward(); opt.step()
     parts["loss"] = loss.detach()
     return parts

@@ -1,5 +1,5 @@
 "Packaging: pip and conda agree on dependencies, and the wheel installs and imports in a fresh venv."
-import json, re, subprocess, sys, tomllib, venv, zipfile
+import json, os, re, subprocess, sys, tomllib, venv, zipfile
 from pathlib import Path
 import pytest, yaml
 
@@ -63,7 +63,8 @@ def test_wheel_reproduces_outside_the_repository(tmp_path):
     work = tmp_path / "elsewhere"; work.mkdir()
     where = subprocess.run([py, "-c", "import hvaerl.pipeline as p; print(p.IN_CLONE, p.RUN_NOTEBOOK)"], cwd=work, capture_output=True, text=True, check=True)
     assert where.stdout.startswith("False") and str(tmp_path / "v") in where.stdout
-    env = {"PATH": f"{bin_}:/usr/bin:/bin", "HOME": str(Path.home()), "OMP_NUM_THREADS": "1"}
+    env = {"PATH": f"{bin_}:/usr/bin:/bin", "HOME": str(Path.home()), "OMP_NUM_THREADS": "1",
+           **{k: os.environ[k] for k in ("HVAERL_DATA_ROOT",) if k in os.environ}}  # where the data is, if not the default
     dry = subprocess.run([bin_ / "hvaerl", "reproduce", "--dry-run"], cwd=work, capture_output=True, text=True, env=env)
     assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
     (work / "tiny.yaml").write_text(

@@ -90,13 +90,18 @@ def test_kill9_of_a_batch_leaves_no_process_and_a_rerun_completes_each_run_once(
 
 def test_only_runs_whose_parameters_changed_are_retrained(tmp_path):
     nb = dry_run_notebook(tmp_path / "nb.ipynb")
-    runs = [RunSpec("x", "m", 0, epochs=3), RunSpec("x", "m", 1, epochs=3)]
-    assert [o.status for o in run_grid(runs, tmp_path / "runs", notebook=nb, progress=False)] == ["done", "done"]
-    changed = [RunSpec("x", "m", 0, epochs=3), RunSpec("x", "m", 1, epochs=5)]  # one run parameter edited in the preset
+    runs = [RunSpec("x", "m", s, epochs=3) for s in range(3)]
+    assert [o.status for o in run_grid(runs, tmp_path / "runs", notebook=nb, progress=False)] == ["done"] * 3
+    # one run trains longer (it continues in its folder), one changes its model (a new run), one is as it was
+    changed = [RunSpec("x", "m", 0, epochs=3), RunSpec("x", "m", 1, epochs=5), RunSpec("x", "m", 2, epochs=3, params={"skip_connections": False})]
     out = {o.run_id: o.status for o in run_grid(changed, tmp_path / "runs", notebook=nb, progress=False)}
-    assert out == {"x-m-s0": "skipped", "x-m-s1": "done"}
-    stale = list((tmp_path / "runs").glob("x-m-s1.stale-*"))  # the old result is kept aside, not overwritten
+    assert out == {"x-m-s0": "skipped", "x-m-s1": "done", "x-m-s2": "done"}
+    assert len(list((tmp_path / "runs/x-m-s1").glob("metrics.*.json"))) == 1  # the shorter run's result kept beside it
+    assert not list((tmp_path / "runs").glob("x-m-s1.stale-*"))
+    stale = list((tmp_path / "runs").glob("x-m-s2.stale-*"))  # another model: the old run is kept aside, not overwritten
     assert len(stale) == 1 and is_complete(stale[0])
+    # rerunning changes nothing more
+    assert {o.status for o in run_grid(changed, tmp_path / "runs", notebook=nb, progress=False)} == {"skipped"}
 
 def test_a_locked_run_is_not_trained_twice(tmp_path):
     from filelock import FileLock
