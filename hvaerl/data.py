@@ -728,7 +728,7 @@ def write_standin_files(root, # the folder to write into (created; a data_root f
         else: raise ValueError(f"no stand-in writer for {name!r}")
         marker[name] = dict(folder=str(folder.relative_to(root)), n_train=sizes[0], n_test=sizes[1],
                             md5=_file_sums(root, folder, _md5),
-                            sha256={f.name: (f.stat().st_size, hashlib.sha256(f.read_bytes()).hexdigest()) for f in folder.glob("*-ubyte")})
+                            sha256={f.name: (f.stat().st_size, _sha256(f)) for f in folder.glob("*-ubyte")})
     (root / STANDIN_MARKER).write_text(json.dumps(marker, indent=1))
     shutil.rmtree(final, ignore_errors=True); os.replace(root, final)
     return final

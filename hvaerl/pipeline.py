@@ -17,7 +17,7 @@ __all__ = ['REPO', 'IN_CLONE', 'RUN_NOTEBOOK', 'AGGREGATE_NOTEBOOK', 'PRESETS', 
 
 # %% ../nbs/11_pipeline.ipynb #c002
 import hashlib, json, os, signal, subprocess, sys, time, traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import numpy as np

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from torch import nn
-from .data import DATASETS
+from .data import DATASETS, _sha256  # the same streamed SHA-256 that verifies the datasets
 from .metrics import active_units
 from .model import HierarchicalVAE, ModelConfig
 from .objectives import NonFiniteLossError, _check_gamma, mixed_precision, deferred_nan_check
@@ -100,13 +100,6 @@ RESUMABLE_CHANGES = {"epochs", "budget_minutes", "out_dir", "data_root", "device
 # %% ../nbs/04_train.ipynb #c011
 class CheckpointError(ValueError):
     "A checkpoint that cannot be trusted: truncated, changed on disk, or unreadable."
-
-def _sha256(path: Path) -> str:
-    import hashlib
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
-    return h.hexdigest()
 
 def save_checkpoint(path, state: dict):
     "torch.save to a temporary file, its SHA-256 beside it, then atomic renames over `path` and `path`.sha256."
