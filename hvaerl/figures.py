@@ -21,7 +21,8 @@ from matplotlib.patches import Rectangle
 import seaborn as sns
 from .model import HierarchicalVAE, Trajectory
 from .probe import encode
-from .metrics import plot_style, DatasetHead
+from .metrics import plot_style
+from .data import DatasetHead
 
 # %% ../nbs/08_figures.ipynb #c005
 CLASS_NAMES = {

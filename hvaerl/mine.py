@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn, Tensor
+from .data import DatasetHead
 from .model import HierarchicalVAE
 from .objectives import guarded_update
 
@@ -154,7 +155,7 @@ def model_pairs(model: HierarchicalVAE, dataset, # an hvaerl.data.ImageDataset (
     "Pairs (flattened images (N, D), latents (N, d_l)) for MINE."
     if use not in ("sample", "mean"): raise ValueError(f"use must be 'sample' or 'mean', got {use!r}")
     level, device = level or model.levels, next(model.parameters()).device
-    n = len(dataset) if n is None else min(n, len(dataset))
+    dataset = DatasetHead(dataset, n); n = len(dataset)
     model.eval()
     xs, zs = [], []
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):

@@ -10,10 +10,10 @@ __all__ = ['REPO', 'IN_CLONE', 'RUN_NOTEBOOK', 'AGGREGATE_NOTEBOOK', 'PRESETS', 
            'PAPER_TABLE3', 'PAPER_TABLE4', 'outputs_home', 'kernel_name', 'LocalKernelManager', 'preset_path',
            'RunSpec', 'build_grid', 'load_preset', 'EvalConfig', 'PresetGroup', 'SlurmResources', 'Preset',
            'notebook_parameter_names', 'run_parameters', 'PresetError', 'check_preset', 'RunOutcome', 'run_fingerprint',
-           'is_complete', 'write_json_atomic', 'keep_results', 'execute_run', 'run_grid', 'dry_run_notebook',
-           'smoke_grid', 'collect_metrics', 'table1', 'table2', 'table3', 'table4', 'fig6_data', 'claims',
-           'to_markdown', 'write_table', 'provenance', 'is_builtin', 'results_folder', 'figures_folder', 'aggregate',
-           'aggregate_main', 'reproduce_main']
+           'is_complete', 'keep_results', 'execute_run', 'run_grid', 'dry_run_notebook', 'smoke_grid',
+           'collect_metrics', 'table1', 'table2', 'table3', 'table4', 'fig6_data', 'claims', 'to_markdown',
+           'write_table', 'provenance', 'is_builtin', 'results_folder', 'figures_folder', 'aggregate', 'aggregate_main',
+           'reproduce_main']
 
 # %% ../nbs/11_pipeline.ipynb #c002
 import hashlib, json, os, signal, subprocess, sys, time, traceback
@@ -25,6 +25,8 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 import hvaerl
+from .data import atomic_write, write_json_atomic
+from .train import code_commit
 
 # %% ../nbs/11_pipeline.ipynb #c005
 REPO = Path(hvaerl.__file__).resolve().parents[1]
@@ -360,12 +362,6 @@ def _set_aside(folder: Path, old: str | None) -> Path:
     os.replace(folder, dest)
     return dest
 
-def write_json_atomic(path: Path, obj) -> None:
-    "Write JSON to a temporary file and rename it over `path`: readers never see half a file."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=float)); os.replace(tmp, path)
-
 def _failing_cell(executed: Path) -> int | None:
     "Index, in the executed notebook, of the cell that raised: papermill marks it with an anchor cell just before it."
     import nbformat
@@ -520,7 +516,7 @@ def dry_run_notebook(path: str | Path, sleep: float = 0.0) -> Path:
         nbformat.v4.new_code_cell('dataset = "x"\nmethod = "m"\nseed = 0\nlevels = None\ngamma = None\nbudget_minutes = None\n'
                                   'epochs = 1\nout_dir = "."\ngroups = []\nfingerprint = None', metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell(f'import time\ntime.sleep({sleep})\nif method == "boom": raise RuntimeError("exploded on purpose")'),
-        nbformat.v4.new_code_cell('from hvaerl.pipeline import write_json_atomic\nfrom pathlib import Path\n'
+        nbformat.v4.new_code_cell('from hvaerl.data import write_json_atomic\nfrom pathlib import Path\n'
                                   'write_json_atomic(Path(out_dir) / "metrics.json", dict(complete=True, method=method, seed=seed, fingerprint=fingerprint))')])
     nb.metadata["kernelspec"] = {"name": "hvaerl", "display_name": "hvaerl", "language": "python"}
     nbformat.write(nb, str(path)); return Path(path)
@@ -728,7 +724,7 @@ def write_table(t: pd.DataFrame, stem: str | Path, title: str, provenance: str, 
     "Write stem.csv (tidy) and stem.md (mean ± std, paper beside), each atomically."
     stem = Path(stem); stem.parent.mkdir(parents=True, exist_ok=True)
     for suffix, text in ((".csv", t.to_csv(index=False)), (".md", to_markdown(t, title, provenance, digits))):
-        tmp = stem.with_suffix(suffix + ".tmp"); tmp.write_text(text); os.replace(tmp, stem.with_suffix(suffix))
+        atomic_write(stem.with_suffix(suffix), text)
 
 # %% ../nbs/11_pipeline.ipynb #c028
 def _budgets(preset: dict) -> str:
@@ -742,7 +738,7 @@ def _budgets(preset: dict) -> str:
 
 def provenance(preset: dict, df: pd.DataFrame) -> str:
     "One paragraph naming what the tables were made from: preset, data split, probe, objectives and updates, budgets, machine, commit."
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
+    commit = code_commit()
     col = lambda c: df[c] if c in df else pd.Series([np.nan] * len(df))
     devices, seeds = sorted(set(col("device").dropna())), sorted(set(col("seed").dropna()))
     splits = sorted(set(col("train_split").dropna()))
@@ -878,4 +874,3 @@ def reproduce_main(argv=None) -> int:
         out_nb = aggregate(preset, results_dir, figures_dir, runs_dir / "aggregate.ipynb")
         print(f"tables and figures written to {figures_dir} (aggregation notebook: {out_nb}); run results in {results_dir}")
     return 1 if failed else 0
-

@@ -6,18 +6,19 @@ Docs: https://hvaerl.github.io/hvaerl/train.html.md"""
 
 # %% auto #0
 __all__ = ['RESUMABLE_CHANGES', 'TrainConfig', 'CheckpointError', 'save_checkpoint', 'verify_checkpoint', 'load_checkpoint',
-           'load_model', 'seed_everything', 'epoch_seed', 'validate', 'TrainResult', 'TrainingDiverged',
+           'load_model', 'code_commit', 'seed_everything', 'epoch_seed', 'validate', 'TrainResult', 'TrainingDiverged',
            'DifferentRunError', 'compile_stages', 'train']
 
 # %% ../nbs/04_train.ipynb #c002
-import json, math, os, pickle, random, time
+import hashlib, io, json, math, os, pickle, random, subprocess, time
 from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 from torch import nn
-from .data import DATASETS, _sha256  # the same streamed SHA-256 that verifies the datasets
+import hvaerl
+from .data import DATASETS, _sha256, atomic_write, write_json_atomic  # the same streamed SHA-256 and atomic writes as the datasets
 from .metrics import active_units
 from .model import HierarchicalVAE, ModelConfig
 from .objectives import NonFiniteLossError, _check_gamma, mixed_precision, deferred_nan_check
@@ -102,13 +103,13 @@ class CheckpointError(ValueError):
     "A checkpoint that cannot be trusted: truncated, changed on disk, or unreadable."
 
 def save_checkpoint(path, state: dict):
-    "torch.save to a temporary file, its SHA-256 beside it, then atomic renames over `path` and `path`.sha256."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp, sums = path.with_name(path.name + ".tmp"), path.with_name(path.name + ".sha256")
-    torch.save(state, tmp)
-    sums.with_name(sums.name + ".tmp").write_text(_sha256(tmp) + "\n")
-    os.replace(tmp, path)
-    os.replace(sums.with_name(sums.name + ".tmp"), sums)
+    "`torch.save` into memory; its SHA-256 written beside `path` as pending, then the checkpoint, then the checksum made current (each write atomic)."
+    path, buf = Path(path), io.BytesIO()
+    torch.save(state, buf); data = buf.getvalue()
+    sums = path.with_name(path.name + ".sha256"); pending = sums.with_name(sums.name + ".tmp")
+    atomic_write(pending, hashlib.sha256(data).hexdigest() + "\n")  # a crash between the next two lines leaves a checkpoint matching `pending`
+    atomic_write(path, data)
+    os.replace(pending, sums)
 
 def verify_checkpoint(path: Path) -> None:
     "Raise `CheckpointError` unless `path` matches the SHA-256 saved beside it (checkpoints from before checksums are read unchecked)."
@@ -141,6 +142,15 @@ def _rng_state():
 def _set_rng_state(s):
     torch.set_rng_state(s["torch"]); np.random.set_state(s["numpy"]); random.setstate(s["python"])
     if s.get("cuda") is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
+
+# %% ../nbs/04_train.ipynb #c011c
+def code_commit() -> str:
+    "The git commit of hvaerl's source (short hash, '+uncommitted changes' when the package's files differ from it); 'unknown' outside a git checkout (an installed wheel)."
+    def git(*args):
+        try: return subprocess.run(["git", "-C", str(Path(hvaerl.__file__).parent), *args], capture_output=True, text=True).stdout.strip()
+        except OSError: return ""  # no git on this machine
+    commit = git("rev-parse", "--short", "HEAD")
+    return (commit + ("+uncommitted changes" if git("status", "--porcelain", "--", ".") else "")) if commit else "unknown"
 
 # %% ../nbs/04_train.ipynb #c013
 def seed_everything(seed: int):
@@ -245,7 +255,7 @@ def train(cfg: TrainConfig, # the run
         if progress: print(f"resuming {out} after epoch {start_epoch} of {cfg.epochs} ({elapsed:.0f} s trained so far)")
     if cfg.compile: compile_stages(model)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+    write_json_atomic(out / "config.json", asdict(cfg))
     writer = None
     if tensorboard:
         from torch.utils.tensorboard import SummaryWriter
@@ -290,11 +300,11 @@ def train(cfg: TrainConfig, # the run
                                             rng=_rng_state(), epoch=epoch + 1, history=history, elapsed=elapsed,
                                             stopped=stopped if stopped == "budget" else None,
                                             train_config=asdict(cfg), model_config=asdict(model.config)))
-            (out / "progress.json").write_text(json.dumps(dict(epoch=epoch + 1, epochs=cfg.epochs, seconds=elapsed)))  # for `hvaerl reproduce`'s progress line
+            write_json_atomic(out / "progress.json", dict(epoch=epoch + 1, epochs=cfg.epochs, seconds=elapsed))  # for `hvaerl reproduce`'s progress line
             if stopped == "budget": break
     finally:
         if writer is not None: writer.close()
-    (out / "history.json").write_text(json.dumps(history, indent=1))
+    write_json_atomic(out / "history.json", history)
     return TrainResult(model, history, ckpt_path, stopped)
 
 # %% ../nbs/04_train.ipynb #c017c

@@ -6,7 +6,8 @@ import torch
 torch.set_num_threads(1)
 from hvaerl.train import load_model
 from hvaerl.data import load_dataset
-from hvaerl.metrics import collapse_report, DatasetHead
+from hvaerl.metrics import collapse_report
+from hvaerl.data import DatasetHead
 from hvaerl.probe import probe_model
 
 mode, run, out = sys.argv[1:4]
