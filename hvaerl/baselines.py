@@ -6,7 +6,7 @@ Docs: https://hvaerl.github.io/hvaerl/baselines.html.md"""
 
 # %% auto #0
 __all__ = ['AAEConfig', 'Code', 'AAE', 'aae_optimizers', 'aae_evaluate', 'aae_train_step', 'ivae', 'ivae_train_step',
-           'BIVAConfig', 'BIVATrajectory', 'BIVA', 'biva_elbo', 'biva_train_step']
+           'BIVAConfig', 'BIVATrajectory', 'BIVA', 'biva_train_step']
 
 # %% ../nbs/09_baselines.ipynb #c002
 from dataclasses import dataclass, field
@@ -14,9 +14,9 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from .distributions import GaussianHead, sample_gaussian, gaussian_kl, gaussian_log_prob, make_likelihood
-from .model import (ModelConfig, Trajectory, HierarchicalVAE, MLPImageEncoder, MLPImageDecoder, ConvImageEncoder,
+from .model import (BaseConfig, ModelConfig, Trajectory, HierarchicalVAE, MLPImageEncoder, MLPImageDecoder, ConvImageEncoder,
                           ConvImageDecoder, mlp_block)
-from .objectives import rewards, step_levels, guarded_update
+from .objectives import rewards, step_levels, step_of_z1, kl_by_step, guarded_update, elbo
 
 # %% ../nbs/09_baselines.ipynb #c004
 def _backbone(c, z_in: int):
@@ -29,30 +29,17 @@ def _backbone(c, z_in: int):
 
 # %% ../nbs/09_baselines.ipynb #c006
 @dataclass
-class AAEConfig:
-    "Architecture of an adversarial autoencoder (one deterministic latent level)."
-    image_shape: tuple = (1, 28, 28)   # (C, H, W)
+class AAEConfig(BaseConfig):
+    "Architecture of an adversarial autoencoder (one deterministic latent level): the shared fields plus the discriminator's."
     latents: tuple = (8,)              # one code size; the paper's single-level models use 8 (FashionMNIST) or 64 (RGB)
-    backbone: str = "mlp"              # "mlp" or "conv", as in ModelConfig
-    hidden: tuple | None = None        # width of the deterministic stage (default as ModelConfig)
-    likelihood: str = "auto"           # as in ModelConfig
-    n_mix: int = 10                    # as in ModelConfig
-    channels: int | None = None        # as in ModelConfig (64 on grayscale, 256 on RGB)
     disc_hidden: int = 256             # width of the discriminator's two hidden layers
     real_label: float = 0.9            # target of the discriminator for prior samples (one-sided label smoothing)
 
     def __post_init__(self):
-        self.image_shape, self.latents = tuple(self.image_shape), tuple(int(z) for z in self.latents)
-        if len(self.latents) != 1: raise ValueError(f"the AAE has one latent level: give latents=(d,), got {self.latents}")
-        # the shared fields are checked (and their defaults resolved) exactly as for a one-level HierarchicalVAE
-        base = ModelConfig(image_shape=self.image_shape, latents=self.latents, backbone=self.backbone, hidden=self.hidden,
-                           likelihood=self.likelihood, n_mix=self.n_mix, channels=self.channels)
-        self.hidden, self.likelihood, self.channels = base.hidden, base.likelihood, base.channels
+        super().__post_init__()
+        if self.levels != 1: raise ValueError(f"the AAE has one latent level: give latents=(d,), got {self.latents}")
         if self.disc_hidden < 1: raise ValueError(f"disc_hidden must be positive, got {self.disc_hidden}")
         if not 0.5 < self.real_label <= 1.0: raise ValueError(f"real_label must be in (0.5, 1], got {self.real_label}")
-
-    @property
-    def levels(self) -> int: return 1
 
 # %% ../nbs/09_baselines.ipynb #c008
 @dataclass
@@ -101,6 +88,7 @@ class AAE(nn.Module):
         return Code(q_mu=[z], z=[z])
 
     def decode(self, z: Tensor) -> Tensor: return self.x_decoder(z)
+    def likelihood_params(self, traj: Code) -> Tensor: return self.decode(traj.x_state)
     def log_likelihood(self, x: Tensor, params: Tensor) -> Tensor: return self.lik.log_likelihood(x, params)
 
     @torch.no_grad()
@@ -122,7 +110,7 @@ def aae_optimizers(model: AAE, lr: float) -> dict:
 
 def aae_evaluate(model: AAE, x: Tensor, **_) -> dict:
     "Reconstruction log-likelihood log p(x | E(x)) (nats); the AAE has no ELBO and no per-example KL."
-    return dict(recon=model.log_likelihood(x, model.decode(model.encode(x))).mean().detach())
+    return dict(recon=model.log_likelihood(x, model.likelihood_params(model.infer(x))).mean().detach())
 
 def _aae_discriminator_loss(model: AAE, x: Tensor) -> dict:
     "Prior samples are 'real', the (just updated) encoder's codes 'fake'."
@@ -154,11 +142,11 @@ def ivae(model: HierarchicalVAE, x: Tensor, eps: list | None = None, # fixed noi
     r = rewards(model, x, traj, sample_lower=sample_lower)  # (T, B), time order
     kl = traj.kl
     order = step_levels(model.levels, model.config.inference)
-    t1 = order.index(1)  # the step whose skip path starts at z_1: r = log p(x|z_1) - KL of the levels inferred so far
-    recon = r[t1] + kl[[l - 1 for l in order[:t1 + 1]]].sum(0)
+    t1 = step_of_z1(order)  # r_{t1} = log p(x|z_1) - KL(z^{1:t1})
+    recon = r[t1 - 1] + kl_by_step(traj, order)[:t1].sum(0)
     elbo_ = recon - kl.sum(0)
     # top-down, the last step decodes from z_1 through the ordinary generative path: its reward IS the ELBO, already counted
-    regularised = [t for t in range(len(order)) if not (model.config.inference == "top_down" and t == t1)]
+    regularised = [t - 1 for t in range(1, len(order) + 1) if not (model.config.inference == "top_down" and t == t1)]
     return dict(loss=-(elbo_ + r[regularised].sum(0)).mean(), elbo=elbo_.mean().detach(), recon=recon.mean().detach(),
                 kl=kl.mean(1).detach(), rewards=r.mean(1).detach())
 
@@ -168,22 +156,10 @@ def ivae_train_step(model: HierarchicalVAE, opt: torch.optim.Optimizer, x: Tenso
 
 # %% ../nbs/09_baselines.ipynb #c018
 @dataclass
-class BIVAConfig:
-    "Architecture of a BIVA: the hierarchy's sizes; each level below the top holds a BU and a TD latent of that size."
-    image_shape: tuple = (1, 28, 28)
-    latents: tuple = (128, 64, 32, 16, 8)  # latent size per level, z_1 first (level l < L: a BU and a TD latent of this size each, as hvae-oodd)
-    levels: int | None = None
-    backbone: str = "mlp"
-    hidden: tuple | None = None            # deterministic width per level (default as ModelConfig)
-    likelihood: str = "auto"
-    n_mix: int = 10
-    channels: int | None = None            # as in ModelConfig (64 on grayscale, 256 on RGB)
-
+class BIVAConfig(BaseConfig):
+    "Architecture of a BIVA: the shared fields; each level below the top holds a BU and a TD latent of its size (as hvae-oodd)."
     def __post_init__(self):
-        base = ModelConfig(image_shape=self.image_shape, latents=self.latents, levels=self.levels, backbone=self.backbone,
-                           hidden=self.hidden, likelihood=self.likelihood, n_mix=self.n_mix, channels=self.channels)
-        self.image_shape, self.latents, self.levels = base.image_shape, base.latents, base.levels
-        self.hidden, self.likelihood, self.channels = base.hidden, base.likelihood, base.channels
+        super().__post_init__()
         if self.levels < 2: raise ValueError(f"BIVA needs at least 2 levels (one level is the plain VAE), got {self.levels}")
 
     @property
@@ -273,6 +249,7 @@ class BIVA(nn.Module):
         "Likelihood parameters of p(x | d_0)."
         return self.x_decoder(x_state)
 
+    def likelihood_params(self, traj: BIVATrajectory) -> Tensor: return self.decode(traj.x_state)
     def log_likelihood(self, x: Tensor, params: Tensor) -> Tensor: return self.lik.log_likelihood(x, params)
 
     @torch.no_grad()
@@ -291,14 +268,6 @@ class BIVA(nn.Module):
         return self.lik.mean(self.decode(d))
 
 # %% ../nbs/09_baselines.ipynb #c023
-def biva_elbo(model: BIVA, x: Tensor, eps: list | None = None, **_) -> dict:
-    "Negative ELBO of a BIVA as the loss, with the same named parts as `hvaerl.objectives.elbo`."
-    traj = model.infer(x, eps)
-    recon = model.log_likelihood(x, model.decode(traj.x_state))
-    kl = traj.kl
-    elbo_ = recon - kl.sum(0)
-    return dict(loss=-elbo_.mean(), elbo=elbo_.mean().detach(), recon=recon.mean().detach(), kl=kl.mean(1).detach())
-
 def biva_train_step(model: BIVA, opt: torch.optim.Optimizer, x: Tensor, **_) -> dict:
-    "One guarded update on the BIVA ELBO."
-    return guarded_update(opt, lambda: biva_elbo(model, x), "biva elbo")
+    "One guarded update on the ELBO (`hvaerl.objectives.elbo`: BIVA's passes carry their KL terms like a HierarchicalVAE's)."
+    return guarded_update(opt, lambda: elbo(model, x), "biva elbo")

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from .distributions import gaussian_log_prob
 from .model import HierarchicalVAE
+from .objectives import elbo_parts
 from .probe import encode, seeded
 from .data import DatasetHead
 
@@ -33,7 +34,7 @@ def log_weights(model: HierarchicalVAE, x: Tensor, # images (B, C, H, W)
         m = min(chunk, k - i)
         xr = x.repeat(m, *([1] * (x.dim() - 1)))  # sample-major: row s*B + b is image b
         t = model.infer(xr)
-        lw = model.log_likelihood(xr, model.decode(t.x_state))
+        lw = model.log_likelihood(xr, model.likelihood_params(t))
         for z, qm, qs, pm, ps in zip(t.z, t.q_mu, t.q_std, t.p_mu, t.p_std):
             lw = lw + gaussian_log_prob(z, pm, ps) - gaussian_log_prob(z, qm, qs)
         out.append(lw.view(m, x.shape[0]))
@@ -45,8 +46,7 @@ def iw_bound(model: HierarchicalVAE, x: Tensor, k: int = 100, chunk: int = 64) -
 
 def elbo_per_image(model: HierarchicalVAE, x: Tensor) -> Tensor:
     "The ELBO per image with analytic KL terms (the training objective's), nats (B,)."
-    t = model.infer(x)
-    return model.log_likelihood(x, model.decode(t.x_state)) - t.kl.sum(0)
+    return elbo_parts(model, x, model.infer(x))["elbo"]
 
 def bits_per_dim(log_px, # a log-likelihood or bound, nats (any shape)
                  image_shape: tuple, # (C, H, W)

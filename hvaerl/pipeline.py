@@ -6,14 +6,13 @@ Docs: https://hvaerl.github.io/hvaerl/pipeline.html.md"""
 
 # %% auto #0
 __all__ = ['REPO', 'IN_CLONE', 'RUN_NOTEBOOK', 'AGGREGATE_NOTEBOOK', 'PRESETS', 'RESULTS', 'GRID_KEYS', 'POSITIVE', 'CONTINUABLE',
-           'RESULT_FILES', 'SMOKE_RUN', 'SMOKE_IMAGES', 'METHOD_NAMES', 'TABLE1_ORDER', 'PAPER_TABLE1', 'PAPER_TABLE2',
-           'PAPER_TABLE3', 'PAPER_TABLE4', 'outputs_home', 'kernel_name', 'LocalKernelManager', 'preset_path',
-           'RunSpec', 'build_grid', 'load_preset', 'EvalConfig', 'PresetGroup', 'SlurmResources', 'Preset',
-           'notebook_parameter_names', 'run_parameters', 'PresetError', 'check_preset', 'RunOutcome', 'run_fingerprint',
-           'is_complete', 'keep_results', 'execute_run', 'run_grid', 'dry_run_notebook', 'smoke_grid',
-           'collect_metrics', 'table1', 'table2', 'table3', 'table4', 'fig6_data', 'claims', 'to_markdown',
-           'write_table', 'provenance', 'is_builtin', 'results_folder', 'figures_folder', 'aggregate', 'aggregate_main',
-           'reproduce_main']
+           'RESULT_FILES', 'SMOKE_RUN', 'SMOKE_IMAGES', 'PAPER_TABLE1', 'PAPER_TABLE2', 'PAPER_TABLE3', 'PAPER_TABLE4',
+           'outputs_home', 'kernel_name', 'LocalKernelManager', 'preset_path', 'RunSpec', 'build_grid', 'load_preset',
+           'EvalConfig', 'PresetGroup', 'SlurmResources', 'Preset', 'notebook_parameter_names', 'run_parameters',
+           'PresetError', 'check_preset', 'RunOutcome', 'run_fingerprint', 'is_complete', 'keep_results', 'execute_run',
+           'run_grid', 'dry_run_notebook', 'smoke_grid', 'collect_metrics', 'table1', 'table2', 'table3', 'table4',
+           'fig6_data', 'claims', 'to_markdown', 'write_table', 'provenance', 'is_builtin', 'results_folder',
+           'figures_folder', 'aggregate', 'aggregate_main', 'reproduce_main']
 
 # %% ../nbs/11_pipeline.ipynb #c002
 import hashlib, json, os, signal, subprocess, sys, time, traceback
@@ -27,6 +26,7 @@ from tqdm.auto import tqdm
 import hvaerl
 from .data import atomic_write, write_json_atomic
 from .train import code_commit
+from .methods import PAPER_NAMES
 
 # %% ../nbs/11_pipeline.ipynb #c005
 REPO = Path(hvaerl.__file__).resolve().parents[1]
@@ -546,16 +546,14 @@ def collect_metrics(runs_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame([r for r in rows if r.get("complete")])
 
 # %% ../nbs/11_pipeline.ipynb #c019
-METHOD_NAMES = dict(vae="VAE", aae="AAE", hvae="HVAE", lvae="LVAE", ivae="IVAE", biva="BIVA", hvae_rl="HVAE+RL", lvae_rl="LVAE+RL")
-TABLE1_ORDER = ["aae", "vae", "biva", "ivae", "hvae", "hvae_rl", "lvae", "lvae_rl"]
-_t1 = {  # (accuracy %, MINE I(x, z_L)) per dataset, in TABLE1_ORDER
+_t1 = {  # (accuracy %, MINE I(x, z_L)) per dataset, in Table 1's column order, which is the registry's (checked in 10_methods)
     "fashion_mnist": [(72.11, 4.08), (75.08, 4.36), (28.67, 3.48), (76.25, 2.44), (10.73, 0.31), (78.23, 5.01), (19.70, 1.73), (78.48, 4.37)],
     "cifar10": [(38.36, 5.91), (39.98, 6.32), (10.40, 5e-9), (39.26, 6.41), (10.40, 3e-8), (46.46, 11.39), (15.32, 5e-5), (46.35, 6.91)],
     "cifar100": [(17.56, 6.19), (19.05, 13.76), (1.07, 8e-9), (19.49, 8.91), (1.21, 7e-7), (25.21, 17.01), (10.38, 1.04), (25.41, 9.00)],
     "tiny_imagenet": [(8.73, 3.37), (8.92, 3.76), (0.67, 9e-8), (8.07, 3.92), (0.63, 5e-10), (12.76, 11.88), (4.77, 0.54), (13.41, 4.48)],
     "stl10": [(36.64, 6.65), (37.75, 6.87), (10.02, 1.41), (37.98, 2.86), (10.24, 0.97), (43.76, 10.93), (11.89, 0.45), (41.86, 10.77)],
 }
-PAPER_TABLE1 = {(ds, m): dict(acc=a, mi=mi) for ds, vals in _t1.items() for m, (a, mi) in zip(TABLE1_ORDER, vals)}
+PAPER_TABLE1 = {(ds, m): dict(acc=a, mi=mi) for ds, vals in _t1.items() for m, (a, mi) in zip(PAPER_NAMES, vals)}
 PAPER_TABLE2 = {  # (bpd, top-level KL)
     ("fashion_mnist", "vae"): (0.306, 17.9), ("fashion_mnist", "biva"): (0.302, 3e-4), ("fashion_mnist", "ivae"): (0.403, 28.9),
     ("fashion_mnist", "hvae"): (0.315, 6e-5), ("fashion_mnist", "hvae_rl"): (0.305, 41.2), ("fashion_mnist", "lvae"): (0.313, 9e-4),
@@ -601,7 +599,7 @@ def table1(df: pd.DataFrame) -> pd.DataFrame:
     t = _mean_std(_with_scaled(_in_group(df, "table1")), ["dataset", "method"], dict(acc="acc_zL", acc_scaled="acc_zL_scaled", mi="mi_zL"))
     t["paper_acc"] = [PAPER_TABLE1.get((d, m), {}).get("acc", np.nan) for d, m in zip(t.dataset, t.method)]
     t["paper_mi"] = [PAPER_TABLE1.get((d, m), {}).get("mi", np.nan) for d, m in zip(t.dataset, t.method)]
-    t["method"] = t["method"].map(lambda m: METHOD_NAMES.get(m, m))
+    t["method"] = t["method"].map(lambda m: PAPER_NAMES.get(m, m))
     return t[["dataset", "method", "acc_mean", "acc_std", "paper_acc", "acc_scaled_mean", "acc_scaled_std", "mi_mean", "mi_std",
               "paper_mi", "n_seeds"]]
 
@@ -610,7 +608,7 @@ def table2(df: pd.DataFrame) -> pd.DataFrame:
     t = _mean_std(_in_group(df, "table1"), ["dataset", "method"], dict(bpd="bpd", kl="kl_top"))
     t["paper_bpd"] = [PAPER_TABLE2.get((d, m), (np.nan, np.nan))[0] for d, m in zip(t.dataset, t.method)]
     t["paper_kl"] = [PAPER_TABLE2.get((d, m), (np.nan, np.nan))[1] for d, m in zip(t.dataset, t.method)]
-    t["method"] = t["method"].map(lambda m: METHOD_NAMES.get(m, m))
+    t["method"] = t["method"].map(lambda m: PAPER_NAMES.get(m, m))
     return t[["dataset", "method", "bpd_mean", "bpd_std", "kl_mean", "kl_std", "paper_bpd", "paper_kl", "n_seeds"]]
 
 _HIER = {"hvae": ("HVAE", "ELBO"), "lvae": ("LVAE", "ELBO"), "hvae_rl": ("HVAE", "RL"), "lvae_rl": ("LVAE", "RL")}
@@ -638,7 +636,7 @@ def fig6_data(df: pd.DataFrame, default_levels: int = 5) -> pd.DataFrame:
     "Probe accuracy of z_L against the number of levels L, per method (Figure 6)."
     d = df[df["groups"].apply(lambda gs: "fig6" in gs or "table1" in gs) & df.method.isin(_HIER)].copy()
     d["levels"] = d["levels"].fillna(default_levels).astype(int)
-    d["method"] = d.method.map(METHOD_NAMES)
+    d["method"] = d.method.map(PAPER_NAMES)
     return _mean_std(d, ["dataset", "method", "levels"], dict(acc="acc_zL"))
 
 # %% ../nbs/11_pipeline.ipynb #c023c

@@ -65,7 +65,7 @@ class TrainConfig:
                                                                     self.image_shape)
         if self.hidden is not None: self.hidden = tuple(self.hidden)
         if self.spatial_levels is None:  # the paper's conv latents belong to its default hierarchy only
-            own = latents_given or spec.family != "hierarchical"  # BIVA and the AAE have dense codes only
+            own = latents_given or "spatial_levels" not in {f.name for f in fields(spec.config)}  # BIVA and the AAE have dense codes only
             self.spatial_levels = 0 if own else default_spatial_levels(self.image_shape, self.backbone, len(self.latents))
         if self.gamma is None: self.gamma = 0.9
         _check_gamma(self.gamma)
