@@ -6,8 +6,8 @@ Docs: https://hvaerl.github.io/hvaerl/cli.html.md"""
 
 # %% auto #0
 __all__ = ['TRUE', 'FALSE', 'USAGE', 'field_comments', 'UsageError', 'flag', 'optional_type', 'flag_value', 'OneLineParser',
-           'positive_int', 'train_parser', 'config_from_args', 'check_device', 'check_out_dir', 'load_training_sets',
-           'check_batch_size', 'train_main', 'main']
+           'positive_int', 'train_parser', 'train_argv', 'config_from_args', 'check_device', 'check_out_dir',
+           'load_training_sets', 'check_batch_size', 'train_main', 'main']
 
 # %% ../nbs/12_cli.ipynb #c002
 import argparse, ast, dataclasses, inspect, io, sys, tempfile, textwrap, tokenize, types, typing
@@ -119,6 +119,13 @@ def _named_flag(message: str, given: list) -> str:
         hits = sorted((at(n), n) for n in pool if at(n) <= len(message))
         if hits: return flag(hits[0][1])
     return "hvaerl train"
+
+def train_argv(**values) -> list:
+    "The `hvaerl train` flags that set these TrainConfig fields (what `train_parser` reads back): for scripts and notebooks that launch training processes."
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown := sorted(set(values) - names): raise TypeError(f"not TrainConfig fields: {', '.join(unknown)}")
+    text = lambda v: "none" if v is None else str(v).lower() if isinstance(v, bool) else ",".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
+    return [a for k, v in values.items() for a in (flag(k), text(v))]
 
 def config_from_args(args) -> TrainConfig:
     "A TrainConfig from parsed flags (unset flags keep their defaults); its ValueError becomes a `UsageError` naming the flag."

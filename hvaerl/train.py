@@ -40,14 +40,14 @@ class TrainConfig:
     spatial_levels: int | None = None  # lowest levels whose latents are conv maps; None: the paper's (2 on RGB with the conv backbone, else 0)
     merge: str = "precision"           # top-down posterior: "precision" (Sønderby et al.) or "learned" (hvae-oodd's)
     objective: str | None = None       # "elbo", "rl_stepwise" or "rl_fused" (a method may have its own); None: the method's (rl_fused without a method)
-    gamma: float | None = 0.9          # discount of the Q-value; 0 = reward only; None = 0.9
+    gamma: float | None = 0.9          # discount of the Q-value (0: reward only; None: 0.9)
     sample_lower: bool = False         # skip path samples the marginalised levels instead of using prior means
     lr: float = 3e-4                   # Adam learning rate
-    batch_size: int = 128
-    epochs: int = 10
+    batch_size: int = 128              # images per training batch (the paper's 128)
+    epochs: int = 10                   # passes over the training images
     budget_minutes: float | None = None  # stop after this much training time (summed over resumes)
     max_batches_per_epoch: int | None = None  # cap on batches per epoch (smoke tests)
-    seed: int = 0
+    seed: int = 0                      # seeds initialisation, data order and binarization draws
     device: str = "auto"               # "auto" (cuda when available), "cpu" or "cuda"
     out_dir: str = "runs/default"      # checkpoint, TensorBoard logs and history go here
     log_every: int = 50                # TensorBoard scalars every this many batches
