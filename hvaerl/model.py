@@ -12,6 +12,7 @@ __all__ = ['INFERENCES', 'BACKBONES', 'MERGES', 'default_hidden', 'default_downs
 
 # %% ../nbs/02_model.ipynb #c002
 import math
+from fastcore.basics import patch
 from dataclasses import dataclass, field, asdict
 from functools import cached_property
 import torch
@@ -299,41 +300,6 @@ class HierarchicalVAE(nn.Module):
         "The generative state d_l = g_l(z_l, d_{l+1}) of level l (1-based); without skip connections g_l reads z_l only."
         return self.gen_stages[l - 1](z, d_above if self.config.skip_connections else None)
 
-    def _posterior_top_down(self, l: int, h: Tensor, d_above: Tensor | None, p_mu: Tensor, p_std: Tensor):
-        "q(z_l | z_{>l}, x) of the ladder (l 0-based): the top reads h_L alone; below, the precision or learned merge."
-        if d_above is None: return self.q_heads[l](F.silu(h))
-        if self.config.merge == "learned": return self.q_heads[l](F.silu(self.merges[l](h, d_above)))
-        return precision_weighted(*self.q_heads[l](F.silu(h)), p_mu, p_std)
-
-    def infer(self, x: Tensor, # images (B, C, H, W)
-              eps: list | None = None, # fixed noise per level (level order); None draws fresh noise
-              sample: bool = True, # False: use posterior means (the MAP representation), no noise
-             ) -> Trajectory:
-        "Run inference, and the generative pass at the inferred levels: priors and states d_l."
-        L, B = self.levels, x.shape[0]
-        draw = lambda mu, std, l: sample_gaussian(mu, std, None if eps is None else eps[l]) if sample else mu
-        q_mu, q_std, z, p_mu, p_std, d = ([None] * L for _ in range(6))
-        h = [self.x_encoder(x)]
-        above = lambda l: d[l + 1] if l + 1 < L else None
-        if self.config.inference == "bottom_up":
-            for l in range(L):  # q(z_l | z_{l-1}, x), Eq. 1
-                if l > 0: h.append(self.enc_stages[l - 1](h[l - 1], z[l - 1]))
-                q_mu[l], q_std[l] = self.q_heads[l](F.silu(h[l]))
-                z[l] = draw(q_mu[l], q_std[l], l)
-            for l in reversed(range(L)):  # the generative pass down the posterior samples
-                p_mu[l], p_std[l] = self.prior(l + 1, above(l), B)
-                d[l] = self.state(l + 1, z[l], above(l))
-        else:
-            for l in range(1, L): h.append(self.enc_stages[l - 1](h[l - 1]))
-            for l in reversed(range(L)):  # q(z_l | z_{>l}, x), Eq. 2, interleaved with the generative pass
-                p_mu[l], p_std[l] = self.prior(l + 1, above(l), B)
-                q_mu[l], q_std[l] = self._posterior_top_down(l, h[l], above(l), p_mu[l], p_std[l])
-                z[l] = draw(q_mu[l], q_std[l], l)
-                d[l] = self.state(l + 1, z[l], above(l))
-        # bottom-up: below the top, the prior's parents are drawn from z_l itself, so the KL term is estimated (see above)
-        analytic = [l == L - 1 or self.config.inference == "top_down" or not sample for l in range(L)]
-        return Trajectory(q_mu, q_std, z, p_mu, p_std, analytic, d=d, x_state=d[0])
-
     def decode(self, x_state: Tensor) -> Tensor:
         "Likelihood parameters of p(x | d_1) (a trajectory's `x_state`)."
         return self.x_decoder(x_state)
@@ -345,24 +311,6 @@ class HierarchicalVAE(nn.Module):
     def log_likelihood(self, x: Tensor, params: Tensor) -> Tensor:
         "log p(x | .) per example, nats."
         return self.lik.log_likelihood(x, params)
-
-    def skip_decode(self, traj: Trajectory, # an inference pass (its states d_l)
-                    levels: list, # 1-based levels to decode from, through the skip-generative path
-                    sample_lower: bool = False, # sample the marginalised lower levels instead of their prior means
-                   ) -> dict:
-        "Likelihood parameters of the skip-generative path p(x | z_l) for each l in `levels`, in one batched pass."
-        # Walk down from the highest requested level: each path joins the batch at its own level l with d_l; below
-        # that, every path goes through the same prior heads and stages at once (one call per level, one decoder call).
-        order, cur = [], None
-        for l in range(max(levels), 0, -1):
-            if l in levels:
-                cur = traj.d[l - 1] if cur is None else torch.cat([cur, traj.d[l - 1]])
-                order.append(l)
-            if l > 1 and cur is not None:
-                mu, std = self.prior(l - 1, cur)
-                cur = self.state(l - 1, sample_gaussian(mu, std) if sample_lower else mu, cur)
-        params, B = self.decode(cur), cur.shape[0] // len(order)
-        return {l: params[i * B:(i + 1) * B] for i, l in enumerate(order)}
 
     @torch.no_grad()
     def representation(self, x: Tensor, level: int | None = None) -> Tensor:
@@ -376,3 +324,61 @@ class HierarchicalVAE(nn.Module):
         d = None
         for l in range(self.levels, 0, -1): d = self.state(l, sample_gaussian(*self.prior(l, d, n)), d)
         return self.lik.mean(self.decode(d))
+
+# %% ../nbs/02_model.ipynb #c014j
+@patch
+def _posterior_top_down(self: HierarchicalVAE, l: int, h: Tensor, d_above: Tensor | None, p_mu: Tensor, p_std: Tensor):
+    "q(z_l | z_{>l}, x) of the ladder (l 0-based): the top reads h_L alone; below, the precision or learned merge."
+    if d_above is None: return self.q_heads[l](F.silu(h))
+    if self.config.merge == "learned": return self.q_heads[l](F.silu(self.merges[l](h, d_above)))
+    return precision_weighted(*self.q_heads[l](F.silu(h)), p_mu, p_std)
+
+@patch
+def infer(self: HierarchicalVAE, x: Tensor, # images (B, C, H, W)
+          eps: list | None = None, # fixed noise per level (level order); None draws fresh noise
+          sample: bool = True, # False: use posterior means (the MAP representation), no noise
+         ) -> Trajectory:
+    "Run inference, and the generative pass at the inferred levels: priors and states d_l."
+    L, B = self.levels, x.shape[0]
+    draw = lambda mu, std, l: sample_gaussian(mu, std, None if eps is None else eps[l]) if sample else mu
+    q_mu, q_std, z, p_mu, p_std, d = ([None] * L for _ in range(6))
+    h = [self.x_encoder(x)]
+    above = lambda l: d[l + 1] if l + 1 < L else None
+    if self.config.inference == "bottom_up":
+        for l in range(L):  # q(z_l | z_{l-1}, x), Eq. 1
+            if l > 0: h.append(self.enc_stages[l - 1](h[l - 1], z[l - 1]))
+            q_mu[l], q_std[l] = self.q_heads[l](F.silu(h[l]))
+            z[l] = draw(q_mu[l], q_std[l], l)
+        for l in reversed(range(L)):  # the generative pass down the posterior samples
+            p_mu[l], p_std[l] = self.prior(l + 1, above(l), B)
+            d[l] = self.state(l + 1, z[l], above(l))
+    else:
+        for l in range(1, L): h.append(self.enc_stages[l - 1](h[l - 1]))
+        for l in reversed(range(L)):  # q(z_l | z_{>l}, x), Eq. 2, interleaved with the generative pass
+            p_mu[l], p_std[l] = self.prior(l + 1, above(l), B)
+            q_mu[l], q_std[l] = self._posterior_top_down(l, h[l], above(l), p_mu[l], p_std[l])
+            z[l] = draw(q_mu[l], q_std[l], l)
+            d[l] = self.state(l + 1, z[l], above(l))
+    # bottom-up: below the top, the prior's parents are drawn from z_l itself, so the KL term is estimated (see above)
+    analytic = [l == L - 1 or self.config.inference == "top_down" or not sample for l in range(L)]
+    return Trajectory(q_mu, q_std, z, p_mu, p_std, analytic, d=d, x_state=d[0])
+
+# %% ../nbs/02_model.ipynb #c014t
+@patch
+def skip_decode(self: HierarchicalVAE, traj: Trajectory, # an inference pass (its states d_l)
+                levels: list, # 1-based levels to decode from, through the skip-generative path
+                sample_lower: bool = False, # sample the marginalised lower levels instead of their prior means
+               ) -> dict:
+    "Likelihood parameters of the skip-generative path p(x | z_l) for each l in `levels`, in one batched pass."
+    # Walk down from the highest requested level: each path joins the batch at its own level l with d_l; below
+    # that, every path goes through the same prior heads and stages at once (one call per level, one decoder call).
+    order, cur = [], None
+    for l in range(max(levels), 0, -1):
+        if l in levels:
+            cur = traj.d[l - 1] if cur is None else torch.cat([cur, traj.d[l - 1]])
+            order.append(l)
+        if l > 1 and cur is not None:
+            mu, std = self.prior(l - 1, cur)
+            cur = self.state(l - 1, sample_gaussian(mu, std) if sample_lower else mu, cur)
+    params, B = self.decode(cur), cur.shape[0] // len(order)
+    return {l: params[i * B:(i + 1) * B] for i, l in enumerate(order)}
