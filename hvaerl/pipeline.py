@@ -1,4 +1,4 @@
-"""A preset becomes a grid of runs; each run is the parameterized notebook `nbs/experiments/run.ipynb` executed by papermill (locally in a process pool, or on Slurm through submitit); the aggregation notebook turns every `metrics.json` into the paper's tables and figures in `figures/`.
+"""A preset becomes a grid of runs; each run is the parameterized notebook `nbs/experiments/run.ipynb` executed by papermill (locally in a process pool, or on Slurm through submitit); the aggregation notebook turns every `metrics.json` into the paper's tables (`12_tables`) and figures in `figures/`.
 
 Docs: https://hvaerl.github.io/hvaerl/pipeline.html.md"""
 
@@ -7,28 +7,21 @@ Docs: https://hvaerl.github.io/hvaerl/pipeline.html.md"""
 # %% auto #0
 __all__ = ['REPO', 'IN_CLONE', 'RUN_NOTEBOOK', 'AGGREGATE_NOTEBOOK', 'PRESETS', 'RESULTS', 'RUN_NOTEBOOK_DEFAULTS',
            'PIPELINE_PARAMETERS', 'GRID_KEYS', 'POSITIVE', 'CONTINUABLE', 'RESULT_FILES', 'SMOKE_RUN', 'SMOKE_IMAGES',
-           'PAPER_TABLE1', 'PAPER_TABLE2', 'PAPER_TABLE3', 'PAPER_TABLE4', 'outputs_home', 'kernel_name',
-           'LocalKernelManager', 'preset_path', 'RunSpec', 'build_grid', 'load_preset', 'EvalConfig',
-           'run_parameters_cell', 'write_run_parameters_cell', 'configs_from_parameters', 'PresetGroup',
+           'outputs_home', 'kernel_name', 'LocalKernelManager', 'preset_path', 'RunSpec', 'build_grid', 'load_preset',
+           'EvalConfig', 'run_parameters_cell', 'write_run_parameters_cell', 'configs_from_parameters', 'PresetGroup',
            'SlurmResources', 'Preset', 'notebook_parameter_names', 'run_parameters', 'PresetError', 'check_preset',
            'RunOutcome', 'run_fingerprint', 'is_complete', 'keep_results', 'execute_run', 'run_grid',
-           'dry_run_notebook', 'smoke_grid', 'collect_metrics', 'table1', 'table2', 'table3', 'table4', 'fig6_data',
-           'claims', 'to_markdown', 'write_table', 'provenance', 'is_builtin', 'results_folder', 'figures_folder',
-           'aggregate', 'aggregate_main', 'reproduce_main']
+           'dry_run_notebook', 'smoke_grid', 'is_builtin', 'results_folder', 'figures_folder', 'aggregate']
 
 # %% ../nbs/11_pipeline.ipynb #c002
 import hashlib, json, os, signal, subprocess, sys, time, traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
-import numpy as np
-import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 import hvaerl
-from .data import atomic_write, write_json_atomic
-from .train import code_commit
-from .methods import PAPER_NAMES
+from .data import write_json_atomic
 
 # %% ../nbs/11_pipeline.ipynb #c005
 REPO = Path(hvaerl.__file__).resolve().parents[1]
@@ -146,7 +139,7 @@ def load_preset(name_or_path: str) -> dict:
 # %% ../nbs/11_pipeline.ipynb #c007b
 import typing
 from dataclasses import fields, MISSING
-from .cli import UsageError, OneLineParser, optional_type, positive_int
+from .cli import UsageError, optional_type
 
 @dataclass
 class EvalConfig:
@@ -579,225 +572,7 @@ def smoke_grid(runs: list, # a preset's grid (`build_grid`)
                               {**r.params, **SMOKE_RUN, "data_root": str(data_root)})
     return list(picked.values())
 
-# %% ../nbs/11_pipeline.ipynb #c017
-def collect_metrics(runs_dir: str | Path) -> pd.DataFrame:
-    "One row per complete run under runs_dir (metrics.json files; `run_id` is the folder's name), lists kept as Python lists."
-    rows = [dict(json.loads(f.read_text()), run_id=f.parent.name) for f in sorted(Path(runs_dir).glob("*/metrics.json"))]
-    return pd.DataFrame([r for r in rows if r.get("complete")])
-
-# %% ../nbs/11_pipeline.ipynb #c019
-_t1 = {  # (accuracy %, MINE I(x, z_L)) per dataset, in Table 1's column order, which is the registry's (checked in 10_methods)
-    "fashion_mnist": [(72.11, 4.08), (75.08, 4.36), (28.67, 3.48), (76.25, 2.44), (10.73, 0.31), (78.23, 5.01), (19.70, 1.73), (78.48, 4.37)],
-    "cifar10": [(38.36, 5.91), (39.98, 6.32), (10.40, 5e-9), (39.26, 6.41), (10.40, 3e-8), (46.46, 11.39), (15.32, 5e-5), (46.35, 6.91)],
-    "cifar100": [(17.56, 6.19), (19.05, 13.76), (1.07, 8e-9), (19.49, 8.91), (1.21, 7e-7), (25.21, 17.01), (10.38, 1.04), (25.41, 9.00)],
-    "tiny_imagenet": [(8.73, 3.37), (8.92, 3.76), (0.67, 9e-8), (8.07, 3.92), (0.63, 5e-10), (12.76, 11.88), (4.77, 0.54), (13.41, 4.48)],
-    "stl10": [(36.64, 6.65), (37.75, 6.87), (10.02, 1.41), (37.98, 2.86), (10.24, 0.97), (43.76, 10.93), (11.89, 0.45), (41.86, 10.77)],
-}
-PAPER_TABLE1 = {(ds, m): dict(acc=a, mi=mi) for ds, vals in _t1.items() for m, (a, mi) in zip(PAPER_NAMES, vals)}
-PAPER_TABLE2 = {  # (bpd, top-level KL)
-    ("fashion_mnist", "vae"): (0.306, 17.9), ("fashion_mnist", "biva"): (0.302, 3e-4), ("fashion_mnist", "ivae"): (0.403, 28.9),
-    ("fashion_mnist", "hvae"): (0.315, 6e-5), ("fashion_mnist", "hvae_rl"): (0.305, 41.2), ("fashion_mnist", "lvae"): (0.313, 9e-4),
-    ("fashion_mnist", "lvae_rl"): (0.335, 32.1),
-    ("cifar10", "vae"): (3.74, 263.0), ("cifar10", "biva"): (2.85, 2e-3), ("cifar10", "ivae"): (3.48, 233.0),
-    ("cifar10", "hvae"): (4.55, 1e-3), ("cifar10", "hvae_rl"): (4.36, 265.0), ("cifar10", "lvae"): (2.91, 2e-3),
-    ("cifar10", "lvae_rl"): (3.21, 181.0)}
-PAPER_TABLE3 = {  # (dataset, model, objective, source) -> accuracy %
-    ("fashion_mnist", "HVAE", "ELBO", "z_L"): 10.73, ("fashion_mnist", "LVAE", "ELBO", "z_L"): 19.70,
-    ("fashion_mnist", "HVAE", "ELBO", "full z"): 79.96, ("fashion_mnist", "LVAE", "ELBO", "full z"): 80.25,
-    ("fashion_mnist", "HVAE", "RL", "z_L"): 78.23, ("fashion_mnist", "LVAE", "RL", "z_L"): 78.48,
-    ("fashion_mnist", "HVAE", "RL", "full z"): 84.56, ("fashion_mnist", "LVAE", "RL", "full z"): 84.77,
-    ("cifar10", "HVAE", "ELBO", "z_L"): 10.40, ("cifar10", "LVAE", "ELBO", "z_L"): 15.32,
-    ("cifar10", "HVAE", "ELBO", "full z"): 50.09, ("cifar10", "LVAE", "ELBO", "full z"): 49.87,
-    ("cifar10", "HVAE", "RL", "z_L"): 46.46, ("cifar10", "LVAE", "RL", "z_L"): 46.35,
-    ("cifar10", "HVAE", "RL", "full z"): 52.87, ("cifar10", "LVAE", "RL", "full z"): 52.89}
-_t4 = {0.0: (75.63, 75.52, 41.91, 42.16), 0.8: (78.03, 77.98, 46.45, 46.42), 0.85: (78.11, 78.34, 45.89, 45.97),
-       0.9: (78.23, 78.48, 46.46, 46.35), 0.95: (77.95, 78.53, 46.21, 46.25), 0.98: (78.01, 78.28, 46.31, 46.37)}
-PAPER_TABLE4 = {(ds, model, g): v[i] for g, v in _t4.items()
-                for i, (ds, model) in enumerate([("fashion_mnist", "HVAE"), ("fashion_mnist", "LVAE"), ("cifar10", "HVAE"), ("cifar10", "LVAE")])}
-
-# %% ../nbs/11_pipeline.ipynb #c021
-def _mean_std(df: pd.DataFrame, keys: list, cols: dict) -> pd.DataFrame:
-    "Group by `keys`; for each {out_name: column}, the mean and sample std (NaN for one seed) and the seed count."
-    g = df.groupby(keys, sort=False)
-    out = g.size().rename("n_seeds").reset_index()
-    for name, col in cols.items():
-        out[f"{name}_mean"] = g[col].mean().values
-        out[f"{name}_std"] = g[col].std(ddof=1).values
-    return out
-
-def _in_group(df, group): return df[df["groups"].apply(lambda gs: group in gs)]
-
-def _with_scaled(df: pd.DataFrame) -> pd.DataFrame:
-    "Runs written before the paper's probe became the default have no `acc_*_scaled` columns: NaN there."
-    df = df.copy()
-    for c in ("acc_zL_scaled", "acc_full_scaled"):
-        if c not in df: df[c] = np.nan
-    return df
-
-def table1(df: pd.DataFrame) -> pd.DataFrame:
-    "Probe accuracy of z_L and MINE I(x, z_L) per dataset and method (Table 1)."
-    t = _mean_std(_with_scaled(_in_group(df, "table1")), ["dataset", "method"], dict(acc="acc_zL", acc_scaled="acc_zL_scaled", mi="mi_zL"))
-    t["paper_acc"] = [PAPER_TABLE1.get((d, m), {}).get("acc", np.nan) for d, m in zip(t.dataset, t.method)]
-    t["paper_mi"] = [PAPER_TABLE1.get((d, m), {}).get("mi", np.nan) for d, m in zip(t.dataset, t.method)]
-    t["method"] = t["method"].map(lambda m: PAPER_NAMES.get(m, m))
-    return t[["dataset", "method", "acc_mean", "acc_std", "paper_acc", "acc_scaled_mean", "acc_scaled_std", "mi_mean", "mi_std",
-              "paper_mi", "n_seeds"]]
-
-def table2(df: pd.DataFrame) -> pd.DataFrame:
-    "Bits/dim and top-level KL per dataset and method (Table 2)."
-    t = _mean_std(_in_group(df, "table1"), ["dataset", "method"], dict(bpd="bpd", kl="kl_top"))
-    t["paper_bpd"] = [PAPER_TABLE2.get((d, m), (np.nan, np.nan))[0] for d, m in zip(t.dataset, t.method)]
-    t["paper_kl"] = [PAPER_TABLE2.get((d, m), (np.nan, np.nan))[1] for d, m in zip(t.dataset, t.method)]
-    t["method"] = t["method"].map(lambda m: PAPER_NAMES.get(m, m))
-    return t[["dataset", "method", "bpd_mean", "bpd_std", "kl_mean", "kl_std", "paper_bpd", "paper_kl", "n_seeds"]]
-
-_HIER = {"hvae": ("HVAE", "ELBO"), "lvae": ("LVAE", "ELBO"), "hvae_rl": ("HVAE", "RL"), "lvae_rl": ("LVAE", "RL")}
-
-def table3(df: pd.DataFrame) -> pd.DataFrame:
-    "Probe accuracy of z_L vs the full z for HVAE/LVAE with ELBO and RL (Table 3)."
-    d = _with_scaled(_in_group(df, "table1")); d = d[d.method.isin(_HIER)]
-    long = pd.concat([d.assign(source="z_L", acc=d["acc_zL"], acc_scaled=d["acc_zL_scaled"]),
-                      d.assign(source="full z", acc=d["acc_full"], acc_scaled=d["acc_full_scaled"])])
-    long["model"] = long.method.map(lambda m: _HIER[m][0]); long["objective"] = long.method.map(lambda m: _HIER[m][1])
-    t = _mean_std(long, ["dataset", "objective", "source", "model"], dict(acc="acc", acc_scaled="acc_scaled"))
-    t["paper_acc"] = [PAPER_TABLE3.get(k, np.nan) for k in zip(t.dataset, t.model, t.objective, t.source)]
-    return t[["dataset", "objective", "source", "model", "acc_mean", "acc_std", "paper_acc", "acc_scaled_mean", "acc_scaled_std", "n_seeds"]]
-
-def table4(df: pd.DataFrame, default_gamma: float = 0.9) -> pd.DataFrame:
-    "Probe accuracy of RL models for each discount gamma (Table 4); gamma=0 is the reward-only ablation."
-    d = _with_scaled(df[df.method.isin(["hvae_rl", "lvae_rl"]) & df["groups"].apply(lambda gs: "table4" in gs or "table1" in gs)])
-    d["gamma"] = d["gamma"].fillna(default_gamma).astype(float)
-    d["model"] = d.method.map(lambda m: _HIER[m][0])
-    t = _mean_std(d.sort_values("gamma"), ["dataset", "model", "gamma"], dict(acc="acc_zL", acc_scaled="acc_zL_scaled"))
-    t["paper_acc"] = [PAPER_TABLE4.get((ds, m, round(g, 2)), np.nan) for ds, m, g in zip(t.dataset, t.model, t.gamma)]
-    return t[["dataset", "model", "gamma", "acc_mean", "acc_std", "paper_acc", "acc_scaled_mean", "acc_scaled_std", "n_seeds"]]
-
-def fig6_data(df: pd.DataFrame, default_levels: int = 5) -> pd.DataFrame:
-    "Probe accuracy of z_L against the number of levels L, per method (Figure 6)."
-    d = df[df["groups"].apply(lambda gs: "fig6" in gs or "table1" in gs) & df.method.isin(_HIER)].copy()
-    d["levels"] = d["levels"].fillna(default_levels).astype(int)
-    d["method"] = d.method.map(PAPER_NAMES)
-    return _mean_std(d, ["dataset", "method", "levels"], dict(acc="acc_zL"))
-
-# %% ../nbs/11_pipeline.ipynb #c023c
-def _per_seed(df, dataset, method, col="acc_zL", gamma=None, levels=None, group="table1") -> pd.Series:
-    "One value of `col` per seed for the runs of `method` on `dataset` (default gamma and levels unless given)."
-    d = df[(df.dataset == dataset) & (df.method == method)]
-    if d.empty or col not in d: return pd.Series(dtype=float)
-    d = d[d["groups"].map(lambda gs: group in gs or "table1" in gs).astype(bool)]
-    d = d[d["gamma"].isna() if gamma is None else d["gamma"].fillna(0.9).astype(float).round(2) == round(gamma, 2)]
-    d = d[d["levels"].isna() if levels is None else d["levels"].fillna(5).astype(int) == levels]
-    return d.set_index("seed")[col] if col == "active_units" else d.set_index("seed")[col].astype(float)
-
-def _row(claim, quantity, paper, ours: pd.Series, holds_if, paired: bool = False) -> dict:
-    "One claim row: mean, std and seed count of `ours`; a paired t-test against 0 with >= 3 seeds; holds_if(mean) (and p < 0.05)."
-    from scipy.stats import ttest_1samp
-    ours = ours.dropna(); n = len(ours)
-    mean = float(ours.mean()) if n else np.nan
-    std = float(ours.std(ddof=1)) if n > 1 else np.nan
-    p = float(ttest_1samp(ours, 0.0).pvalue) if paired and n >= 3 and std > 0 else np.nan
-    verdict = "holds" if holds_if(mean) and (np.isnan(p) or p < 0.05) else "does not hold"
-    tested = not paired or not np.isnan(p)
-    holds = "no data" if n == 0 else verdict if tested else f"{verdict} ({n} seed{'s' * (n > 1)}, untested)"
-    paper = float(f"{paper:.4g}") if np.isfinite(paper) else paper  # as printed, without float noise from differences
-    return dict(claim=claim, quantity=quantity, paper=paper, ours_mean=mean, ours_std=std, n_seeds=n, p_value=p, holds=holds)
-
-def claims(df: pd.DataFrame, datasets: list | None = None) -> pd.DataFrame:
-    "The paper's claims, ours beside the paper's numbers, and whether each holds (one block per dataset with Table 1 runs)."
-    if df.empty: return pd.DataFrame(columns=["dataset", "claim", "quantity", "paper", "ours_mean", "ours_std", "n_seeds", "p_value", "holds"])
-    rows = []
-    for ds in datasets or sorted(_in_group(df, "table1").dataset.unique()):
-        block = []
-        s = lambda m, col="acc_zL", **kw: _per_seed(df, ds, m, col, **kw)
-        top_units = lambda m: _per_seed(df, ds, m, "active_units").map(lambda a: float(a[-1]) if isinstance(a, list) else np.nan)
-        for m, name in (("hvae", "HVAE"), ("lvae", "LVAE")):
-            paper_kl = PAPER_TABLE2.get((ds, m), (np.nan, np.nan))[1]
-            block += [_row(f"{name}: the top level collapses", "top-level KL (nats)", paper_kl, s(m, "kl_top"), lambda v: v < 0.1),
-                     _row(f"{name}: the top level collapses", "active units of z_L", np.nan, top_units(m), lambda v: v == 0),
-                     _row(f"{name}: the top level collapses", "z_L probe accuracy (%)", PAPER_TABLE1.get((ds, m), {}).get("acc", np.nan),
-                          s(m), lambda v: v <= 20)]
-        paper = lambda m: PAPER_TABLE1.get((ds, m), {}).get("acc", np.nan)
-        for rl, base, name in (("hvae_rl", "hvae", "HVAE"), ("lvae_rl", "lvae", "LVAE")):
-            block.append(_row(f"RL lifts z_L accuracy over {name}", f"{name}+RL − {name} (points)", paper(rl) - paper(base),
-                             s(rl) - s(base), lambda v: v > 0, paired=True))
-        for rl, name in (("hvae_rl", "HVAE+RL"), ("lvae_rl", "LVAE+RL")):
-            block.append(_row(f"{name} beats IVAE", f"{name} − IVAE (points)", paper(rl) - paper("ivae"),
-                             s(rl) - s("ivae"), lambda v: v > 0, paired=True))
-        for rl, name in (("hvae_rl", "HVAE"), ("lvae_rl", "LVAE")):
-            p4 = PAPER_TABLE4.get((ds, name, 0.9), np.nan) - PAPER_TABLE4.get((ds, name, 0.0), np.nan)
-            block.append(_row(f"γ=0.9 beats γ=0 ({name}+RL, Table 4)", "acc(γ=0.9) − acc(γ=0) (points)", p4,
-                             s(rl, gamma=0.9) - s(rl, gamma=0.0, group="table4"), lambda v: v > 0, paired=True))
-        for rl, base, name in (("hvae_rl", "hvae", "HVAE"), ("lvae_rl", "lvae", "LVAE")):
-            gap = lambda m: s(m, "acc_full") - s(m)
-            p3 = lambda obj: PAPER_TABLE3.get((ds, name, obj, "full z"), np.nan) - PAPER_TABLE3.get((ds, name, obj, "z_L"), np.nan)
-            block.append(_row(f"with RL, z_L comes close to the full z ({name}, Table 3)", "(full z − z_L) with RL minus with ELBO (points)",
-                             p3("RL") - p3("ELBO"), gap(rl) - gap(base), lambda v: v < 0, paired=True))
-        f6 = df[(df.dataset == ds) & df["groups"].apply(lambda gs: "fig6" in gs or "table1" in gs)]
-        Ls = sorted(set(f6["levels"].fillna(5).astype(int))) if len(f6) else []
-        if len(Ls) > 1:
-            lo, hi = Ls[0], Ls[-1]
-            drop = lambda m: s(m, levels=hi if hi != 5 else None, group="fig6") - s(m, levels=lo if lo != 5 else None, group="fig6")
-            for rl, base, name in (("hvae_rl", "hvae", "HVAE"), ("lvae_rl", "lvae", "LVAE")):
-                block.append(_row(f"{name}+RL's accuracy holds as L grows (Fig. 6)", f"acc(L={hi}) − acc(L={lo}) with RL minus with ELBO (points)",
-                                 np.nan, drop(rl) - drop(base), lambda v: v > 0, paired=True))
-        rows += [dict(dataset=ds, **r) for r in block]
-    out = pd.DataFrame(rows)
-    return out[["dataset", "claim", "quantity", "paper", "ours_mean", "ours_std", "n_seeds", "p_value", "holds"]] if len(out) else out
-
-# %% ../nbs/11_pipeline.ipynb #c025
-def _fmt(mean, std, digits):
-    if pd.isna(mean): return "—"
-    return f"{mean:.{digits}f}" + ("" if pd.isna(std) else f" ± {std:.{digits}f}")
-
-def to_markdown(t: pd.DataFrame, title: str, provenance: str, digits: int = 2) -> str:
-    "A Markdown table: each *_mean/*_std pair as 'mean ± std', other columns as they are."
-    show = pd.DataFrame(index=t.index)
-    for c in t.columns:
-        if c.endswith("_std"): continue
-        if c.endswith("_mean"): show[c[:-5]] = [_fmt(m, s, digits) for m, s in zip(t[c], t[c[:-5] + "_std"])]
-        else: show[c] = t[c].map(lambda v: "—" if isinstance(v, float) and np.isnan(v) else v)
-    return f"# {title}\n\n{show.to_markdown(index=False)}\n\n{provenance}\n"
-
-def write_table(t: pd.DataFrame, stem: str | Path, title: str, provenance: str, digits: int = 2):
-    "Write stem.csv (tidy) and stem.md (mean ± std, paper beside), each atomically."
-    stem = Path(stem); stem.parent.mkdir(parents=True, exist_ok=True)
-    for suffix, text in ((".csv", t.to_csv(index=False)), (".md", to_markdown(t, title, provenance, digits))):
-        atomic_write(stem.with_suffix(suffix), text)
-
 # %% ../nbs/11_pipeline.ipynb #c028
-def _budgets(preset: dict) -> str:
-    "Each group's training budget, as the preset gives it: epochs (1000/L for the paper's RL runs) and/or minutes."
-    out = []
-    for g in preset.get("groups", []):
-        b = [f"{g['epochs']} epochs"] if "epochs" in g else [f"{g['epochs_over_levels']}/L epochs"] if "epochs_over_levels" in g else []
-        if g.get("budget_minutes"): b.append(f"at most {g['budget_minutes']} min")
-        out.append(f"{g['name']} {' '.join(b) or '?'}")
-    return "; ".join(dict.fromkeys(out))
-
-def provenance(preset: dict, df: pd.DataFrame) -> str:
-    "One paragraph naming what the tables were made from: preset, data split, probe, objectives and updates, budgets, machine, commit."
-    commit = code_commit()
-    col = lambda c: df[c] if c in df else pd.Series([np.nan] * len(df))
-    devices, seeds = sorted(set(col("device").dropna())), sorted(set(col("seed").dropna()))
-    splits = sorted(set(col("train_split").dropna()))
-    rl = df[df.method.isin(["hvae_rl", "lvae_rl"])] if "method" in df else df.iloc[:0]
-    rl_obj = sorted(set(rl["objective"].dropna())) if "objective" in rl else []
-    upd = col("updates").dropna()
-    recorded = sorted(set(col("threads").dropna().astype(int)))  # runs record their torch threads
-    threads = "/".join(map(str, recorded)) or preset.get("threads_per_run") or os.environ.get("OMP_NUM_THREADS", "default")
-    commits = sorted(set(col("commit").dropna()))
-    n_tr, n_te = sorted(set(col("probe_train").dropna().astype(int))), sorted(set(col("probe_test").dropna().astype(int)))
-    return (f"Provenance: preset `{preset.get('name', '?')}` ({Path(preset.get('path', '')).name}); "
-            f"training split: {', '.join(splits) or 'not recorded (runs before the split was recorded)'} — the test images are only monitored, never used to pick a model; "
-            f"z_L probe (`acc`): the paper's — mean of q(z_L|·) from a sampled inference pass (fixed seed), raw features, linear SVM C=1 "
-            f"one-vs-one hinge (liblinear), {'/'.join(map(str, n_tr)) or '?'} training images → {'/'.join(map(str, n_te)) or '?'} test images; "
-            f"`acc_scaled`: posterior means all the way, standardized; "
-            f"RL objective: {', '.join(rl_obj) or '?'} ({'L updates per batch, as Algorithm 1' if rl_obj == ['rl_stepwise'] else 'one update per batch'}); "
-            f"updates per run {int(upd.min()) if len(upd) else '?'}–{int(upd.max()) if len(upd) else '?'}; budgets — {_budgets(preset)}; "
-            f"{preset.get('jobs', 1)} run(s) at a time with {threads} thread(s) each; seeds {[int(s) for s in seeds]}; "
-            f"device {', '.join(devices) or '?'}; runs made at commit {', '.join(commits) or '?'}, tables at {commit}. IVAE is the paper's Eq. 16 description (ELBO + every level's skip-path reward, the ELBO counted once), "
-            f"not Li et al.'s published loss, which could not be read here (nbs/09_baselines).")
-
 def is_builtin(preset: dict) -> bool:
     "Is this one of the repository's presets (presets/*.yaml), as opposed to a user's file?"
     return Path(preset["path"]).resolve().parent == PRESETS.resolve()
@@ -825,90 +600,3 @@ def aggregate(preset: dict, results_dir: Path, figures_dir: Path, notebook_out: 
                         parameters=dict(runs_dir=str(Path(results_dir).resolve()), figures_dir=str(Path(figures_dir).resolve()),
                                         preset=preset["path"]), progress_bar=False, kernel_manager_class=LocalKernelManager)
     return out_nb
-
-def _preset_arg(name_or_path: str) -> dict:
-    "load_preset for --preset: an unknown name or a missing file is a UsageError too (one line, exit 2), like a bad preset."
-    try: return load_preset(name_or_path)
-    except UsageError: raise
-    except (ValueError, FileNotFoundError) as e: raise UsageError(f"--preset: {e}") from None
-
-def _preset_help() -> str:
-    known = sorted(f.stem for f in PRESETS.glob("*.yaml")) if PRESETS.exists() else []
-    return f"one of {', '.join(known) or 'none found'} (presets/), or a path to a preset .yaml (default: quick)"
-
-def aggregate_main(argv=None) -> int:
-    "hvaerl aggregate [--preset quick]: rebuild a preset's tables and figures from its results, without training."
-    import argparse
-    p = OneLineParser(prog="hvaerl aggregate", description="Rebuild a preset's tables and figures from its runs' small files (results/<preset>/).")
-    p.add_argument("--preset", default="quick", help=_preset_help())
-    p.add_argument("--results-dir", default=None, help="the runs' small files (default: results/<preset> for a built-in preset)")
-    p.add_argument("--figures-dir", default=None, help="where tables and figures go (default: figures/ when the grid is complete)")
-    a = p.parse_args(argv)
-    preset = _preset_arg(a.preset)
-    runs_dir = Path("runs") / preset.get("name", Path(a.preset).stem)
-    results_dir = Path(a.results_dir) if a.results_dir else results_folder(preset, runs_dir)
-    runs = build_grid(preset)
-    done = [r for r in runs if is_complete(results_dir / r.run_id)]
-    if not done: sys.exit(f"hvaerl aggregate: no complete run of preset {preset.get('name')!r} in {results_dir}: run `hvaerl reproduce --preset {a.preset}` first")
-    figures_dir = figures_folder(preset, len(done) == len(runs), runs_dir, a.figures_dir)
-    t0 = time.time()
-    out_nb = aggregate(preset, results_dir, figures_dir, runs_dir / "aggregate.ipynb")
-    print(f"{len(done)}/{len(runs)} runs of {results_dir} -> tables and figures in {figures_dir} ({time.time() - t0:.0f} s; notebook {out_nb})")
-    return 0
-
-def reproduce_main(argv=None) -> int:
-    "hvaerl reproduce [--preset quick] [--jobs N] [--executor local|slurm] ..."
-    import argparse
-    p = OneLineParser(prog="hvaerl reproduce", description="Run a preset's grid and write every table and figure.")
-    p.add_argument("--preset", default="quick", help=_preset_help() + "; quick: CPU, FashionMNIST; paper: GPU")
-    p.add_argument("--runs-dir", default=None, help="where run folders go (default: runs/<preset> under the current directory)")
-    p.add_argument("--figures-dir", default=None, help="default: figures/ for a built-in preset whose runs all completed, else runs/<preset>/figures")
-    p.add_argument("--jobs", type=positive_int, default=None, help="parallel runs for the local executor (default: the preset's `jobs`, else 1)")
-    p.add_argument("--threads-per-run", type=positive_int, default=None, help="torch threads of each run (default: the preset's `threads_per_run`)")
-    p.add_argument("--executor", default="local", choices=["local", "slurm", "submitit_local"])
-    p.add_argument("--partition", help="Slurm partition (default: the preset's slurm.partition)")
-    p.add_argument("--gpus", type=int, default=None, help="GPUs per run (default: the preset's slurm.gpus, else 1)")
-    p.add_argument("--time-min", type=positive_int, default=None, help="Slurm time limit per run in minutes (default: the preset's slurm.time_min, else 1440)")
-    p.add_argument("--array-parallelism", type=positive_int, default=None, help="Slurm array jobs at once (default: the preset's, else 16)")
-    p.add_argument("--skip-aggregate", action="store_true")
-    p.add_argument("--dry-run", action="store_true", help="run the grid with a stand-in notebook that trains nothing (checks executors)")
-    p.add_argument("--smoke", action="store_true", help="check every configuration of the grid: two CPU training steps and one evaluation each, "
-                   "on stand-in files in the datasets' real formats, into runs/<preset>-smoke; writes nothing to figures/ or results/")
-    a = p.parse_args(argv)
-    preset = _preset_arg(a.preset)
-    jobs = a.jobs or ((os.cpu_count() or 1) if a.smoke else preset.get("jobs", 1))
-    threads = a.threads_per_run or (1 if a.smoke else preset.get("threads_per_run"))
-    if threads:  # kernels inherit the environment: side-by-side runs must not oversubscribe the cores
-        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
-    runs = build_grid(preset)
-    runs_dir = Path(a.runs_dir or Path("runs") / preset.get("name", Path(a.preset).stem))
-    if a.smoke:
-        from hvaerl.data import write_standin_files
-        runs_dir = runs_dir.with_name(runs_dir.name + "-smoke")
-        data_root = write_standin_files((runs_dir / "standin-data").resolve(), sorted({r.dataset for r in runs}), n=SMOKE_IMAGES)  # absolute: kernels run elsewhere
-        print(f"smoke check: {len(runs)} runs of the grid, {len({r.run_id for r in smoke_grid(runs, data_root)})} distinct configurations; stand-in files in {data_root}")
-        runs = smoke_grid(runs, data_root)
-    print(f"preset {preset.get('name')}: {len(runs)} runs into {runs_dir}, {jobs} at a time, {threads or 'default'} thread(s) each")
-    t0 = time.time()
-    notebook = RUN_NOTEBOOK
-    if a.dry_run:
-        runs_dir = runs_dir.with_name(runs_dir.name + "-dry-run"); runs_dir.mkdir(parents=True, exist_ok=True)
-        notebook = dry_run_notebook(runs_dir / "dry_run.ipynb")
-    elif not RUN_NOTEBOOK.exists():
-        raise FileNotFoundError(f"{RUN_NOTEBOOK} not found: reinstall hvaerl (the run notebook ships inside the package)")
-    results_dir = None if a.dry_run or a.smoke else results_folder(preset, runs_dir)
-    asked = dict(partition=a.partition, gpus=a.gpus, time_min=a.time_min, array_parallelism=a.array_parallelism)
-    slurm = {**preset.get("slurm", {}), **{k: v for k, v in asked.items() if v is not None}}  # the flags override the preset's
-    try: outcomes = run_grid(runs, runs_dir, a.executor, jobs, notebook=notebook, results_dir=results_dir, slurm=slurm)
-    except KeyboardInterrupt:  # the workers and their kernels are stopped by now (run_grid); complete runs are kept
-        print(f"\ninterrupted: every run of this batch was stopped; complete runs are kept in {runs_dir}; rerun the same command to resume", file=sys.stderr)
-        return 130
-    failed = [o for o in outcomes if o.status == "failed"]
-    print(f"runs finished in {time.time() - t0:.0f} s: {len(outcomes) - len(failed)} complete, {len(failed)} failed")
-    for o in failed: print(f"  FAILED {o.run_id}: {o.error}\n    notebook: {o.notebook} (cell {o.cell})")
-    if not a.skip_aggregate and not a.dry_run and not a.smoke:
-        if len(failed) == len(outcomes): print("no complete run: nothing to aggregate"); return 1
-        figures_dir = figures_folder(preset, not failed, runs_dir, a.figures_dir)
-        out_nb = aggregate(preset, results_dir, figures_dir, runs_dir / "aggregate.ipynb")
-        print(f"tables and figures written to {figures_dir} (aggregation notebook: {out_nb}); run results in {results_dir}")
-    return 1 if failed else 0
