@@ -12,3 +12,4 @@ lab: setup
 	.venv/bin/jupyter lab nbs/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)  # JupyterLab refuses root without the flag
 bench: setup
 	.venv/bin/python bench/step_cost.py
+	.venv/bin/python bench/probe_cost.py

