@@ -5,7 +5,7 @@
     python bench/probe_cost.py --repeats 5
 
 The features are real: the paper's probe features (means of q(z_L|.) from a sampled pass, raw) of two models trained
-on FashionMNIST, kept in results/probe_check/ (see nbs/05_probe.ipynb). Target (from the issue that made this the
+on FashionMNIST, kept in results/probe_check/ (see nbs/06_probe.ipynb). Target (from the issue that made this the
 default probe): under 30 s per probe on 2 cores. Speed lives here, not in the tests.
 """
 import argparse, statistics

