@@ -180,6 +180,7 @@ def _preset_help() -> str:
     known = sorted(f.stem for f in pl.PRESETS.glob("*.yaml")) if pl.PRESETS.exists() else []
     return f"one of {', '.join(known) or 'none found'} (presets/), or a path to a preset .yaml (default: quick)"
 
+# %% ../nbs/14_cli.ipynb #c009cs0
 def aggregate_main(argv=None) -> int:
     "hvaerl aggregate [--preset quick]: rebuild a preset's tables and figures from its results, without training."
     from hvaerl import pipeline as pl
@@ -200,6 +201,7 @@ def aggregate_main(argv=None) -> int:
     print(f"{len(done)}/{len(runs)} runs of {results_dir} -> tables and figures in {figures_dir} ({time.time() - t0:.0f} s; notebook {out_nb})")
     return 0
 
+# %% ../nbs/14_cli.ipynb #c009cs1
 def reproduce_main(argv=None) -> int:
     "hvaerl reproduce [--preset quick] [--jobs N] [--executor local|slurm] ..."
     from hvaerl import pipeline as pl

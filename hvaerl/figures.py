@@ -188,6 +188,7 @@ def latent_traversal(model: HierarchicalVAE, x_anchor: Tensor, # one image (C, H
     imgs = decode_top(model, z.view(-1, z.shape[-1]).float().to(device))
     return imgs.view(len(dims), steps, *imgs.shape[1:]), offsets, values
 
+# %% ../nbs/09_figures.ipynb #c017s0
 def fig5_data(model: HierarchicalVAE, dataset, # test split
               anchor: int = 0, n_tsne: int = 2000, dims: list | None = None, steps: int = 9, width: float = 0.45, seed: int = 0) -> dict:
     "What Fig. 5 draws for one model, as arrays: the t-SNE of z_L's probe features and a traversal of z_L around an anchor."
@@ -236,7 +237,6 @@ def fig_tsne_traversal(models, # a HierarchicalVAE, or {name: model or its saved
         fig.suptitle(title)
         fig.tight_layout()
     return fig
-
 
 # %% ../nbs/09_figures.ipynb #c020
 def fig_accuracy_vs_levels(results: pd.DataFrame, # columns: method, levels, accuracy (%) [, seed]

@@ -63,6 +63,7 @@ def _as_latents(latents) -> tuple:
     "Latent sizes as a tuple of ints; a bare int is one level (a command-line flag `--latents 8` parses to 8)."
     return (int(latents),) if isinstance(latents, int) else tuple(int(z) for z in latents)
 
+# %% ../nbs/11_methods.ipynb #c007s0
 @dataclass(frozen=True)
 class Method:
     "One row of the registry: a method of the paper's tables, its model and config classes, how it trains and evaluates."
@@ -107,6 +108,7 @@ class Method:
         "The model of `config` (a config object, or its `asdict` as stored in checkpoints)."
         return self.model(self.config(**config) if isinstance(config, dict) else config)
 
+# %% ../nbs/11_methods.ipynb #c007s1
 _H = ("bottom_up",)
 METHODS = {m.name: m for m in [  # in Table 1's order
     Method("aae", "AAE", AAE, AAEConfig, aae_step, ("adversarial",), ("deterministic",), True,

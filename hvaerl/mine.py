@@ -80,6 +80,7 @@ def _standardize(a: Tensor, idx: Tensor) -> Tensor:
 def _as_2d(a) -> Tensor:
     return (a if torch.is_tensor(a) else torch.as_tensor(np.asarray(a))).float().flatten(1)
 
+# %% ../nbs/08_mine.ipynb #c010s0
 def train_mine(x, # samples of x, (N, ...) array or tensor (flattened)
                z, # the paired samples of z, (N, ...)
                hidden: int = 128, # width of the statistics network

@@ -36,6 +36,7 @@ def default_downsamplings(image_shape, levels: int) -> int:
     while k < levels and image_shape[1] % 2 ** (k + 1) == 0 and image_shape[2] % 2 ** (k + 1) == 0: k += 1
     return k
 
+# %% ../nbs/03_model.ipynb #c005s0
 @dataclass
 class BaseConfig:
     "The architecture fields every model shares, checked and resolved here once (the baselines' configs subclass it too)."
@@ -65,6 +66,7 @@ class BaseConfig:
             raise ValueError(f"conv backbones need image sides divisible by 4 (the single-code baselines downsample twice): got {self.image_shape[1:]}")
         if self.channels is None: self.channels = 64 if self.image_shape[0] == 1 else 256
 
+# %% ../nbs/03_model.ipynb #c005s1
 @dataclass
 class ModelConfig(BaseConfig):
     "Architecture of a hierarchical VAE: the shared fields plus the hierarchy's own."

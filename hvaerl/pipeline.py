@@ -370,6 +370,8 @@ def is_complete(folder: Path, # a run folder
 
 # notebook parameters a run can change and still continue from its checkpoint: how long and where it trains (what
 # `hvaerl.train.RESUMABLE_CHANGES` allows) and how it is evaluated (EvalConfig): such a run reruns in its own folder
+
+# %% ../nbs/12_pipeline.ipynb #c010s0
 CONTINUABLE = {"epochs", "budget_minutes", "device", "data_root", "out_dir", "groups", "amp", "compile", "data_on_device",
                "log_every", "fingerprint"} | {f.name for f in fields(EvalConfig)}
 
@@ -395,6 +397,7 @@ def _set_aside(folder: Path, old: str | None) -> Path:
     os.replace(folder, dest)
     return dest
 
+# %% ../nbs/12_pipeline.ipynb #c010s1
 def _failing_cell(executed: Path) -> int | None:
     "Index, in the executed notebook, of the cell that raised: papermill marks it with an anchor cell just before it."
     import nbformat
@@ -415,6 +418,7 @@ def keep_results(folder: Path, results_dir: str | Path | None) -> None:
     # the new files replace the old folder whole: nothing of an earlier run of the same id survives beside them
     shutil.rmtree(dest, ignore_errors=True); os.replace(tmp, dest)
 
+# %% ../nbs/12_pipeline.ipynb #c010s2
 def execute_run(spec: RunSpec, runs_dir: str | Path, notebook: str | Path = RUN_NOTEBOOK, kernel: str | None = None,
                 results_dir: str | Path | None = None) -> RunOutcome:
     "Execute the run notebook for `spec` with papermill into runs_dir/<run_id>/ (skipped when complete with the same parameters); keep its small files in results_dir."
