@@ -139,7 +139,7 @@ def load_preset(name_or_path: str) -> dict:
 # %% ../nbs/12_pipeline.ipynb #c007b
 import typing
 from dataclasses import fields, MISSING
-from .cli import UsageError, optional_type
+from .train import UsageError, optional_type
 
 @dataclass
 class EvalConfig:
@@ -169,7 +169,7 @@ def _assignment(name: str, value, comment: str) -> str: return f"{name} = {value
 def run_parameters_cell() -> str:
     "The source of the run notebook's `parameters` cell: every TrainConfig and EvalConfig field with its default (or the notebook's own, `RUN_NOTEBOOK_DEFAULTS`) and comment, then `PIPELINE_PARAMETERS`."
     from hvaerl.train import TrainConfig
-    from hvaerl.cli import field_comments
+    from hvaerl.train import field_comments
     lines = ["# written by hvaerl.pipeline.write_run_parameters_cell() from TrainConfig and EvalConfig: change them there"]
     for cls, title in ((TrainConfig, "training (hvaerl.train.TrainConfig)"), (EvalConfig, "evaluation (hvaerl.pipeline.EvalConfig)")):
         lines.append(f"# {title}")
