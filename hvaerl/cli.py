@@ -150,7 +150,7 @@ import os, time
 
 def _preset_arg(name_or_path: str) -> dict:
     "`hvaerl.pipeline.load_preset` for --preset: an unknown name or a missing file is a UsageError too (one line, exit 2), like a bad preset."
-    from hvaerl import pipeline as pl  # not at the top: hvaerl.pipeline imports this module's parser types
+    from hvaerl import pipeline as pl  # here, not at the top: `hvaerl train` does not need the pipeline
     try: return pl.load_preset(name_or_path)
     except UsageError: raise
     except (ValueError, FileNotFoundError) as e: raise UsageError(f"--preset: {e}") from None
@@ -278,6 +278,4 @@ def main(argv: list | None = None) -> int:
         return 130
 
 # %% ../nbs/14_cli.ipynb #c010b
-if __name__ == "__main__" and "__file__" in globals():  # python -m hvaerl.cli ...: run the imported module's main, so that
-    from hvaerl.cli import main as _main                # its UsageError is the one hvaerl.pipeline raises
-    sys.exit(_main())
+if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())  # python -m hvaerl.cli ...

