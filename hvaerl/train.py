@@ -10,7 +10,7 @@ __all__ = ['RESUMABLE_CHANGES', 'TrainConfig', 'UsageError', 'optional_type', 'f
            'epoch_seed', 'validate', 'TrainResult', 'TrainingDiverged', 'DifferentRunError', 'compile_stages', 'train']
 
 # %% ../nbs/05_train.ipynb #c002
-import ast, inspect, io, json, math, os, pickle, random, subprocess, textwrap, time, tokenize, types, typing
+import ast, inspect, io, math, os, pickle, random, subprocess, textwrap, time, tokenize, types, typing
 from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
 import numpy as np
