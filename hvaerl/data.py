@@ -259,8 +259,9 @@ def _load_dataset(name, split, root, binarize, valid_size, seed, download) -> Im
     _check_split(split)
     binarize = _resolve_binarize(binarize, spec.grayscale, split)
     if split in ("fit", "valid"): fit_valid_indices(spec.n_train, valid_size, seed)  # bad valid_size fails before loading
-    images, targets, source, *expected = spec.loader(root, split != "test", download, spec.n_test if split == "test" else spec.n_train)
-    n = expected[0] if expected else spec.n_test if split == "test" else spec.n_train
+    official = spec.n_test if split == "test" else spec.n_train
+    images, targets, source, *expected = spec.loader(root, split != "test", download, official)
+    n = expected[0] if expected else official
     if len(images) != n or tuple(images.shape[1:]) != spec.image_shape:
         raise RuntimeError(f"{source}: got {tuple(images.shape)}, expected ({n}, *{spec.image_shape}); incomplete or wrong data")
     indices = None
@@ -360,7 +361,6 @@ def _write_tiny_imagenet(folder: Path, per_class: int, n_val: int, seed: int = 0
     return out
 
 # %% ../nbs/01_data.ipynb #c055w
-from PIL import Image
 CELEBA_ATTRS = ("5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose Black_Hair "
                 "Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee Gray_Hair Heavy_Makeup "
                 "High_Cheekbones Male Mouth_Slightly_Open Mustache Narrow_Eyes No_Beard Oval_Face Pale_Skin Pointy_Nose "

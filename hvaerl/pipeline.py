@@ -139,7 +139,7 @@ def load_preset(name_or_path: str) -> dict:
 # %% ../nbs/12_pipeline.ipynb #c007b
 import typing
 from dataclasses import fields, MISSING
-from .train import UsageError, optional_type
+from .train import TrainConfig, UsageError, optional_type, field_comments
 
 @dataclass
 class EvalConfig:
@@ -170,8 +170,6 @@ def _assignment(name: str, value, comment: str) -> str: return f"{name} = {value
 
 def run_parameters_cell() -> str:
     "The source of the run notebook's `parameters` cell: every TrainConfig and EvalConfig field with its default (or the notebook's own, `RUN_NOTEBOOK_DEFAULTS`) and comment, then `PIPELINE_PARAMETERS`."
-    from hvaerl.train import TrainConfig
-    from hvaerl.train import field_comments
     lines = ["# written by hvaerl.pipeline.write_run_parameters_cell() from TrainConfig and EvalConfig: change them there"]
     for cls, title in ((TrainConfig, "training (hvaerl.train.TrainConfig)"), (EvalConfig, "evaluation (hvaerl.pipeline.EvalConfig)")):
         lines.append(f"# {title}")
@@ -194,7 +192,6 @@ def write_run_parameters_cell(notebook: str | Path = RUN_NOTEBOOK) -> None:
 def configs_from_parameters(namespace: dict, # the run notebook's variables (`globals()`)
                             **overrides) -> tuple:
     "(TrainConfig, EvalConfig) from the variables named like their fields; `overrides` replace some (the notebook's resolved `out_dir`)."
-    from hvaerl.train import TrainConfig
     build = lambda cls: cls(**{f.name: overrides.get(f.name, namespace[f.name]) for f in fields(cls) if f.name in namespace or f.name in overrides})
     return build(TrainConfig), build(EvalConfig)
 
@@ -256,7 +253,6 @@ def notebook_parameter_names(notebook: str | Path) -> frozenset | None:
 
 def run_parameters(notebook: str | Path = RUN_NOTEBOOK) -> dict:
     "{name: type} of what a preset's `run:` may set: the TrainConfig and EvalConfig fields the run notebook declares, less those the grid sets."
-    from hvaerl.train import TrainConfig
     hints = {**typing.get_type_hints(TrainConfig), **typing.get_type_hints(EvalConfig)}
     declared = notebook_parameter_names(notebook)
     return {k: t for k, t in hints.items() if (declared is None or k in declared) and k not in GRID_KEYS}
@@ -313,7 +309,6 @@ def _check_run(run, where: str, allowed: dict) -> None:
 # %% ../nbs/12_pipeline.ipynb #c007g
 def _check_runs(preset: dict, where: str) -> None:
     "Build each distinct run's TrainConfig and EvalConfig, so a bad value (an objective a method lacks, gamma 1.5) fails now, not hours into a batch."
-    from hvaerl.train import TrainConfig
     train_keys, eval_keys = {f.name for f in fields(TrainConfig)} - {"out_dir"}, {f.name for f in fields(EvalConfig)}
     seen = set()
     for r in build_grid(preset):

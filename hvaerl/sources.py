@@ -10,6 +10,7 @@ import gzip, hashlib, json, os, shutil, subprocess, sys, tempfile, uuid
 from pathlib import Path
 from typing import Callable
 
+import psutil
 import torch
 import torch.nn.functional as F
 
@@ -68,9 +69,7 @@ def remove_stale_temporaries(folder: Path) -> list:
     for p in Path(folder).glob(".*.tmp") if Path(folder).is_dir() else []:
         parts = p.name.rsplit(".", 3)  # ".<name>", "<pid>", "<hex>", "tmp"
         if len(parts) != 4 or not parts[1].isdigit(): continue
-        try: os.kill(int(parts[1]), 0); continue  # still running: its write may be in progress
-        except ProcessLookupError: pass
-        except PermissionError: continue  # another user's live process
+        if psutil.pid_exists(int(parts[1])): continue  # still running: its write may be in progress
         p.unlink(missing_ok=True); gone.append(p)
     return gone
 
