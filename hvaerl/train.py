@@ -37,7 +37,7 @@ class TrainConfig:
     inference: str | None = None       # "bottom_up" (HVAE) or "top_down" (LVAE); None: the method's (bottom_up without a method)
     backbone: str = "mlp"              # "mlp" or "conv"
     hidden: tuple | None = None        # per-level widths (default 4x latent, at least 64)
-    skip_connections: bool = True      # deterministic skip connections in the generative path (False: the Markov-chain ablation)
+    wiring: str = "as_run"             # which stages read their neighbours' features: "as_run" (the authors' executed network, the paper's numbers), "skip" (hvae-oodd's intended design) or "markov" (nbs/03_model)
     spatial_levels: int | None = None  # lowest levels whose latents are conv maps; None: the paper's (2 on RGB with the conv backbone, else 0)
     merge: str = "precision"           # top-down posterior: "precision" (Sønderby et al.) or "learned" (hvae-oodd's)
     objective: str | None = None       # "elbo", "rl_stepwise" or "rl_fused" (a method may have its own); None: the method's (rl_fused without a method)
@@ -88,7 +88,7 @@ class TrainConfig:
     def model_config(self, image_shape):
         "The architecture config of the run's model (ModelConfig, or the method's own config class)."
         return get_method(self.method).model_config(image_shape, self.latents, self.levels, self.inference, self.backbone, self.hidden,
-                                                    skip_connections=self.skip_connections, spatial_levels=self.spatial_levels, merge=self.merge)
+                                                    wiring=self.wiring, spatial_levels=self.spatial_levels, merge=self.merge)
 
     def resolved_device(self) -> torch.device:
         if self.device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
