@@ -1,9 +1,10 @@
 """Median seconds per training batch of `elbo`, `rl_stepwise` and `rl_fused` (batch 128, L=5), in one run.
 
-    python bench/step_cost.py                        # MLP on CPU, real FashionMNIST batches
+    python bench/step_cost.py                        # MLP on CPU, real FashionMNIST batches, the authors' executed wiring
+    python bench/step_cost.py --backbone mlp conv    # both backbones (conv: the authors' FashionMNIST network, 8x14x14 z_1)
     python bench/step_cost.py --device cuda --backbone conv
     python bench/step_cost.py --backbone conv --rgb     # the paper's RGB network on 3x32x32 batches
-    python bench/step_cost.py --no-skip                 # the Markov-chain ablation (no deterministic skip connections)
+    python bench/step_cost.py --wiring skip             # hvae-oodd's intended wiring (or markov: no skips; nbs/03_model)
     python bench/step_cost.py --device cuda --backbone conv --compile   # plus torch.compile of every stage
 
 Runs in float32 like the trainer's default; --amp times bf16 autocast of the networks (the trainer's `amp`). It reports
@@ -30,11 +31,12 @@ def batches(n: int, batch_size: int, synthetic: bool, like: str = "fashion_mnist
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cpu"); p.add_argument("--backbone", default="mlp", choices=["mlp", "conv"])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--backbone", nargs="+", default=["mlp"], choices=["mlp", "conv"], help="one table per backbone")
     p.add_argument("--inference", default="bottom_up", choices=["bottom_up", "top_down"])
     p.add_argument("--batch-size", type=int, default=128); p.add_argument("--batches", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3); p.add_argument("--synthetic", action="store_true")
-    p.add_argument("--no-skip", action="store_true", help="the Markov-chain ablation: no deterministic skip connections")
+    p.add_argument("--wiring", default="as_run", choices=["as_run", "skip", "markov"], help="which stages read their neighbours (nbs/03_model)")
     p.add_argument("--rgb", action="store_true", help="3x32x32 batches (CIFAR-10's shape; synthetic, as CIFAR is not on this "
                    "machine) through the paper's RGB hierarchy {128_conv, 64_conv, 256, 128, 64} (conv backbone)")
     p.add_argument("--amp", action="store_true", help="bf16 autocast of the networks (TrainConfig.amp), to time against float32")
@@ -42,9 +44,17 @@ def main():
     a = p.parse_args()
     dev = torch.device(a.device)
     xs, source = batches(a.batches + a.warmup, a.batch_size, a.synthetic or a.rgb, "cifar10" if a.rgb else "fashion_mnist")
+    for backbone in a.backbone: time_backbone(a, backbone, dev, xs, source)
+
+def architecture(backbone: str, rgb: bool) -> dict:
+    "The paper's RGB hierarchy {128_conv, 64_conv, 256, 128, 64}; on FashionMNIST the conv backbone is the authors' script's (z_1 a spatial 8x14x14 map, 64/32/16/8 above), the MLP the text's (128, 64, 32, 16, 8)."
+    if rgb: return dict(image_shape=(3, 32, 32), latents=(128, 64, 256, 128, 64), spatial_levels=2 if backbone == "conv" else 0)
+    return dict(latents=(8, 64, 32, 16, 8), spatial_levels=1) if backbone == "conv" else {}
+
+def time_backbone(a, backbone: str, dev, xs, source):
     torch.manual_seed(0)
-    arch = dict(image_shape=(3, 32, 32), latents=(128, 64, 256, 128, 64), spatial_levels=2 if a.backbone == "conv" else 0) if a.rgb else {}
-    base = HierarchicalVAE(ModelConfig(inference=a.inference, backbone=a.backbone, skip_connections=not a.no_skip, **arch))
+    base = HierarchicalVAE(ModelConfig(inference=a.inference, backbone=backbone, wiring=a.wiring, **architecture(backbone, a.rgb)))
+    if base.wants_data_init: base.data_init(xs[0])  # weight norm's data-dependent init, as the trainer does on a fresh run
     models = {o: copy.deepcopy(base).to(dev) for o in OBJECTIVES}
     if a.compile:
         for m in models.values(): compile_stages(m)
@@ -64,8 +74,8 @@ def main():
             if i >= a.warmup: times[o].append(time.perf_counter() - t0)
     med = {o: statistics.median(t) for o, t in times.items()}
     c = base.config
-    print(f"device {dev} ({torch.get_num_threads()} threads), backbone {a.backbone}, inference {a.inference}, "
-          f"skip connections {c.skip_connections}, latents {c.latent_shapes}, batch {a.batch_size}, L={c.levels}, "
+    print(f"device {dev} ({torch.get_num_threads()} threads), backbone {backbone}, inference {a.inference}, "
+          f"wiring {c.wiring}, latents {c.latent_shapes}, batch {a.batch_size}, L={c.levels}, "
           f"{a.batches} timed batches of {source}, {'bf16 autocast' if amp else 'float32'}{', compiled' if a.compile else ''}")
     per_epoch = (50_000 if a.rgb else 60_000) // a.batch_size
     for o in OBJECTIVES:

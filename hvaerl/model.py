@@ -133,8 +133,9 @@ def _zero_last(conv: nn.Module, wn: bool):
 
 class ResConv(nn.Module):
     "skip(x) + conv(act(conv(act(x)))) with kernel k, identity at initialisation; `resample` 'down' halves the side, 'up' doubles it."
-    def __init__(self, ch: int, k: int = 3, resample: str | None = None, wn: bool = False):
+    def __init__(self, ch: int, k: int = 3, resample: str | None = None, wn: bool = False, act=F.silu):
         super().__init__()
+        self.act = act
         maybe_wn = (lambda m, dim=0: weight_norm(m, dim=dim)) if wn else (lambda m, dim=0: m)
         if resample == "up":  # a transposed conv's weight is (in, out, k, k): normalise per output channel, its dim 1
             self.c1 = maybe_wn(nn.ConvTranspose2d(ch, ch, 4, stride=2, padding=1), dim=1)
@@ -142,17 +143,17 @@ class ResConv(nn.Module):
         self.c2 = maybe_wn(nn.Conv2d(ch, ch, k, padding=k // 2))
         _zero_last(self.c2, wn)
         self.skip = {"down": nn.AvgPool2d(2), "up": nn.Upsample(scale_factor=2), None: nn.Identity()}[resample]
-    def forward(self, x): return self.skip(x) + self.c2(F.silu(self.c1(F.silu(x))))
+    def forward(self, x): return self.skip(x) + self.c2(self.act(self.c1(self.act(x))))
 
 def mlp_block(n_in: int, width: int) -> nn.Sequential:
     "Project to `width`, then one residual block: each level's deterministic stage."
     return nn.Sequential(nn.Linear(n_in, width), ResMLP(width))
 
-def conv_stage(ch: int, k: int, resample: str | None, wn: bool = True) -> nn.Sequential:
-    "Three residual conv blocks, as each stage of the authors' networks: a 'down' stage halves the side in its last block, an 'up' stage doubles it in its first."
-    blocks = [ResConv(ch, k, None, wn) for _ in range(2)]
-    if resample == "down": return nn.Sequential(*blocks, ResConv(ch, k, "down", wn))
-    return nn.Sequential(*([ResConv(ch, k, resample, wn)] if resample == "up" else [ResConv(ch, k, None, wn)]), *blocks)
+def conv_stage(ch: int, k: int, resample: str | None, wn: bool = True, act=F.relu) -> nn.Sequential:
+    "Three residual conv blocks with ReLU, as each stage of the authors' networks: a 'down' stage halves the side in its last block, an 'up' stage doubles it in its first."
+    blocks = [ResConv(ch, k, None, wn, act) for _ in range(2)]
+    if resample == "down": return nn.Sequential(*blocks, ResConv(ch, k, "down", wn, act))
+    return nn.Sequential(*([ResConv(ch, k, resample, wn, act)] if resample == "up" else [ResConv(ch, k, None, wn, act)]), *blocks)
 
 # %% ../nbs/03_model.ipynb #c010
 class MLPImageEncoder(nn.Module):
@@ -238,12 +239,13 @@ class FlatGaussianHead(GaussianHead):
 
 class LikelihoodHead(nn.Module):
     "The generative state d_1 -> likelihood parameters (C*n or n, H, W): a linear layer (MLP) or a 3x3 convolution (conv)."
-    def __init__(self, backbone: str, n_in: int, image_shape, n_params: int):
+    def __init__(self, backbone: str, n_in: int, image_shape, n_params: int, act=F.silu):
         super().__init__()
+        self.act = act
         C, H, W = image_shape
         self.out_shape = (_out_channels(image_shape, n_params), H, W)
         self.proj = nn.Linear(n_in, math.prod(self.out_shape)) if backbone == "mlp" else nn.Conv2d(n_in, self.out_shape[0], 3, padding=1)
-    def forward(self, d): return self.proj(F.silu(d)).view(d.shape[0], *self.out_shape)
+    def forward(self, d): return self.proj(self.act(d)).view(d.shape[0], *self.out_shape)
 
 class _Centered(nn.Module):
     "[0, 1] pixels -> [-1, 1]."
@@ -272,6 +274,7 @@ class HierarchicalVAE(nn.Module):
         self.config = c = config
         L, zs, shapes = c.levels, c.latent_dims, c.latent_shapes
         self.lik = make_likelihood(c.likelihood, c.n_mix)
+        self.act = F.silu if c.backbone == "mlp" else F.relu  # the conv backbone is the authors' network: ReLU throughout
         bu, reads_h = c.inference == "bottom_up", c.inference == "top_down" or c.inference_skip  # enc stage l reads h_{l-1}?
         if c.backbone == "mlp":
             w = c.hidden  # features h_l and states d_l of level l are vectors of width w[l-1]
@@ -292,8 +295,8 @@ class HierarchicalVAE(nn.Module):
             head = lambda l: ConvGaussianHead(ch, c.latents[l]) if l < c.spatial_levels else FlatGaussianHead(ch * math.prod(c.side(l + 1)), zs[l])
             prior_head = head  # d_{l+2} has level l+1's side and channels, like h_{l+1}
             gen = [SumStage([ToMap(shapes[l], ch, c.side(l + 1)), None], conv_stage(ch, k(l + 1), rs(l + 1, "up"), wn)) for l in range(L)]
-            merge = lambda l: SumStage([None, None], ResConv(ch, 3, None, wn))
-            self.x_decoder = LikelihoodHead("conv", ch, c.image_shape, self.lik.n_params)
+            merge = lambda l: SumStage([None, None], ResConv(ch, 3, None, wn, F.relu))
+            self.x_decoder = LikelihoodHead("conv", ch, c.image_shape, self.lik.n_params, F.relu)
         self.enc_stages = nn.ModuleList(enc)        # h_l from h_{l-1} (and z_{l-1}, bottom-up), l = 2..L
         self.q_heads = nn.ModuleList([head(l) for l in range(L)])  # q(z_l | .) from h_l (bottom-up estimate, top-down)
         self.prior_heads = nn.ModuleList([prior_head(l) for l in range(L - 1)])  # p(z_l | d_{l+1}), l = 1..L-1; p(z_L) = N(0, I)
@@ -309,7 +312,7 @@ class HierarchicalVAE(nn.Module):
         if l == self.levels:
             zero = torch.zeros(batch, self.config.latent_dims[-1], device=self.x_decoder.proj.weight.device)
             return zero, torch.ones_like(zero)
-        return self.prior_heads[l - 1](F.silu(d_above))
+        return self.prior_heads[l - 1](self.act(d_above))
 
     def state(self, l: int, z: Tensor, d_above: Tensor | None) -> Tensor:
         "The generative state d_l = g_l(z_l, d_{l+1}) of level l (1-based); g_l reads z_l only where the wiring has no generative skip."
@@ -344,9 +347,9 @@ class HierarchicalVAE(nn.Module):
 @patch
 def _posterior_top_down(self: HierarchicalVAE, l: int, h: Tensor, d_above: Tensor | None, p_mu: Tensor, p_std: Tensor):
     "q(z_l | z_{>l}, x) of the ladder (l 0-based): the top, and every level under `as_run`, reads h_l alone; below, the precision or learned merge."
-    if d_above is None or not self.config.inference_skip: return self.q_heads[l](F.silu(h))
-    if self.config.merge == "learned": return self.q_heads[l](F.silu(self.merges[l](h, d_above)))
-    return precision_weighted(*self.q_heads[l](F.silu(h)), p_mu, p_std)
+    if d_above is None or not self.config.inference_skip: return self.q_heads[l](self.act(h))
+    if self.config.merge == "learned": return self.q_heads[l](self.act(self.merges[l](h, d_above)))
+    return precision_weighted(*self.q_heads[l](self.act(h)), p_mu, p_std)
 
 @patch
 def infer(self: HierarchicalVAE, x: Tensor, # images (B, C, H, W)
@@ -362,7 +365,7 @@ def infer(self: HierarchicalVAE, x: Tensor, # images (B, C, H, W)
     if self.config.inference == "bottom_up":
         for l in range(L):  # q(z_l | z_{l-1}, x), Eq. 1
             if l > 0: h.append(self.enc_stages[l - 1](h[l - 1] if self.config.inference_skip else None, z[l - 1]))
-            q_mu[l], q_std[l] = self.q_heads[l](F.silu(h[l]))
+            q_mu[l], q_std[l] = self.q_heads[l](self.act(h[l]))
             z[l] = draw(q_mu[l], q_std[l], l)
         for l in reversed(range(L)):  # the generative pass down the posterior samples
             p_mu[l], p_std[l] = self.prior(l + 1, above(l), B)
@@ -377,6 +380,33 @@ def infer(self: HierarchicalVAE, x: Tensor, # images (B, C, H, W)
     # bottom-up: below the top, the prior's parents are drawn from z_l itself, so the KL term is estimated (see above)
     analytic = [l == L - 1 or self.config.inference == "top_down" or not sample for l in range(L)]
     return Trajectory(q_mu, q_std, z, p_mu, p_std, analytic, d=d, x_state=d[0])
+
+# %% ../nbs/03_model.ipynb #c014e
+from torch.nn.utils import parametrize
+
+@patch(as_prop=True)
+def wants_data_init(self: HierarchicalVAE) -> bool:
+    "Has this model weight-normalised convolutions that `data_init` should initialise?"
+    return any(parametrize.is_parametrized(m, "weight") for m in self.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)))
+
+@patch
+@torch.no_grad()
+def data_init(self: HierarchicalVAE, x: Tensor, # a training batch (the authors': the first)
+             ) -> int:
+    "Set every weight-normalised convolution's gain and bias so its output on `x` has zero mean and unit variance per channel; returns how many were set."
+    convs = [m for m in self.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and parametrize.is_parametrized(m, "weight")]
+    for m in convs:  # start from W = v / ||v|| and no bias (this also wakes the residual branches that start at zero)
+        m.parametrizations.weight.original0.fill_(1.0); m.bias.zero_()
+    def normalise(m, args, out):
+        mean, std = out.mean((0, 2, 3)), out.std((0, 2, 3)).clamp_min(1e-6)
+        g = m.parametrizations.weight.original0
+        g.copy_((g.flatten() / std).view_as(g)); m.bias.copy_(-mean / std)
+        return (out - mean[:, None, None]) / std[:, None, None]  # what the layer now outputs: the layers after it see it
+    hooks = [m.register_forward_hook(normalise) for m in convs]
+    try: self.decode(self.infer(x, sample=False).x_state)
+    finally:
+        for hk in hooks: hk.remove()
+    return len(convs)
 
 # %% ../nbs/03_model.ipynb #c014t
 @patch

@@ -251,11 +251,15 @@ def provenance(preset: dict, df: pd.DataFrame) -> str:
     threads = "/".join(map(str, recorded)) or preset.get("threads_per_run") or os.environ.get("OMP_NUM_THREADS", "default")
     commits = sorted(set(col("commit").dropna()))
     n_tr, n_te = sorted(set(col("probe_train").dropna().astype(int))), sorted(set(col("probe_test").dropna().astype(int)))
+    main = df[~df["groups"].apply(lambda gs: list(gs) == ["wiring"])] if "groups" in df else df  # Tables 1-4, not the ablation's extra runs
+    hier = main[main.method.isin(_HIER)] if "method" in main else main.iloc[:0]
+    wirings = sorted({run_wiring(r) for r in hier.to_dict("records")})
     return (f"Provenance: preset `{preset.get('name', '?')}` ({Path(preset.get('path', '')).name}); "
             f"training split: {', '.join(splits) or 'not recorded (runs before the split was recorded)'} — the test images are only monitored, never used to pick a model; "
             f"z_L probe (`acc`): the paper's — mean of q(z_L|·) from a sampled inference pass (fixed seed), raw features, linear SVM C=1 "
             f"one-vs-one hinge (liblinear), {'/'.join(map(str, n_tr)) or '?'} training images → {'/'.join(map(str, n_te)) or '?'} test images; "
             f"`acc_scaled`: posterior means all the way, standardized; "
+            f"wiring of the hierarchies in Tables 1-4: {', '.join(wirings) or '?'} (nbs/03_model; as_run = the inputs each stage of the authors' executed network reads: Markov-chain bottom-up inference, a ladder posterior on h_l alone, generative skips only where their stages resample){'; figures/wiring adds skip and markov' if (df['groups'].apply(lambda gs: 'wiring' in gs).any() if 'groups' in df and len(df) else False) else ''}; "
             f"RL objective: {', '.join(rl_obj) or '?'} ({'L updates per batch, as Algorithm 1' if rl_obj == ['rl_stepwise'] else 'one update per batch'}); "
             f"updates per run {int(upd.min()) if len(upd) else '?'}–{int(upd.max()) if len(upd) else '?'}; budgets — {_budgets(preset)}; "
             f"{preset.get('jobs', 1)} run(s) at a time with {threads} thread(s) each; seeds {[int(s) for s in seeds]}; "

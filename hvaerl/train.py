@@ -23,7 +23,7 @@ from .sources import _sha256, atomic_write, write_json_atomic, remove_stale_temp
 from .metrics import active_units
 from .model import HierarchicalVAE, ModelConfig
 from .objectives import NonFiniteLossError, _check_gamma, mixed_precision, deferred_nan_check
-from .methods import METHODS, get_method, evaluate, default_spatial_levels
+from .methods import METHODS, get_method, evaluate, default_spatial_levels, GRAYSCALE_CONV_Z1
 
 # %% ../nbs/05_train.ipynb #c005
 @dataclass
@@ -37,6 +37,7 @@ class TrainConfig:
     inference: str | None = None       # "bottom_up" (HVAE) or "top_down" (LVAE); None: the method's (bottom_up without a method)
     backbone: str = "mlp"              # "mlp" or "conv"
     hidden: tuple | None = None        # per-level widths (default 4x latent, at least 64)
+    channels: int | None = None        # conv feature channels; None: 64 on grayscale, 256 on RGB (the authors' scripts)
     wiring: str = "as_run"             # which stages read their neighbours' features: "as_run" (the authors' executed network, the paper's numbers), "skip" (hvae-oodd's intended design) or "markov" (nbs/03_model)
     spatial_levels: int | None = None  # lowest levels whose latents are conv maps; None: the paper's (2 on RGB with the conv backbone, else 0)
     merge: str = "precision"           # top-down posterior: "precision" (Sønderby et al.) or "learned" (hvae-oodd's)
@@ -68,6 +69,8 @@ class TrainConfig:
         if self.spatial_levels is None:  # the paper's conv latents belong to its default hierarchy only
             own = latents_given or "spatial_levels" not in {f.name for f in fields(spec.config)}  # BIVA and the AAE have dense codes only
             self.spatial_levels = 0 if own else default_spatial_levels(self.image_shape, self.backbone, len(self.latents))
+            if not own and self.image_shape[0] == 1 and self.spatial_levels == 1:  # the authors' FashionMNIST network: z_1 is an 8x14x14 map,
+                self.latents = (GRAYSCALE_CONV_Z1,) + self.latents[1:]           # the levels above the text's dense sizes (64, 32, 16, 8)
         if self.gamma is None: self.gamma = 0.9
         _check_gamma(self.gamma)
         for name in ("lr", "batch_size", "epochs"):
@@ -87,7 +90,7 @@ class TrainConfig:
 
     def model_config(self, image_shape):
         "The architecture config of the run's model (ModelConfig, or the method's own config class)."
-        return get_method(self.method).model_config(image_shape, self.latents, self.levels, self.inference, self.backbone, self.hidden,
+        return get_method(self.method).model_config(image_shape, self.latents, self.levels, self.inference, self.backbone, self.hidden, channels=self.channels,
                                                     wiring=self.wiring, spatial_levels=self.spatial_levels, merge=self.merge)
 
     def resolved_device(self) -> torch.device:
@@ -277,6 +280,10 @@ def train(cfg: TrainConfig, # the run
             if progress: print(f"{out}: already stopped on its budget after epoch {start_epoch} ({elapsed / 60:.1f} of {cfg.budget_minutes:g} min)")
             return TrainResult(model, history, ckpt_path, "budget")
         if progress: print(f"resuming {out} after epoch {start_epoch} of {cfg.epochs} ({elapsed:.0f} s trained so far)")
+    if start_epoch == 0 and getattr(model, "wants_data_init", False):  # a fresh conv run: weight norm's data-dependent init, as the authors'
+        es = epoch_seed(cfg.seed, 0)  # epoch 0's first batch; the epoch reseeds the same way, so its draws are unchanged
+        train_set.reseed(es)
+        model.data_init(train_set.batch(torch.randperm(len(train_set), generator=torch.Generator().manual_seed(es))[:cfg.batch_size])[0].to(device))
     if cfg.compile: compile_stages(model)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "config.json", asdict(cfg))
