@@ -109,7 +109,12 @@ class Method:
         return self.config(**{k: v for k, v in given.items() if k not in inapplicable})  # an unknown name still fails
 
     def build_model(self, config) -> nn.Module:
-        "The model of `config` (a config object, or its `asdict` as stored in checkpoints)."
+        "The model of `config` (a config object, or its `asdict` as stored in checkpoints; those saved before `wiring` say `skip_connections`)."
+        if isinstance(config, dict) and "skip_connections" in config:  # true then is wiring="skip" now
+            if not config["skip_connections"]:
+                raise ValueError("a checkpoint of the old generative-only Markov ablation (skip_connections=False), which no wiring reproduces "
+                                 "(its inference read h_{l-1}): retrain it with wiring='markov' (nbs/03_model)")
+            config = {**{k: v for k, v in config.items() if k != "skip_connections"}, "wiring": "skip"}
         return self.model(self.config(**config) if isinstance(config, dict) else config)
 
 # %% ../nbs/11_methods.ipynb #c007s1
