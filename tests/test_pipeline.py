@@ -93,7 +93,7 @@ def test_only_runs_whose_parameters_changed_are_retrained(tmp_path):
     runs = [RunSpec("x", "m", s, epochs=3) for s in range(3)]
     assert [o.status for o in run_grid(runs, tmp_path / "runs", notebook=nb, progress=False)] == ["done"] * 3
     # one run trains longer (it continues in its folder), one changes its model (a new run), one is as it was
-    changed = [RunSpec("x", "m", 0, epochs=3), RunSpec("x", "m", 1, epochs=5), RunSpec("x", "m", 2, epochs=3, params={"wiring": "markov"})]
+    changed = [RunSpec("x", "m", 0, epochs=3), RunSpec("x", "m", 1, epochs=5), RunSpec("x", "m", 2, epochs=3, params={"lr": 0.001})]
     out = {o.run_id: o.status for o in run_grid(changed, tmp_path / "runs", notebook=nb, progress=False)}
     assert out == {"x-m-s0": "skipped", "x-m-s1": "done", "x-m-s2": "done"}
     assert len(list((tmp_path / "runs/x-m-s1").glob("metrics.*.json"))) == 1  # the shorter run's result kept beside it
