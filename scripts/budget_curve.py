@@ -85,7 +85,8 @@ def plot(methods: list) -> None:
     a.set(xscale="log", xlabel="epochs (log scale)", ylabel="z_L probe accuracy (%, paper's probe)", title="Probe accuracy of z_L against training")
     b.set(xscale="log", yscale="symlog", xlabel="epochs (log scale)", ylabel="KL of z_L (nats)", title="Top-level KL against training")
     for ax in (a, b):
-        ax.set_xticks(sorted(df.epochs.unique())); ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter()); ax.grid(alpha=.3)
+        ax.set_xticks(sorted(df.epochs.unique())); ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter()); ax.grid(alpha=.3)
     a.legend()
     fig.suptitle("FashionMNIST, MLP, wiring as_run, seed 0: quick-preset runs continued (one run per method, resumed at each budget)", fontsize=9)
     fig.tight_layout()
