@@ -384,17 +384,22 @@ def infer(self: HierarchicalVAE, x: Tensor, # images (B, C, H, W)
 # %% ../nbs/03_model.ipynb #c014e
 from torch.nn.utils import parametrize
 
+@patch
+def weight_normed_convs(self: HierarchicalVAE) -> list:
+    "The weight-normalised convolutions, in module order (none on the MLP backbone)."
+    return [m for m in self.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and parametrize.is_parametrized(m, "weight")]
+
 @patch(as_prop=True)
 def wants_data_init(self: HierarchicalVAE) -> bool:
     "Has this model weight-normalised convolutions that `data_init` should initialise?"
-    return any(parametrize.is_parametrized(m, "weight") for m in self.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)))
+    return bool(self.weight_normed_convs())
 
 @patch
 @torch.no_grad()
 def data_init(self: HierarchicalVAE, x: Tensor, # a training batch (the authors': the first)
              ) -> int:
     "Set every weight-normalised convolution's gain and bias so its output on `x` has zero mean and unit variance per channel; returns how many were set."
-    convs = [m for m in self.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and parametrize.is_parametrized(m, "weight")]
+    convs = self.weight_normed_convs()
     for m in convs:  # start from W = v / ||v|| and no bias (this also wakes the residual branches that start at zero)
         m.parametrizations.weight.original0.fill_(1.0); m.bias.zero_()
     def normalise(m, args, out):

@@ -63,8 +63,9 @@ def ten_epoch_point(run: str) -> dict | None:
     "The quick preset's own 10-epoch result of `run` (results/quick/<run>/metrics.json)."
     f = ROOT / "results" / "quick" / run / "metrics.json"
     if not f.exists(): return None
+    from hvaerl.tables import run_wiring
     m = json.loads(f.read_text())
-    return dict(run=run, method=m["method"], wiring=m.get("wiring", "skip" if m.get("skip_connections") else "?"), seed=m["seed"],
+    return dict(run=run, method=m["method"], wiring=run_wiring(m), seed=m["seed"],
                 epochs=m["epochs_done"], acc_zL=m["acc_zL"], kl_top=m["kl_top"], top_active=m["active_units"][-1])
 
 
