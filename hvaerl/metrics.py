@@ -6,7 +6,7 @@ Docs: https://hvaerl.github.io/hvaerl/metrics.html.md"""
 
 # %% auto #0
 __all__ = ['PLOT_STYLE', 'log_weights', 'iw_bound', 'elbo_per_image', 'bits_per_dim', 'density', 'unit_activity', 'active_units',
-           'kl_per_level', 'collapse_report', 'collapse_top_level', 'plot_style', 'plot_collapse']
+           'kl_per_level', 'collapse_report', 'skip_path_report', 'collapse_top_level', 'plot_style', 'plot_collapse']
 
 # %% ../nbs/07_metrics.ipynb #c002
 import math
@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from .distributions import gaussian_log_prob
 from .model import HierarchicalVAE
-from .objectives import elbo_parts
+from .objectives import elbo_parts, rewards, skip_log_likelihoods, step_levels
 from .probe import encode, seeded
 from .data import DatasetHead
 
@@ -114,6 +114,24 @@ def collapse_report(model: HierarchicalVAE, dataset, n: int | None = None, # fir
     df["active_fraction"] = df.active_units / df.dim
     if method is not None: df.insert(0, "method", method)
     return df
+
+# %% ../nbs/07_metrics.ipynb #c016t
+@torch.no_grad()
+def skip_path_report(model: HierarchicalVAE, dataset, n: int | None = None, # first n images (default all)
+                     batch_size: int = 500, seed: int | None = 0) -> pd.DataFrame:
+    "One row per level: mean log p(x|z_l) through the skip-generative path and the skip-ELBO r_t (Eq. 24) of the step inferring z_l, nats per image."
+    device, n = _device(model), len(DatasetHead(dataset, n))
+    order, L = step_levels(model.levels, model.config.inference), model.levels
+    model.eval()
+    ll, r = torch.zeros(L, dtype=torch.float64), torch.zeros(L, dtype=torch.float64)
+    with seeded(seed, device):
+        for x in _batches(dataset, n, batch_size, device):
+            traj = model.infer(x)
+            skip = skip_log_likelihoods(model, x, traj, list(range(1, L + 1)))
+            ll += torch.stack([skip[l].sum() for l in range(1, L + 1)]).double().cpu()
+            r_steps = rewards(model, x, traj).sum(1).double().cpu()  # (T,) in time order: step t infers level order[t-1]
+            for t, l in enumerate(order): r[l - 1] += r_steps[t]
+    return pd.DataFrame(dict(level=range(1, L + 1), skip_loglik_nats=(ll / n).numpy(), skip_elbo_nats=(r / n).numpy()))
 
 # %% ../nbs/07_metrics.ipynb #c018
 def collapse_top_level(model: HierarchicalVAE) -> HierarchicalVAE:

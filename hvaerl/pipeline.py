@@ -156,11 +156,15 @@ class EvalConfig:
     mine_steps: int = 200            # MINE optimisation steps
     mine_batch_size: int = 256       # MINE's pairs per step
     tsne_images: int = 200           # test images in the t-SNE of Fig. 5 (the HVAE and HVAE+RL runs)
+    probe_full: bool = True          # also probe all levels concatenated (Table 3's full z), paper's protocol: the SVM on 60k x 248 raw features takes ~2 min
+    probe_full_scaled: bool = True   # the same under the standardized protocol (~1 min at full size)
 
     def __post_init__(self):
         for f in fields(self):
             v = getattr(self, f.name)
-            if v is not None and not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+            if f.type is bool or f.type == "bool":
+                if not isinstance(v, bool): raise ValueError(f"{f.name} must be true or false, got {v!r}")
+            elif v is not None and not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
                 raise ValueError(f"{f.name} must be a positive integer, got {v!r}")
 
 # %% ../nbs/12_pipeline.ipynb #c007b2
@@ -237,6 +241,7 @@ class Preset:
     run: dict | None = None                  # run parameters shared by every run (see `run_parameters`)
     slurm: dict | None = None                # SlurmResources
     default_levels: int = 5                  # the L that epochs_over_levels divides by when a group gives no levels
+    figures: str = "figures"                 # where a built-in preset's tables and figures go, under the repository (an ablation: figures/<name>)
 
 GRID_KEYS = dict(dataset="datasets", method="methods", seed="seeds", levels="levels", gamma="gammas", epochs="epochs",
                  budget_minutes="budget_minutes", out_dir=None, groups=None)  # set per run by the grid: {run parameter: its group key}
@@ -588,9 +593,9 @@ def results_folder(preset: dict, runs_dir: Path) -> Path:
     return outputs_home() / "results" / preset.get("name", Path(preset["path"]).stem) if is_builtin(preset) else Path(runs_dir) / "results"
 
 def figures_folder(preset: dict, complete: bool, runs_dir: Path, asked: str | Path | None = None) -> Path:
-    "figures/ only for a built-in preset whose runs are all complete; otherwise a folder under its runs (figures/ never mixes presets)."
+    "The preset's `figures` folder (figures/ by default) only for a built-in preset whose runs are all complete; otherwise a folder under its runs (figures/ never mixes presets)."
     fallback = Path(runs_dir) / "figures"
-    home = outputs_home() / "figures"
+    home = outputs_home() / preset.get("figures", "figures")
     target = Path(asked) if asked else home
     if target.resolve() == home.resolve() and not (is_builtin(preset) and complete):
         why = "a custom preset" if not is_builtin(preset) else "an incomplete grid"

@@ -85,17 +85,20 @@ PROBE_PROTOCOLS = ("paper", "scaled")
 
 def probe_model(model: HierarchicalVAE, train_set, test_set, levels: list | None = None, full: bool = False,
                 protocol: str = "paper", # "paper": sampled-pass means, raw features; "scaled": means all the way, standardized
+                seed: int = 0, # the run's seed: its sampled passes draw with seeds 2*seed (training images) and 2*seed+1 (test)
                ) -> dict:
     "Probe accuracy (%) for each level in `levels` (default: the top, z_L), and for all levels concatenated when `full`."
     if protocol not in PROBE_PROTOCOLS: raise ValueError(f"unknown probe protocol {protocol!r}: use one of {PROBE_PROTOCOLS}")
     levels = levels or [model.levels]
     all_levels = list(range(1, model.levels + 1)) if full else levels
     paper = protocol == "paper"
-    # different seeds for the two splits, as two passes of the authors' loaders; fixed, so a probe repeats exactly
-    f_tr, y_tr = encode(model, train_set, all_levels, sample=paper, seed=0)
-    f_te, y_te = encode(model, test_set, all_levels, sample=paper, seed=1)
+    # different seeds for the two splits, as two passes of the authors' loaders; fixed per run seed, so a probe repeats
+    # exactly, and each seed of a method draws its own sampled pass (seed 0 draws with 0 and 1, as before seeds were used)
+    f_tr, y_tr = encode(model, train_set, all_levels, sample=paper, seed=2 * seed)
+    f_te, y_te = encode(model, test_set, all_levels, sample=paper, seed=2 * seed + 1)
     out = {f"z{l}": linear_probe(f_tr[l], y_tr, f_te[l], y_te, scale=not paper)["accuracy"] for l in levels}
-    if full:
+    if full and all_levels == levels: out["full_z"] = out[f"z{levels[0]}"]  # one level: the full z is z_L, fit once
+    elif full:
         cat = lambda f: np.concatenate([f[l] for l in all_levels], 1)
         out["full_z"] = linear_probe(cat(f_tr), y_tr, cat(f_te), y_te, scale=not paper)["accuracy"]
     return out
