@@ -90,15 +90,15 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-resume", action="store_true", help="start over even if out_dir holds a checkpoint")
     return p
 
-def _named_flag(message: str, given: list) -> str:
-    "The flag of the field an error message is about: the first field it names, preferring the flags given."
+def _named_flag(message: str, given: list) -> str | None:
+    "The flag of the field an error message is about: the first field it names, preferring the flags given (then a given field's singular, 'latent' for latents); None when it names none."
     import re
     names = [f.name for f in dataclasses.fields(TrainConfig)]
     at = lambda n: m.start() if (m := re.search(rf"\b{n}\b", message)) else len(message) + 1
-    for pool in (given, names):
-        hits = sorted((at(n), n) for n in pool if at(n) <= len(message))
+    for pool, word in ((given, str), (names, str), (given, lambda n: n[:-1] if n.endswith("s") else n)):
+        hits = sorted((at(word(n)), n) for n in pool if at(word(n)) <= len(message))
         if hits: return flag(hits[0][1])
-    return "hvaerl train"
+    return None
 
 def train_argv(**values) -> list:
     "The `hvaerl train` flags that set these TrainConfig fields (what `train_parser` reads back): for scripts and notebooks that launch training processes."
@@ -112,7 +112,8 @@ def config_from_args(args) -> TrainConfig:
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
     try: return TrainConfig(**given)
     except ValueError as e:
-        raise UsageError(f"{_named_flag(str(e), list(given))}: {' '.join(str(e).split())}") from None
+        named = _named_flag(str(e), list(given))  # main() prefixes "hvaerl train: " itself
+        raise UsageError(f"{named + ': ' if named else ''}{' '.join(str(e).split())}") from None
 
 # %% ../nbs/14_cli.ipynb #c008
 def check_device(cfg: TrainConfig) -> None:

@@ -48,7 +48,7 @@ def rewards(model: HierarchicalVAE, x: Tensor, traj: Trajectory, steps: list | N
 # %% ../nbs/04_objectives.ipynb #c012
 def q_values(r: Tensor, # rewards (T, ...) in time order
              gamma: float) -> Tensor:
-    "Q_t = r_t + gamma * Q_{t+1}, for every t at once: shape of `r`."
+    "Q_t = r_t + gamma * Q_{t+1} (Eq. 26, the discounted return from step t), for every t at once: shape of `r`."
     q, acc = torch.empty_like(r), torch.zeros_like(r[0])
     for t in range(r.shape[0] - 1, -1, -1):
         acc = r[t] + gamma * acc
@@ -93,7 +93,7 @@ def rl_fused(model: HierarchicalVAE, x: Tensor, gamma: float = 0.9, eps: list | 
 # %% ../nbs/04_objectives.ipynb #c020
 def rl_step(model: HierarchicalVAE, x: Tensor, t: int, gamma: float = 0.9, eps: list | None = None,
             sample_lower: bool = False) -> dict:
-    "-Q_t for one time step t (1-based) from a trajectory: decodes only the skip paths of steps t..T."
+    "-Q_t for one time step t (1-based) from a trajectory, the loss of one of Algorithm 1's L updates per batch: decodes only the skip paths of steps t..T."
     traj = model.infer(x, eps)
     steps = list(range(t, model.levels + 1))
     r = rewards(model, x, traj, steps, sample_lower)
