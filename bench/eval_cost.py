@@ -2,6 +2,8 @@
 
     python bench/eval_cost.py runs/quick/fashion_mnist-hvae_rl-s0            # the quick preset's evaluation settings
     python bench/eval_cost.py RUN_DIR --threads 1 --mine-steps 1000 --iw-samples 16 --eval-images 5000
+    python bench/eval_cost.py RUN_DIR --no-full-scaled            # the quick preset's Table 3 runs (full z, paper's protocol only)
+    python bench/eval_cost.py RUN_DIR --no-full --no-full-scaled  # every other run of the quick preset
 
 Times, in one process and in order: loading the splits, the paper's probe (sampled-pass encodings of the 60k training
 and 10k test images, then the SVMs on z_L and on the full z), the scaled probe (the same with mean encodings,
@@ -16,7 +18,7 @@ import torch
 from hvaerl.data import load_dataset
 from hvaerl.train import load_model
 from hvaerl.probe import encode, linear_probe
-from hvaerl.metrics import collapse_report, density
+from hvaerl.metrics import collapse_report, density, skip_path_report
 from hvaerl.mine import model_mi
 from hvaerl.figures import figure_data
 
@@ -31,16 +33,17 @@ class Clock:
         return out
 
 
-def probe(clock, model, train_set, test_set, paper: bool, seed: int):
-    "One protocol's encodings and its z_L and full-z SVMs, timed apart; returns (acc z_L, acc full z)."
+def probe(clock, model, train_set, test_set, paper: bool, seed: int, full: bool = True):
+    "One protocol's encodings and its z_L and (when `full`) full-z SVMs, timed apart, as the run notebook draws them; returns (acc z_L, acc full z)."
     tag = "paper" if paper else "scaled"
     L, levels = model.levels, list(range(1, model.levels + 1))
     train_set.reseed(seed)
-    f_tr, y_tr = clock(f"{tag}: encode train", encode, model, train_set, levels, sample=paper, seed=0)
-    f_te, y_te = clock(f"{tag}: encode test", encode, model, test_set, levels, sample=paper, seed=1)
+    levels = levels if full else [L]
+    f_tr, y_tr = clock(f"{tag}: encode train", encode, model, train_set, levels, sample=paper, seed=2 * seed)
+    f_te, y_te = clock(f"{tag}: encode test", encode, model, test_set, levels, sample=paper, seed=2 * seed + 1)
     top = clock(f"{tag}: SVM z_L", linear_probe, f_tr[L], y_tr, f_te[L], y_te, scale=not paper)["accuracy"]
     cat = lambda f: np.concatenate([f[l] for l in levels], 1)
-    full = clock(f"{tag}: SVM full z", linear_probe, cat(f_tr), y_tr, cat(f_te), y_te, scale=not paper)["accuracy"]
+    full = clock(f"{tag}: SVM full z", linear_probe, cat(f_tr), y_tr, cat(f_te), y_te, scale=not paper)["accuracy"] if full and L > 1 else float("nan")
     print(f"  {tag} probe: z_L {top:.2f}%, full z {full:.2f}%")
     return top, full
 
@@ -52,7 +55,9 @@ def main():
     p.add_argument("--eval-images", type=int, default=5000); p.add_argument("--iw-samples", type=int, default=16)
     p.add_argument("--mine-steps", type=int, default=1000); p.add_argument("--mine-batch-size", type=int, default=256)
     p.add_argument("--tsne-images", type=int, default=2000)
-    p.add_argument("--skip", nargs="*", default=[], choices=["scaled", "density", "mine", "figures"], help="parts not to run")
+    p.add_argument("--no-full", action="store_true", help="no full-z probe under the paper's protocol (EvalConfig.probe_full=False)")
+    p.add_argument("--no-full-scaled", action="store_true", help="no full-z probe under the standardized protocol (probe_full_scaled=False)")
+    p.add_argument("--skip", nargs="*", default=[], choices=["scaled", "density", "mine", "skip_path", "figures"], help="parts not to run")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     clock = Clock()
@@ -61,8 +66,8 @@ def main():
     dataset, seed = run["dataset"], run["seed"]
     train_set = clock("load train split", load_dataset, dataset, "train")
     test_set = clock("load test split", load_dataset, dataset, "test")
-    probe(clock, model, train_set, test_set, paper=True, seed=seed)
-    if "scaled" not in a.skip: probe(clock, model, train_set, test_set, paper=False, seed=seed)
+    probe(clock, model, train_set, test_set, paper=True, seed=seed, full=not a.no_full)
+    if "scaled" not in a.skip: probe(clock, model, train_set, test_set, paper=False, seed=seed, full=not a.no_full_scaled)
     eval_set = test_set.head(a.eval_images)
     rep = clock("KL per level + active units", collapse_report, model, eval_set)
     print(f"  KL per level {np.round(rep.kl_nats.values, 3).tolist()}, active {rep.active_units.tolist()}")
@@ -73,6 +78,9 @@ def main():
         mi = clock(f"MINE ({a.mine_steps} steps)", model_mi, model, eval_set, n=None, steps=a.mine_steps,
                    batch_size=a.mine_batch_size, seed=seed).mi
         print(f"  MINE I(x, z_L) {mi:.3f} nats")
+    if "skip_path" not in a.skip:
+        sp = clock("skip path per level (Fig. 1)", skip_path_report, model, eval_set)
+        print(f"  log p(x|z_l) {np.round(sp.skip_loglik_nats.values, 1).tolist()}")
     if "figures" not in a.skip:
         clock("figure arrays (Figs. 1, 2, 5)", figure_data, model, test_set, test_set, n_tsne=a.tsne_images, seed=seed)
     total = sum(clock.parts.values())

@@ -226,12 +226,17 @@ def _fmt(mean, std, digits):
     if pd.isna(mean): return "—"
     return f"{mean:.{digits}f}" + ("" if pd.isna(std) else f" ± {std:.{digits}f}")
 
+def _interval(lo, hi, digits):
+    return "—" if pd.isna(lo) or pd.isna(hi) else f"[{lo:.{digits}f}, {hi:.{digits}f}]"
+
 def to_markdown(t: pd.DataFrame, title: str, provenance: str, digits: int = 2) -> str:
-    "A Markdown table: each *_mean/*_std pair as 'mean ± std', other columns as they are."
+    "A Markdown table: each *_mean/*_std pair as 'mean ± std', ci_low/ci_high as one '95% CI' column, p-values to 2 significant digits, other columns as they are."
     show = pd.DataFrame(index=t.index)
     for c in t.columns:
-        if c.endswith("_std"): continue
+        if c.endswith("_std") or c == "ci_high": continue
         if c.endswith("_mean"): show[c[:-5]] = [_fmt(m, s, digits) for m, s in zip(t[c], t[c[:-5] + "_std"])]
+        elif c == "ci_low": show["95% CI"] = [_interval(lo, hi, digits) for lo, hi in zip(t["ci_low"], t["ci_high"])]
+        elif c == "p_value": show[c] = t[c].map(lambda v: "—" if pd.isna(v) else f"{v:.2g}")
         else: show[c] = t[c].map(lambda v: "—" if isinstance(v, float) and np.isnan(v) else v)
     return f"# {title}\n\n{show.to_markdown(index=False)}\n\n{provenance}\n"
 
