@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from .distributions import gaussian_log_prob
 from .model import HierarchicalVAE
-from .objectives import elbo_parts, rewards, skip_log_likelihoods, step_levels
+from .objectives import elbo_parts, rewards, kl_by_step, step_levels
 from .probe import encode, seeded
 from .data import DatasetHead
 
@@ -127,10 +127,9 @@ def skip_path_report(model: HierarchicalVAE, dataset, n: int | None = None, # fi
     with seeded(seed, device):
         for x in _batches(dataset, n, batch_size, device):
             traj = model.infer(x)
-            skip = skip_log_likelihoods(model, x, traj, list(range(1, L + 1)))
-            ll += torch.stack([skip[l].sum() for l in range(1, L + 1)]).double().cpu()
-            r_steps = rewards(model, x, traj).sum(1).double().cpu()  # (T,) in time order: step t infers level order[t-1]
-            for t, l in enumerate(order): r[l - 1] += r_steps[t]
+            r_t = rewards(model, x, traj)  # (T, B) in time order, step t inferring level order[t-1]: one decode of every skip path
+            ll_t = r_t + torch.cumsum(kl_by_step(traj, order), 0)  # Eq. 24 read back: log p(x|z^t) = r_t + KL(z^{1:t})
+            for t, l in enumerate(order): r[l - 1] += r_t[t].sum().double().cpu(); ll[l - 1] += ll_t[t].sum().double().cpu()
     return pd.DataFrame(dict(level=range(1, L + 1), skip_loglik_nats=(ll / n).numpy(), skip_elbo_nats=(r / n).numpy()))
 
 # %% ../nbs/07_metrics.ipynb #c018
