@@ -30,10 +30,10 @@ from .sources import DatasetNotFoundError, write_json_atomic
 from .train import TrainConfig, UsageError, CheckpointError, load_checkpoint, code_commit
 
 # %% auto #0
-__all__ = ['DiagnoseError', 'Run', 'load_run', 'kl_kinds', 'definition1_kl', 'level_probes', 'level_mi', 'DiagnoseConfig',
-           'verdict', 'level_table', 'format_table', 'level_images', 'fig_levels', 'decode_code', 'top_units',
-           'traversal', 'fig_traversal', 'fig_kl_history', 'metrics_agreement', 'Diagnosis', 'write_report', 'diagnose',
-           'diagnose_parser', 'diagnose_main']
+__all__ = ['DiagnoseError', 'Run', 'load_run', 'kl_kinds', 'definition1_kl', 'level_probes', 'level_mi', 'run_setting',
+           'DiagnoseConfig', 'verdict', 'level_table', 'format_table', 'level_images', 'fig_levels', 'decode_code',
+           'top_units', 'traversal', 'fig_traversal', 'fig_kl_history', 'metrics_agreement', 'Diagnosis',
+           'write_report', 'diagnose', 'diagnose_parser', 'diagnose_main']
 
 # %% ../nbs/16_diagnose.ipynb #d011
 class DiagnoseError(UsageError):
@@ -134,6 +134,11 @@ def level_mi(model: nn.Module, eval_set, level: int, steps: int = 1000, batch_si
     except ValueError: return float("nan")  # fewer pairs than MINE's held-out parts and one batch
 
 # %% ../nbs/16_diagnose.ipynb #d031
+def run_setting(run: Run, name: str):
+    "An evaluation setting a preset's run used: its preset's value (run_spec.json), else the run notebook's default (`hvaerl.pipeline.EvalConfig`)."
+    from hvaerl.pipeline import EvalConfig
+    return run.parameters.get(name, getattr(EvalConfig(), name))
+
 @dataclass
 class DiagnoseConfig:
     "How `diagnose` measures a run (each field is a flag of `hvaerl diagnose`)."
@@ -146,7 +151,7 @@ class DiagnoseConfig:
     images: int = 8                  # test images in levels.png
     traversal_units: int = 6         # units of z_L in traversal.png: those whose posterior means vary most over the images
     traversal_steps: int = 7         # values per unit, evenly from -3 to +3 standard deviations of its posterior mean
-    full: bool = False               # the run's full protocol: probes on every image, eval_images and MINE's settings from its run_spec.json
+    full: bool = False               # measure as the run's metrics.json did (its probe and evaluation sizes, its MINE settings); a run of hvaerl train: every image
     data_root: str | None = None     # where the run's dataset lives now, when it moved (default: where it trained)
 
     def __post_init__(self):
@@ -160,11 +165,12 @@ class DiagnoseConfig:
         if self.traversal_steps % 2 == 0: raise ValueError(f"traversal_steps must be odd (the anchor is the centre column), got {self.traversal_steps}")
 
     def for_run(self, run: Run) -> "DiagnoseConfig":
-        "The settings used on `run`: with `full`, every probe image and the run's own evaluation sizes (from run_spec.json, else all images)."
+        "The settings used on `run`: with `full`, a preset run's own (the sizes its metrics.json records, its MINE settings), else every image."
         if not self.full: return self
-        p = run.parameters
-        return dataclasses.replace(self, probe_train=None, probe_test=None, eval_images=p.get("eval_images"),
-                                   mine_steps=p.get("mine_steps", self.mine_steps), mine_batch_size=p.get("mine_batch_size", self.mine_batch_size))
+        if not run.metrics: return dataclasses.replace(self, probe_train=None, probe_test=None, eval_images=None)
+        m = run.metrics
+        return dataclasses.replace(self, probe_train=m.get("probe_train"), probe_test=m.get("probe_test"), eval_images=m.get("eval_images"),
+                                   **{k: run_setting(run, k) for k in ("mine_steps", "mine_batch_size")})
 
 # %% ../nbs/16_diagnose.ipynb #d032
 def verdict(def1_kl: float, threshold: float) -> str:
@@ -302,7 +308,7 @@ def metrics_agreement(table: pd.DataFrame, run: Run, sizes: dict, # images and s
     if not m: return pd.DataFrame(columns=cols)
     eval_same = sizes["eval_images"] == m.get("eval_images")
     probe_same = (sizes["probe_train"], sizes["probe_test"]) == (m.get("probe_train"), m.get("probe_test"))
-    mine_same = eval_same and (sizes["mine_steps"], sizes["mine_batch_size"]) == (run.parameters.get("mine_steps"), run.parameters.get("mine_batch_size", 256))
+    mine_same = eval_same and (sizes["mine_steps"], sizes["mine_batch_size"]) == (run_setting(run, "mine_steps"), run_setting(run, "mine_batch_size"))
     rows = [(f"KL z{l}", m["kl_per_level"][l - 1], table.kl_nats[l - 1], eval_same) for l in range(1, min(L, len(m.get("kl_per_level", []))) + 1)]
     rows += [(f"active units z{l}", m["active_units"][l - 1], table.active_units[l - 1], eval_same) for l in range(1, min(L, len(m.get("active_units", []))) + 1)]
     rows += [("probe z_L % (paper)", m.get("acc_zL"), table.probe_paper.iloc[-1], probe_same),
@@ -335,11 +341,13 @@ def write_report(folder: Path, run: Run, table: pd.DataFrame, agreement: pd.Data
                  train_set, seconds: float, figures: list) -> Path:
     "report.md: the run, the per-level table with how it was measured, the agreement with metrics.json, and the figures."
     chance = f"{100 / train_set.num_classes:.0f}%" if train_set.num_classes >= 2 else "—"
+    protocol = "The run's own protocol (--full)." if cfg.full else "Default sizes (--full: as the run measured itself)."
     how = (f"Probes: {sizes['probe_train']} training / {sizes['probe_test']} test images (chance {chance}); KL, active units and MINE on "
            f"the first {sizes['eval_images']} test images; MINE {sizes['mine_steps']} steps of {sizes['mine_batch_size']} pairs per level; "
            f"collapsed: KL q‖p below {cfg.collapse_nats:g} nats per image (Definition 1). "
-           f"{'Full protocol (--full).' if cfg.full else 'Default sizes (run with --full for every probe image and the runs own evaluation sizes).'} "
-           f"Took {seconds:.0f} s.").replace("runs own", "run's own")
+           f"{protocol} Took {seconds:.0f} s.")
+    if table.mi_nats.isna().any():
+        how += f" MINE's '—': too few test images for its held-out pairs and one batch of {sizes['mine_batch_size']} (it needs about {math.ceil(sizes['mine_batch_size'] / 0.6)})."
     lines = [f"# Diagnosis of {run.path.name}", "", *_provenance_lines(run, train_set), "", "## Per level", "",
              format_table(table).to_markdown(index=False), "", how, "",
              "KL: the ELBO's KL term (est. = a one-sample estimate, which can be negative); KL q‖p: the analytic KL between the "

@@ -105,3 +105,27 @@ def test_diagnose_bad_input_is_one_line_and_writes_nothing(trained, tmp_path):
         assert_one_line_error(hvaerl("diagnose", run_dir, cwd=tmp_path), says)
         assert files(tmp_path) == before
     assert_one_line_error(hvaerl("diagnose", trained / "hvae", "--probe-train", "0", cwd=tmp_path), "--probe-train")
+
+def test_diagnose_of_quick_preset_runs_agrees_with_their_metrics(tmp_path):
+    "The quick preset's HVAE and HVAE+RL (seed 0), run through the real run notebook at small sizes, then diagnosed as they measured themselves (--full): every number metrics.json also holds is the same."
+    from hvaerl.data import load_dataset
+    from hvaerl.sources import DatasetNotFoundError
+    from hvaerl.diagnose import DiagnoseConfig, diagnose
+    from hvaerl.pipeline import build_grid, load_preset, run_grid
+    try: load_dataset("fashion_mnist", "test")
+    except DatasetNotFoundError: pytest.skip("FashionMNIST is not on this machine (make setup)")
+    specs = [s for s in build_grid(load_preset("quick")) if s.dataset == "fashion_mnist" and s.method in ("hvae", "hvae_rl") and s.seed == 0 and s.levels is None and s.gamma is None]
+    assert len(specs) == 2
+    for s in specs:  # the preset's runs, cut to seconds
+        s.epochs = 1
+        s.params = {**s.params, **dict(max_batches_per_epoch=30, probe_train=2000, probe_test=500, eval_images=500, mine_steps=100,
+                                       iw_samples=2, tsne_images=100, probe_full=False)}
+    outcomes = run_grid(specs, tmp_path / "runs", jobs=2, progress=False)
+    assert [o.status for o in outcomes] == ["done", "done"], [o.error for o in outcomes]
+    for s in specs:
+        d = diagnose(tmp_path / "runs" / s.run_id, DiagnoseConfig(full=True), progress=False)
+        a = d.agreement
+        assert len(a) == 2 * 5 + 3 and a["same protocol"].all(), a
+        assert (a["metrics.json"] == a["diagnosis"]).all(), a[a["metrics.json"] != a["diagnosis"]]
+    r = hvaerl("diagnose", tmp_path / "runs" / specs[0].run_id, "--mine-steps", "50", cwd=tmp_path)  # the defaults' sizes, from the shell
+    assert r.returncode == 0 and "z5" in r.stdout and "report:" in r.stdout, r.stderr
