@@ -111,6 +111,8 @@ def config_from_args(args) -> TrainConfig:
     "A TrainConfig from parsed flags (unset flags keep their defaults); its ValueError becomes a `UsageError` naming the flag."
     from hvaerl.data import ImageFolderError
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
+    if "dataset" in given and "data_folder" in given:
+        raise UsageError(f"--dataset {given['dataset']} and --data-folder {given['data_folder']}: give one of them (the folder's images replace the dataset)")
     try: return TrainConfig(**given)
     except ImageFolderError as e: raise UsageError(f"--data-folder: {e}") from None  # the folder's own one line: the file and what to do
     except ValueError as e:

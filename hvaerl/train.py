@@ -64,6 +64,8 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.data_folder is not None: self._resolve_folder()  # before the method's defaults: they depend on the image shape
+        elif (self.image_size, self.image_mode) != (28, "auto"):
+            raise ValueError(f"image_size and image_mode apply to a data_folder's images only (got {self.image_size}, {self.image_mode!r}): give data_folder, or leave them unset")
         spec = get_method(self.method)  # an unknown name lists the valid ones
         latents_given = self.latents is not None
         if self.method is not None: self.method = spec.name  # the registry name, also when given as the paper writes it

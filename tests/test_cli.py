@@ -41,6 +41,8 @@ BAD_TRAIN = {  # flags -> what the one line must say
     "max_batches_negative": (["--max-batches-per-epoch", "-1"], "--max-batches-per-epoch: max_batches_per_epoch must be a positive"),
     "gamma_text": (["--gamma", "abc"], "--gamma: expected a number or none, got 'abc'"),
     "sample_lower_typo": (["--sample-lower", "ture"], "--sample-lower: expected true or false, got 'ture'"),
+    "image_size_without_folder": (["--image-size", "32"], "--image-size: image_size and image_mode apply to a data_folder's images only"),
+    "dataset_and_folder": (["--dataset", "mnist", "--data-folder", "{tmp}"], "give one of them"),
 }
 
 @pytest.mark.parametrize("case", list(BAD_TRAIN))
