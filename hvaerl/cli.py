@@ -150,7 +150,7 @@ def check_batch_size(cfg: TrainConfig, train_set) -> None:
     "A `UsageError` when not one batch of `cfg.batch_size` fits in the training set (what `train` would raise)."
     if len(train_set) // cfg.batch_size == 0:
         if cfg.data_folder is not None:
-            raise UsageError(f"--data-folder {cfg.data_folder}: {len(train_set)} training images (after holding out 10%) are fewer than one batch of "
+            raise UsageError(f"--data-folder {cfg.data_folder}: {len(train_set)} training images (the rest is held out) are fewer than one batch of "
                              f"{cfg.batch_size}: add images, or give a smaller --batch-size")
         raise UsageError(f"--batch-size {cfg.batch_size} is larger than the {len(train_set)} training images of {cfg.dataset}: give a smaller --batch-size")
 

@@ -450,7 +450,7 @@ def write_standin_files(root, # the folder to write into (created; a data_root f
     return final
 
 # %% ../nbs/01_data.ipynb #c071
-from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes
+from torchvision.datasets.folder import IMG_EXTENSIONS
 
 class ImageFolderError(ValueError):
     "An image folder that cannot be trained on: the message names the file and what to do."
@@ -460,15 +460,17 @@ def folder_files(root, # a folder: one subfolder of images per class, or images 
     "The image files of a folder in torchvision's `ImageFolder` layout, or of a flat folder of unlabelled images."
     root = Path(root).expanduser()
     if not root.is_dir(): raise ImageFolderError(f"{root} is not a folder: give a folder of images (one subfolder per class, or a flat folder)")
-    is_image = lambda p: p.is_file() and p.suffix.lower() in IMG_EXTENSIONS
+    hidden = lambda p: p.name.startswith(".")  # .ipynb_checkpoints, macOS's ._x.png: never images nor classes
+    is_image = lambda p: p.is_file() and p.suffix.lower() in IMG_EXTENSIONS and not hidden(p)
     top = sorted(p for p in root.iterdir() if is_image(p))
-    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not hidden(p))
     if top and subdirs:
         raise ImageFolderError(f"{root} holds image files ({top[0].name}, ...) beside class subfolders ({subdirs[0].name}, ...): "
                                "move every image into a class subfolder, or use a flat folder")
     if top: return top, [-1] * len(top), []
-    classes = find_classes(root)[0] if subdirs else []
-    files = [(f, i) for i, c in enumerate(classes) for f in sorted((root / c).rglob("*")) if is_image(f)]
+    classes = [d.name for d in subdirs]  # as torchvision's find_classes, without hidden folders
+    files = [(f, i) for i, c in enumerate(classes) for f in sorted((root / c).rglob("*"))
+             if is_image(f) and not any(hidden(q) for q in f.relative_to(root).parents if q != Path("."))]
     if not files: raise ImageFolderError(f"{root} has no image files ({', '.join(IMG_EXTENSIONS)}): put images in it, or in one subfolder per class")
     return [f for f, _ in files], [y for _, y in files], classes
 

@@ -30,15 +30,16 @@ from .sources import DatasetNotFoundError, write_json_atomic
 from .train import TrainConfig, UsageError, CheckpointError, load_checkpoint, code_commit
 
 # %% auto #0
-__all__ = ['DiagnoseError', 'Run', 'load_run', 'kl_kinds', 'definition1_kl', 'level_probes', 'level_mi', 'run_setting',
-           'DiagnoseConfig', 'verdict', 'level_table', 'format_table', 'level_images', 'fig_levels', 'decode_code',
-           'top_units', 'traversal', 'fig_traversal', 'fig_kl_history', 'metrics_agreement', 'Diagnosis',
+__all__ = ['DiagnoseError', 'Run', 'load_run', 'kl_kinds', 'definition1_kl', 'level_probes', 'mine_batch', 'level_mi',
+           'run_setting', 'DiagnoseConfig', 'verdict', 'level_table', 'format_table', 'level_images', 'fig_levels',
+           'decode_code', 'top_units', 'traversal', 'fig_traversal', 'fig_kl_history', 'metrics_agreement', 'Diagnosis',
            'write_report', 'diagnose', 'diagnose_parser', 'diagnose_main']
 
 # %% ../nbs/16_diagnose.ipynb #d011
 class DiagnoseError(UsageError):
     "A run folder that `diagnose` cannot read: one line (what is wrong, what to do), exit status 2, nothing written."
 
+# %% ../nbs/16_diagnose.ipynb #d011b
 @dataclass
 class Run:
     "A trained run folder, loaded: its model (eval mode, CPU), config and history, and what else the folder says about it."
@@ -53,20 +54,28 @@ class Run:
     @property
     def name(self) -> str: return self.config.method or f"custom ({self.config.objective})"
 
-    def load(self, split: str, data_root: str | None = None):
-        "The run's images of `split` ('train' fits probes, 'test' is measured on): a missing dataset or folder is a `DiagnoseError`."
+    def load(self, split: str, data_root: str | None = None, data_folder: str | None = None):
+        "The run's images of `split` ('train' fits probes, 'test' is measured on), from where they are now; a `DiagnoseError` when they are missing or changed."
         from hvaerl.data import ImageFolderError
-        cfg = self.config if data_root is None else dataclasses.replace(self.config, data_root=data_root)
-        try: return cfg.load(split)
-        except ImageFolderError as e: raise DiagnoseError(f"the run's data folder cannot be read: {e}") from None
+        moved = {k: v for k, v in dict(data_root=data_root, data_folder=data_folder).items() if v is not None}
+        try: ds = dataclasses.replace(self.config, **moved).load(split)
+        except ImageFolderError as e: raise DiagnoseError(f"the run's image folder cannot be read: {e} (moved? give --data-folder DIR)") from None
         except DatasetNotFoundError as e:
-            raise DiagnoseError(f"the run's dataset {cfg.dataset} is not on this machine (looked in {', '.join(e.looked) or cfg.data_root}): "
+            raise DiagnoseError(f"the run's dataset {self.config.dataset} is not on this machine (looked in {', '.join(e.looked) or data_root}): "
                                 "give --data-root DIR where it is") from None
+        except ValueError as e: raise DiagnoseError(f"the run's data cannot be loaded ({' '.join(str(e).split())})") from None
+        trained = self.provenance.get("data_hash")
+        if trained and getattr(ds, "content_hash", trained) != trained:  # a changed folder splits differently: probes would score training images
+            raise DiagnoseError(f"the image folder {ds.source.split(' (')[0][len('image folder '):]} changed since the run trained on it (content sha256 "
+                                f"{trained[:12]}..., now {ds.content_hash[:12]}...): restore its images, or give --data-folder with the ones it trained on")
+        return ds
 
-# %% ../nbs/16_diagnose.ipynb #d012
+# %% ../nbs/16_diagnose.ipynb #d012a
 def _json(path: Path):
+    "A JSON file's content, None when there is no such file."
     return json.loads(path.read_text()) if path.is_file() else None
 
+# %% ../nbs/16_diagnose.ipynb #d012
 def load_run(run_dir) -> Run:
     "A run folder of `hvaerl train` or of a preset, checked; a `DiagnoseError` says what is missing or damaged."
     d = Path(run_dir).expanduser()
@@ -118,9 +127,10 @@ def definition1_kl(model: nn.Module, dataset, n: int | None = None, # first n im
 
 # %% ../nbs/16_diagnose.ipynb #d025
 def level_probes(model: nn.Module, train_set, test_set, seed: int = 0) -> dict:
-    "{'paper': {level: accuracy %}, 'scaled': {...}}: a linear probe on each level alone, under both protocols; NaN without labels."
+    "{'paper': {level: accuracy %}, 'scaled': {...}}: a linear probe on each level alone, under both protocols; NaN without two classes to tell apart."
     levels = list(range(1, model.levels + 1))
-    if test_set.num_classes < 2: return {p: {l: float("nan") for l in levels} for p in ("paper", "scaled")}
+    if test_set.num_classes < 2 or len(torch.unique(train_set.targets[:len(train_set)])) < 2:  # a flat folder, or one class in the probe's images
+        return {p: {l: float("nan") for l in levels} for p in ("paper", "scaled")}
     out = {}
     for protocol in ("paper", "scaled"):
         train_set.reseed(seed)  # the run notebook's draw of the (dynamically binarized) training images, for both protocols
@@ -128,17 +138,24 @@ def level_probes(model: nn.Module, train_set, test_set, seed: int = 0) -> dict:
         out[protocol] = {l: acc[f"z{l}"] for l in levels}
     return out
 
-def level_mi(model: nn.Module, eval_set, level: int, steps: int = 1000, batch_size: int = 256, seed: int = 0) -> float:
-    "MINE's estimate of I(x; z_level) in nats on `eval_set`, as the run notebook computes `mi_zL`; NaN when the set is too small for MINE's splits."
-    try: return model_mi(model, eval_set, level=level, n=None, steps=steps, batch_size=batch_size, seed=seed).mi
-    except ValueError: return float("nan")  # fewer pairs than MINE's held-out parts and one batch
+# %% ../nbs/16_diagnose.ipynb #d025b
+def mine_batch(n: int, batch_size: int = 256) -> int:
+    "The batch MINE can draw from `n` pairs once its selection and estimate parts (20% each) are held out: at most `batch_size`; 0 when under 16 pairs are left."
+    left = n - 2 * round(0.2 * n)
+    return min(batch_size, left) if left >= 16 else 0
 
-# %% ../nbs/16_diagnose.ipynb #d031
+def level_mi(model: nn.Module, eval_set, level: int, steps: int = 1000, batch_size: int = 256, seed: int = 0) -> float:
+    "MINE's estimate of I(x; z_level) in nats on `eval_set`, as the run notebook computes `mi_zL` (a smaller batch on a small set; NaN on a tiny one)."
+    b = mine_batch(len(eval_set), batch_size)
+    return model_mi(model, eval_set, level=level, n=None, steps=steps, batch_size=b, seed=seed).mi if b else float("nan")
+
+# %% ../nbs/16_diagnose.ipynb #d031a
 def run_setting(run: Run, name: str):
     "An evaluation setting a preset's run used: its preset's value (run_spec.json), else the run notebook's default (`hvaerl.pipeline.EvalConfig`)."
     from hvaerl.pipeline import EvalConfig
     return run.parameters.get(name, getattr(EvalConfig(), name))
 
+# %% ../nbs/16_diagnose.ipynb #d031
 @dataclass
 class DiagnoseConfig:
     "How `diagnose` measures a run (each field is a flag of `hvaerl diagnose`)."
@@ -153,11 +170,12 @@ class DiagnoseConfig:
     traversal_steps: int = 7         # values per unit, evenly from -3 to +3 standard deviations of its posterior mean
     full: bool = False               # measure as the run's metrics.json did (its probe and evaluation sizes, its MINE settings); a run of hvaerl train: every image
     data_root: str | None = None     # where the run's dataset lives now, when it moved (default: where it trained)
+    data_folder: str | None = None   # where the run's image folder is now, when it moved (its content must be the same)
 
     def __post_init__(self):
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name in ("full", "data_root"): continue
+            if f.name in ("full", "data_root", "data_folder"): continue
             if f.name == "collapse_nats":
                 if not (isinstance(v, (int, float)) and v > 0): raise ValueError(f"collapse_nats must be a positive number, got {v!r}")
             elif v is not None and not (isinstance(v, int) and v >= 1): raise ValueError(f"{f.name} must be a positive integer, got {v!r}")
@@ -178,6 +196,7 @@ def verdict(def1_kl: float, threshold: float) -> str:
     if not math.isfinite(def1_kl): return "n/a (deterministic code)"
     return "collapsed" if def1_kl < threshold else "not collapsed"
 
+# %% ../nbs/16_diagnose.ipynb #d032b
 def level_table(model: nn.Module, train_set, test_set, cfg: DiagnoseConfig = DiagnoseConfig(), seed: int = 0,
                 progress: bool = True) -> pd.DataFrame:
     "One row per level z_1..z_L: size, KL (and how it is computed), Definition 1's KL and verdict, active units, probes under both protocols, MINE's I(x; z_l)."
@@ -186,7 +205,7 @@ def level_table(model: nn.Module, train_set, test_set, cfg: DiagnoseConfig = Dia
     bar = tqdm(total=3 + L, desc="diagnose: KL and active units", disable=not progress, leave=False)
     report = collapse_report(model, eval_set)  # as the run notebook: KL per level and active units, seed 0
     d1 = definition1_kl(model, eval_set)
-    kinds = kl_kinds(model, eval_set.batch(torch.arange(2))[0]); bar.update()
+    kinds = kl_kinds(model, eval_set.batch(torch.arange(min(2, len(eval_set))))[0]); bar.update()
     bar.set_description("diagnose: probes"); bar.update()
     probes = level_probes(model, DatasetHead(train_set, cfg.probe_train), DatasetHead(test_set, cfg.probe_test), seed); bar.update()
     mi = []
@@ -225,11 +244,13 @@ def level_images(model: nn.Module, x: Tensor) -> dict:
     t = model.infer(x.to(next(model.parameters()).device), sample=False)
     return {"reconstruction": model.lik.mean(model.likelihood_params(t)).cpu()}
 
-def fig_levels(rows: dict, x: Tensor, title: str = "What each level encodes: decoded from that level alone",
+def fig_levels(rows: dict, x: Tensor, title: str | None = None, # default: says whether rows are levels or the reconstruction
                ax=None, # draw into this axes (side-by-side panels); default a new figure
               ) -> plt.Figure:
     "Fig. 1's layout: the inputs, then one row per level (z_1 first), one column per image."
     grid = torch.stack([x.cpu(), *[r.float() for r in rows.values()]])
+    title = title or ("What each level encodes: decoded from that level alone" if "reconstruction" not in rows
+                      else "Reconstructions (this model has no skip-generative path to decode one level from)")
     with plot_style():
         if ax is None: fig, ax = plt.subplots(figsize=(0.62 * x.shape[0] + 1.8, 0.62 * len(grid) + 1.2))
         else: fig = ax.figure
@@ -252,6 +273,7 @@ def decode_code(model: nn.Module, z_top: Tensor) -> Tensor:
         return model.lik.mean(model.decode(d)).cpu()
     raise TypeError(f"no decoder from the top level for {type(model).__name__}")
 
+# %% ../nbs/16_diagnose.ipynb #d042b
 def top_units(model: nn.Module, dataset, k: int = 6, n: int | None = 2000) -> pd.DataFrame:
     "The `k` units of z_L whose posterior means vary most over the first `n` images: unit (0-based), mean and std of its posterior mean."
     from hvaerl.probe import encode
@@ -261,6 +283,7 @@ def top_units(model: nn.Module, dataset, k: int = 6, n: int | None = 2000) -> pd
     order = np.argsort(-sd, kind="stable")[:k]
     return pd.DataFrame(dict(unit=order, mean=means.mean(0)[order], std=sd[order]))
 
+# %% ../nbs/16_diagnose.ipynb #d042c
 @torch.no_grad()
 def traversal(model: nn.Module, x_anchor: Tensor, # one image (C, H, W)
               units: pd.DataFrame, # from `top_units`
@@ -273,6 +296,7 @@ def traversal(model: nn.Module, x_anchor: Tensor, # one image (C, H, W)
     imgs = decode_code(model, z.view(-1, z.shape[-1]))
     return imgs.view(len(units), steps, *imgs.shape[1:]), offsets
 
+# %% ../nbs/16_diagnose.ipynb #d042d
 def fig_traversal(imgs: Tensor, offsets: np.ndarray, units: pd.DataFrame, title: str = "Traversal of the most active units of $z_L$") -> plt.Figure:
     "One row per unit, one column per offset (the anchor in the centre)."
     with plot_style():
@@ -324,7 +348,9 @@ class Diagnosis:
     agreement: pd.DataFrame   # `metrics_agreement`
     folder: Path              # where report.md, table.csv and the PNGs are
     seconds: float
+    run: Run                  # the run, as loaded
 
+# %% ../nbs/16_diagnose.ipynb #d052b
 def _provenance_lines(run: Run, train_set) -> list:
     c, m, p = run.config, run.metrics or {}, run.provenance
     return [f"- run folder: `{run.path}`; method **{run.name}**, objective {c.objective}, inference {c.inference}, wiring {c.wiring}, "
@@ -346,12 +372,13 @@ def write_report(folder: Path, run: Run, table: pd.DataFrame, agreement: pd.Data
            f"the first {sizes['eval_images']} test images; MINE {sizes['mine_steps']} steps of {sizes['mine_batch_size']} pairs per level; "
            f"collapsed: KL q‖p below {cfg.collapse_nats:g} nats per image (Definition 1). "
            f"{protocol} Took {seconds:.0f} s.")
-    if table.mi_nats.isna().any():
-        how += f" MINE's '—': too few test images for its held-out pairs and one batch of {sizes['mine_batch_size']} (it needs about {math.ceil(sizes['mine_batch_size'] / 0.6)})."
+    if not sizes["mine_batch_size"]: how += " MINE's '—': under 27 test images, too few for its two held-out parts (20% each) and a batch of 16."
     lines = [f"# Diagnosis of {run.path.name}", "", *_provenance_lines(run, train_set), "", "## Per level", "",
              format_table(table).to_markdown(index=False), "", how, "",
              "KL: the ELBO's KL term (est. = a one-sample estimate, which can be negative); KL q‖p: the analytic KL between the "
-             "posterior and the prior at its sampled parents, which Definition 1's verdict reads; I(x; z): MINE's lower bound.", ""]
+             "posterior and the prior at its sampled parents, which Definition 1's verdict reads; I(x; z): MINE's Donsker-Varadhan "
+             "lower bound on held-out pairs (the paper's estimator; the aggregate-posterior one would need q(z_l|x) in closed form, "
+             "which a bottom-up hierarchy has only at z_1).", ""]
     if len(agreement):
         shown = agreement.assign(**{"metrics.json": agreement["metrics.json"].map(lambda v: f"{v:.6g}"),
                                     "diagnosis": agreement["diagnosis"].map(lambda v: f"{v:.6g}"),
@@ -370,18 +397,30 @@ def _replace_folder(tmp: Path, out: Path) -> None:
     os.replace(tmp, out)
     shutil.rmtree(old, ignore_errors=True)
 
+def _check_out(out: Path, run: Run) -> None:
+    "A `DiagnoseError` unless `out` is a new folder, an empty one or an earlier diagnosis, outside the run's own files, where we can write."
+    o, r = out.expanduser().resolve(), run.path.resolve()
+    if o == r or o in r.parents: raise DiagnoseError(f"--out {out} would replace the run folder {r} (or a folder holding it): give a new folder")
+    if o.exists() and not o.is_dir(): raise DiagnoseError(f"--out {out} is a file: give a folder")
+    if o.is_dir() and any(o.iterdir()) and not (o / "report.md").is_file():
+        raise DiagnoseError(f"--out {out} holds other files: give a new or empty folder (only an earlier diagnosis is replaced)")
+    base = next(q for q in [o, *o.parents] if q.exists())
+    if not os.access(base, os.W_OK): raise DiagnoseError(f"cannot write in {base}: give --out a folder you can write to")
+
+# %% ../nbs/16_diagnose.ipynb #d054b
 def diagnose(run_dir, cfg: DiagnoseConfig = DiagnoseConfig(), out: str | Path | None = None, # default RUN_DIR/diagnosis
              progress: bool = True) -> Diagnosis:
     "Measure every level of the run in `run_dir` and write the report, the table and the figures into `out` (replaced as a whole)."
     t0 = time.perf_counter()
     run = load_run(run_dir)  # every check before anything is written
     cfg = cfg.for_run(run)
-    train_set, test_set = run.load("train", cfg.data_root), run.load("test", cfg.data_root)
+    train_set, test_set = (run.load(s, cfg.data_root, cfg.data_folder) for s in ("train", "test"))
     out = Path(out) if out is not None else run.path / "diagnosis"
+    _check_out(out, run)
     seed, model = run.config.seed, run.model
     table = level_table(model, train_set, test_set, cfg, seed, progress)
     sizes = dict(probe_train=len(DatasetHead(train_set, cfg.probe_train)), probe_test=len(DatasetHead(test_set, cfg.probe_test)),
-                 eval_images=len(DatasetHead(test_set, cfg.eval_images)), mine_steps=cfg.mine_steps, mine_batch_size=cfg.mine_batch_size)
+                 eval_images=len(DatasetHead(test_set, cfg.eval_images)), mine_steps=cfg.mine_steps, mine_batch_size=mine_batch(len(DatasetHead(test_set, cfg.eval_images)), cfg.mine_batch_size))
     agreement = metrics_agreement(table, run, sizes)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -399,11 +438,12 @@ def diagnose(run_dir, cfg: DiagnoseConfig = DiagnoseConfig(), out: str | Path | 
         write_report(tmp, run, table, agreement, cfg, sizes, train_set, seconds, paths)
         _replace_folder(tmp, out)
     finally: shutil.rmtree(tmp, ignore_errors=True)
-    return Diagnosis(table, agreement, out, seconds)
+    return Diagnosis(table, agreement, out, seconds, run)
 
 # %% ../nbs/16_diagnose.ipynb #d061
 def diagnose_parser():
     "The parser of `hvaerl diagnose`: RUN_DIR, one --flag per DiagnoseConfig field, --out."
+    import argparse
     from hvaerl.cli import OneLineParser, flag, flag_value, _type_name
     from hvaerl.train import field_comments
     p = OneLineParser(prog="hvaerl diagnose", description="Which levels of a trained model carry information: a per-level table, "
@@ -411,21 +451,21 @@ def diagnose_parser():
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder: the --out-dir of hvaerl train, or runs/<preset>/<run>")
     docs, hints = field_comments(DiagnoseConfig), typing.get_type_hints(DiagnoseConfig)
     for f in fields(DiagnoseConfig):
-        switch = dict(nargs="?", const=True) if hints[f.name] is bool else {}  # --full alone means --full true
-        p.add_argument(flag(f.name), dest=f.name, default=None, metavar=_type_name(hints[f.name]), **switch,
-                       type=lambda text, a=hints[f.name]: flag_value(text, a), help=f"{docs[f.name]} (default: {f.default!r})".replace("%", "%%"))
+        how = (dict(action=argparse.BooleanOptionalAction) if hints[f.name] is bool  # --full / --no-full
+               else dict(metavar=_type_name(hints[f.name]), type=lambda text, a=hints[f.name]: flag_value(text, a)))
+        p.add_argument(flag(f.name), dest=f.name, default=None, **how, help=f"{docs[f.name]} (default: {f.default!r})".replace("%", "%%"))
     p.add_argument("--out", default=None, help="where the diagnosis goes (default: RUN_DIR/diagnosis; replaced as a whole)")
     return p
 
+# %% ../nbs/16_diagnose.ipynb #d061b
 def diagnose_main(argv: list) -> int:
     "hvaerl diagnose RUN_DIR [--flags]: measure, print the per-level table, write the report; returns the exit status."
     a = diagnose_parser().parse_args(argv)
     given = {f.name: getattr(a, f.name) for f in fields(DiagnoseConfig) if getattr(a, f.name) is not None}
     try: cfg = DiagnoseConfig(**given)
     except ValueError as e: raise UsageError(f"--{str(e).split()[0].replace('_', '-')}: {e}") from None
-    if a.out is not None and Path(a.out).exists() and not Path(a.out).is_dir(): raise UsageError(f"--out {a.out} is a file: give a folder")
     d = diagnose(a.run_dir, cfg, a.out)
-    run = load_run(a.run_dir)
+    run = d.run
     print(f"{run.path}: {run.name} on {run.config.dataset}, {run.model.levels} level(s), wiring {run.config.wiring}, {len(run.history)} epochs")
     print(format_table(d.table).to_string(index=False))
     print(f"collapsed: KL q‖p < {cfg.collapse_nats:g} nats per image (Definition 1); {d.seconds:.0f} s; report: {d.folder / 'report.md'}")

@@ -125,7 +125,8 @@ class TrainConfig:
 FOLDER_DATASET = "image_folder"  # the `dataset` of a run on a data_folder
 
 # fields that may change between a run and its resumption without changing what is trained (how long, where, how fast)
-RESUMABLE_CHANGES = {"epochs", "budget_minutes", "out_dir", "data_root", "device", "log_every", "amp", "data_on_device", "compile"}
+RESUMABLE_CHANGES = {"epochs", "budget_minutes", "out_dir", "data_root", "device", "log_every", "amp", "data_on_device", "compile",
+                     "data_folder"}  # a moved image folder: its content hash, checked on resume, says whether it holds the same images
 
 # %% ../nbs/05_train.ipynb #c009g
 class UsageError(ValueError):

@@ -40,10 +40,30 @@ def test_folder_trains_resumes_and_diagnoses(fashion_test, tmp_path):
     out = tmp_path / "run" / "diagnosis"
     assert {"report.md", "table.csv", "levels.png", "traversal.png", "kl.png"} <= {p.name for p in out.iterdir()}
     assert "z3" in r.stdout and prov["data_hash"] in (out / "report.md").read_text()
-    # a changed folder is a different run: resuming refuses, in one line, before training
-    (folder / "trouser" / "000.png").unlink()
-    r = hvaerl("train", *argv, "--epochs", "3", cwd=tmp_path)
-    assert_one_line_error(r, "changed since this run started")
+    # a moved folder is found again with --data-folder; resuming from it is allowed (same content)
+    import shutil
+    moved = folder.rename(tmp_path / "moved clothes")
+    assert_one_line_error(hvaerl("diagnose", tmp_path / "run", *SMALL_DIAGNOSIS, cwd=tmp_path), "moved? give --data-folder DIR")
+    r = hvaerl("diagnose", tmp_path / "run", *SMALL_DIAGNOSIS, "--data-folder", moved, "--out", tmp_path / "d2", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    # a changed folder is a different run: resuming and diagnosing refuse, in one line, before anything is written
+    (moved / "trouser" / "000.png").unlink()
+    before = files(tmp_path)
+    assert_one_line_error(hvaerl("train", *argv[:1], moved, *argv[2:], "--epochs", "3", cwd=tmp_path), "changed since this run started")
+    assert_one_line_error(hvaerl("diagnose", tmp_path / "run", "--data-folder", moved, cwd=tmp_path), "changed since the run trained on it")
+    assert files(tmp_path) == before
+
+def test_tiny_folder_trains_and_diagnoses(fashion_test, tmp_path):
+    "Nine images: one held out, too few for MINE (its '—', and the report says why), a probe scored on one image; the table still has every level."
+    folder = write_pngs(tmp_path / "few", fashion_test, per_class=3)
+    r = hvaerl("train", "--data-folder", folder, "--latents", "8,4", "--batch-size", "4", "--epochs", "1", "--out-dir", tmp_path / "run", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = hvaerl("diagnose", tmp_path / "run", *SMALL_DIAGNOSIS, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    import pandas as pd
+    table = pd.read_csv(tmp_path / "run" / "diagnosis" / "table.csv")
+    assert list(table.level) == [1, 2] and table.mi_nats.isna().all() and set(table.probe_paper) <= {0.0, 100.0}
+    assert "under 27 test images" in (tmp_path / "run" / "diagnosis" / "report.md").read_text()
 
 BAD_FOLDERS = {  # what to break -> what the one line must say
     "empty": "has no image files",
