@@ -273,6 +273,122 @@ def _diverged(e, epoch: int, b: int, ckpt_path: Path, history: list, start_epoch
             if ckpt_path.exists() else "no checkpoint was written yet")
     return TrainingDiverged(f"{e} at epoch {epoch + 1}, batch {b}: {last}. Try a lower lr (now {lr}) or check the data for NaNs.")
 
+# %% ../nbs/05_train.ipynb #c017b0
+@dataclass
+class _Session:
+    "One call of `train`: the run's config, method, model and optimizers, and where it stands."
+    cfg: TrainConfig
+    spec: "Method"
+    model: nn.Module
+    opts: dict            # {name: optimizer}: one for most methods, three for the AAE
+    device: torch.device
+    n_batches: int        # batches per epoch
+    start_epoch: int = 0  # epochs finished before this call
+    history: list = field(default_factory=list)
+    elapsed: float = 0.0  # training seconds, summed over resumes
+    stopped: str = "epochs"
+
+    @property
+    def out(self) -> Path: return Path(self.cfg.out_dir)
+    @property
+    def ckpt_path(self) -> Path: return self.out / "ckpt.pt"
+    @property
+    def budget_s(self) -> float | None: return None if self.cfg.budget_minutes is None else 60 * self.cfg.budget_minutes
+
+    def diverged(self, e: Exception, epoch: int, b: int) -> TrainingDiverged:
+        return _diverged(e, epoch, b, self.ckpt_path, self.history, self.start_epoch, self.cfg.lr)
+
+# %% ../nbs/05_train.ipynb #c017b1
+def _start(cfg: TrainConfig, train_set) -> _Session:
+    "A session before any epoch: batches per epoch checked, a half-written checkpoint removed, seeds set, the method's model and optimizers built."
+    n_batches = len(train_set) // cfg.batch_size  # drop the ragged last batch
+    if n_batches == 0: raise ValueError(f"batch_size {cfg.batch_size} is larger than the {len(train_set)} training images: use a smaller batch_size")
+    if cfg.max_batches_per_epoch: n_batches = min(n_batches, cfg.max_batches_per_epoch)
+    remove_stale_temporaries(Path(cfg.out_dir))  # a checkpoint half-written by a killed run
+    seed_everything(cfg.seed)
+    spec, device = get_method(cfg.method), cfg.resolved_device()
+    model = spec.build_model(cfg.model_config(train_set.image_shape)).to(device)
+    return _Session(cfg, spec, model, spec.optimizers(model, cfg.lr), device, n_batches)
+
+# %% ../nbs/05_train.ipynb #c017b2
+def _resume(s: _Session, train_set, progress: bool) -> bool:
+    "Parameters, optimizers, RNG states and history from the last finished epoch; True when that run already used up its (unchanged) budget."
+    ck = load_checkpoint(s.ckpt_path, s.device)
+    _same_run(ck["train_config"], s.cfg)
+    _same_data(ck.get("data_hash"), getattr(train_set, "content_hash", None), s.cfg)
+    s.model.load_state_dict(ck["model"]); _set_rng_state(ck["rng"])
+    states = ck.get("optimizers") or {"model": ck["optimizer"]}  # checkpoints before methods held one optimizer
+    for name, o in s.opts.items(): o.load_state_dict(states[name])
+    s.start_epoch, s.history, s.elapsed = ck["epoch"], ck["history"], ck["elapsed"]
+    # a run stopped by its budget continues when the budget now allows more time (or was removed)
+    if ck.get("stopped") == "budget" and s.budget_s is not None and s.elapsed >= s.budget_s:
+        if progress: print(f"{s.out}: already stopped on its budget after epoch {s.start_epoch} ({s.elapsed / 60:.1f} of {s.cfg.budget_minutes:g} min)")
+        return True
+    if progress: print(f"resuming {s.out} after epoch {s.start_epoch} of {s.cfg.epochs} ({s.elapsed:.0f} s trained so far)")
+    return False
+
+# %% ../nbs/05_train.ipynb #c017b3
+def _open_run_folder(s: _Session, train_set, valid_set) -> None:
+    "Before this call's first epoch: a fresh conv run's data-dependent init, torch.compile, and the run folder's config.json and provenance.json."
+    cfg = s.cfg
+    if s.start_epoch == 0 and getattr(s.model, "wants_data_init", False):  # weight norm's data-dependent init, as the authors'
+        es = epoch_seed(cfg.seed, 0)  # epoch 0's first batch; the epoch reseeds the same way, so its draws are unchanged
+        train_set.reseed(es)
+        first = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(es))[:cfg.batch_size]
+        s.model.data_init(train_set.batch(first)[0].to(s.device))
+    if cfg.compile: compile_stages(s.model)
+    s.out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(s.out / "config.json", asdict(cfg))
+    write_json_atomic(s.out / "provenance.json", dict(train_data=train_set.source, valid_data=valid_set.source, data_hash=getattr(train_set, "content_hash", None),
+                                                      hvaerl_version=hvaerl.__version__, commit=code_commit()))
+
+# %% ../nbs/05_train.ipynb #c017b4
+def _log_batch(s: _Session, parts: dict, sums: dict, epoch: int, b: int, writer, bar) -> None:
+    "The one host sync every log_every batches: the NaN check of the summed loss (the GPU's), TensorBoard scalars, the progress bar."
+    if not torch.isfinite(sums["loss"]): raise s.diverged(NonFiniteLossError("non-finite loss"), epoch, b)
+    if writer is not None: _log_parts(writer, parts, epoch * s.n_batches + b)
+    bar.set_postfix(loss=f"{float(parts['loss']):.1f}", **({"kl_top": f"{float(parts['kl'][-1]):.2f}"} if "kl" in parts else {}))
+
+# %% ../nbs/05_train.ipynb #c017b5
+def _train_epoch(s: _Session, train_set, epoch: int, writer, progress: bool) -> tuple:
+    "One epoch of the method's steps, its data order and binarization draws a function of (seed, epoch) only, so a resume replays them: (summed loss parts, batches done)."
+    cfg = s.cfg
+    es = epoch_seed(cfg.seed, epoch)
+    perm = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(es))
+    train_set.reseed(es)
+    bar = tqdm(range(s.n_batches), desc=f"{cfg.method or cfg.objective} epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+    sums, t0 = {}, time.perf_counter()
+    for b in bar:
+        x, _ = train_set.batch(perm[b * cfg.batch_size:(b + 1) * cfg.batch_size])
+        try:
+            with mixed_precision(s.device, cfg.amp), deferred_nan_check(s.device.type == "cuda"):
+                parts = s.spec.step(s.model, s.opts, x.to(s.device, non_blocking=True), cfg.objective, cfg.gamma, cfg.sample_lower)
+        except NonFiniteLossError as e: raise s.diverged(e, epoch, b) from e
+        for k in ("loss", "elbo"):  # summed on the device: no host sync per batch
+            if k in parts: sums[k] = sums.get(k, 0.0) + parts[k].detach().float()
+        if (epoch * s.n_batches + b) % cfg.log_every == 0: _log_batch(s, parts, sums, epoch, b, writer, bar)
+        if s.budget_s is not None and s.elapsed + time.perf_counter() - t0 >= s.budget_s:
+            s.stopped = "budget"; break
+    s.elapsed += time.perf_counter() - t0
+    sums = {k: float(v) for k, v in sums.items()}
+    if not math.isfinite(sums["loss"]): raise s.diverged(NonFiniteLossError("non-finite loss"), epoch, b)
+    return sums, b + 1
+
+# %% ../nbs/05_train.ipynb #c017b6
+def _validate_and_checkpoint(s: _Session, valid_set, epoch: int, sums: dict, done: int, writer, data_hash: str | None, progress: bool) -> None:
+    "Validate (monitoring only: nothing is selected on it), record the finished epoch, and checkpoint it atomically."
+    cfg = s.cfg
+    val = validate(s.model, valid_set, cfg.batch_size, cfg.valid_batches, s.device)
+    s.history.append(dict(epoch=epoch + 1, batches=done, seconds=s.elapsed, loss=sums["loss"] / done,
+                          **({"train_elbo": sums["elbo"] / done} if "elbo" in sums else {}), **{f"valid_{k}": v for k, v in val.items()}))
+    if writer is not None: _log_epoch(writer, val, epoch + 1)
+    if progress: print(f"epoch {epoch + 1}: loss {s.history[-1]['loss']:.2f}  " + _summary(val) + f"  ({s.elapsed:.0f} s)")
+    save_checkpoint(s.ckpt_path, dict(model=s.model.state_dict(), optimizers={k: o.state_dict() for k, o in s.opts.items()},
+                                      rng=_rng_state(), epoch=epoch + 1, history=s.history, elapsed=s.elapsed,
+                                      stopped=s.stopped if s.stopped == "budget" else None,
+                                      train_config=asdict(cfg), model_config=asdict(s.model.config), data_hash=data_hash))
+    write_json_atomic(s.out / "progress.json", dict(epoch=epoch + 1, epochs=cfg.epochs, seconds=s.elapsed))  # for `hvaerl reproduce`'s progress line
+
 # %% ../nbs/05_train.ipynb #c017b
 def train(cfg: TrainConfig, # the run
           train_set=None, # an hvaerl.data.ImageDataset; default: cfg.load("fit") (the dataset's, or data_folder's)
@@ -284,94 +400,25 @@ def train(cfg: TrainConfig, # the run
     "Train the model of `cfg.method` (a hierarchical VAE without one) as `cfg` says, checkpointing every epoch into `cfg.out_dir`."
     if train_set is None: train_set = cfg.load("fit")
     if valid_set is None: valid_set = cfg.load("valid")
-    device, out = cfg.resolved_device(), Path(cfg.out_dir)
-    on_gpu = device.type == "cuda"
-    if (on_gpu if cfg.data_on_device is None else cfg.data_on_device): train_set = train_set.to(device)  # binarized there too
-    n_batches = len(train_set) // cfg.batch_size  # drop the ragged last batch
-    if n_batches == 0: raise ValueError(f"batch_size {cfg.batch_size} is larger than the {len(train_set)} training images: use a smaller batch_size")
-    if cfg.max_batches_per_epoch: n_batches = min(n_batches, cfg.max_batches_per_epoch)
-    ckpt_path = out / "ckpt.pt"
-    remove_stale_temporaries(out)  # a checkpoint half-written by a killed run
-    seed_everything(cfg.seed)
-    spec = get_method(cfg.method)
-    model = spec.build_model(cfg.model_config(train_set.image_shape)).to(device)
-    opts = spec.optimizers(model, cfg.lr)  # {name: optimizer}: one for most methods, three for the AAE
-    budget_s = None if cfg.budget_minutes is None else 60 * cfg.budget_minutes
-
-    # --- resume: parameters, optimizers, RNG states and history from the last finished epoch
-    start_epoch, history, elapsed = 0, [], 0.0
-    if resume and ckpt_path.exists():
-        ck = load_checkpoint(ckpt_path, device)
-        _same_run(ck["train_config"], cfg)
-        _same_data(ck.get("data_hash"), getattr(train_set, "content_hash", None), cfg)
-        model.load_state_dict(ck["model"]); _set_rng_state(ck["rng"])
-        states = ck.get("optimizers") or {"model": ck["optimizer"]}  # checkpoints before methods held one optimizer
-        for name, o in opts.items(): o.load_state_dict(states[name])
-        start_epoch, history, elapsed = ck["epoch"], ck["history"], ck["elapsed"]
-        # a run stopped by its budget continues when the budget now allows more time (or was removed)
-        if ck.get("stopped") == "budget" and budget_s is not None and elapsed >= budget_s:
-            if progress: print(f"{out}: already stopped on its budget after epoch {start_epoch} ({elapsed / 60:.1f} of {cfg.budget_minutes:g} min)")
-            return TrainResult(model, history, ckpt_path, "budget")
-        if progress: print(f"resuming {out} after epoch {start_epoch} of {cfg.epochs} ({elapsed:.0f} s trained so far)")
-    if start_epoch == 0 and getattr(model, "wants_data_init", False):  # a fresh conv run: weight norm's data-dependent init, as the authors'
-        es = epoch_seed(cfg.seed, 0)  # epoch 0's first batch; the epoch reseeds the same way, so its draws are unchanged
-        train_set.reseed(es)
-        model.data_init(train_set.batch(torch.randperm(len(train_set), generator=torch.Generator().manual_seed(es))[:cfg.batch_size])[0].to(device))
-    if cfg.compile: compile_stages(model)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "config.json", asdict(cfg))
-    write_json_atomic(out / "provenance.json", dict(train_data=train_set.source, valid_data=valid_set.source, data_hash=getattr(train_set, "content_hash", None),
-                                                    hvaerl_version=hvaerl.__version__, commit=code_commit()))
+    device = cfg.resolved_device()
+    if (device.type == "cuda" if cfg.data_on_device is None else cfg.data_on_device): train_set = train_set.to(device)  # binarized there too
+    s = _start(cfg, train_set)
+    if resume and s.ckpt_path.exists() and _resume(s, train_set, progress): return TrainResult(s.model, s.history, s.ckpt_path, "budget")
+    _open_run_folder(s, train_set, valid_set)
     writer = None
     if tensorboard:
         from torch.utils.tensorboard import SummaryWriter
-        writer = SummaryWriter(out / "tb")
-    stopped = "epochs"
-    model.train()
+        writer = SummaryWriter(s.out / "tb")
+    s.model.train()
     try:
-        for epoch in range(start_epoch, cfg.epochs):
-            # --- one epoch: its data order and binarization draws depend on (seed, epoch) only, so a resume replays them
-            es = epoch_seed(cfg.seed, epoch)
-            perm = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(es))
-            train_set.reseed(es)
-            bar = tqdm(range(n_batches), desc=f"{cfg.method or cfg.objective} epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
-            sums, t0 = {}, time.perf_counter()
-            for b in bar:
-                x, _ = train_set.batch(perm[b * cfg.batch_size:(b + 1) * cfg.batch_size])
-                step = epoch * n_batches + b
-                try:
-                    with mixed_precision(device, cfg.amp), deferred_nan_check(on_gpu): parts = spec.step(model, opts, x.to(device, non_blocking=True), cfg.objective, cfg.gamma, cfg.sample_lower)
-                except NonFiniteLossError as e: raise _diverged(e, epoch, b, ckpt_path, history, start_epoch, cfg.lr) from e
-                for k in ("loss", "elbo"):  # summed on the device: no host sync per batch
-                    if k in parts: sums[k] = sums.get(k, 0.0) + parts[k].detach().float()
-                if step % cfg.log_every == 0:  # the one host sync every log_every batches (the GPU's NaN check lives here)
-                    if not torch.isfinite(sums["loss"]): raise _diverged(NonFiniteLossError("non-finite loss"), epoch, b, ckpt_path, history, start_epoch, cfg.lr)
-                    if writer is not None: _log_parts(writer, parts, step)
-                    bar.set_postfix(loss=f"{float(parts['loss']):.1f}", **({"kl_top": f"{float(parts['kl'][-1]):.2f}"} if "kl" in parts else {}))
-                if budget_s is not None and elapsed + time.perf_counter() - t0 >= budget_s:
-                    stopped = "budget"; break
-            elapsed += time.perf_counter() - t0
-            done = b + 1
-            sums = {k: float(v) for k, v in sums.items()}
-            if not math.isfinite(sums["loss"]): raise _diverged(NonFiniteLossError("non-finite loss"), epoch, b, ckpt_path, history, start_epoch, cfg.lr)
-
-            # --- validate (monitoring only: nothing is selected on it), then checkpoint the finished epoch
-            val = validate(model, valid_set, cfg.batch_size, cfg.valid_batches, device)
-            history.append(dict(epoch=epoch + 1, batches=done, seconds=elapsed, loss=sums["loss"] / done,
-                                **({"train_elbo": sums["elbo"] / done} if "elbo" in sums else {}),
-                                **{f"valid_{k}": v for k, v in val.items()}))
-            if writer is not None: _log_epoch(writer, val, epoch + 1)
-            if progress: print(f"epoch {epoch + 1}: loss {history[-1]['loss']:.2f}  " + _summary(val) + f"  ({elapsed:.0f} s)")
-            save_checkpoint(ckpt_path, dict(model=model.state_dict(), optimizers={k: o.state_dict() for k, o in opts.items()},
-                                            rng=_rng_state(), epoch=epoch + 1, history=history, elapsed=elapsed,
-                                            stopped=stopped if stopped == "budget" else None,
-                                            train_config=asdict(cfg), model_config=asdict(model.config), data_hash=getattr(train_set, "content_hash", None)))
-            write_json_atomic(out / "progress.json", dict(epoch=epoch + 1, epochs=cfg.epochs, seconds=elapsed))  # for `hvaerl reproduce`'s progress line
-            if stopped == "budget": break
+        for epoch in range(s.start_epoch, cfg.epochs):
+            sums, done = _train_epoch(s, train_set, epoch, writer, progress)
+            _validate_and_checkpoint(s, valid_set, epoch, sums, done, writer, getattr(train_set, "content_hash", None), progress)
+            if s.stopped == "budget": break
     finally:
         if writer is not None: writer.close()
-    write_json_atomic(out / "history.json", history)
-    return TrainResult(model, history, ckpt_path, stopped)
+    write_json_atomic(s.out / "history.json", s.history)
+    return TrainResult(s.model, s.history, s.ckpt_path, s.stopped)
 
 # %% ../nbs/05_train.ipynb #c017c
 def _summary(val) -> str:
