@@ -82,6 +82,7 @@ class Method:
     optimizers: Callable = adam  # (model, lr) -> {name: optimizer}
     evaluate: Callable = elbo    # (model, x) -> validation parts (elbo/recon/kl where the method defines them)
     has_elbo: bool = True        # its passes carry KL terms: an ELBO, bits/dim and an importance-weighted bound are defined
+    skip_path: bool = True       # its model decodes x from one level alone (`skip_decode`, Eq. 24): Fig. 1 and the per-level skip report apply
 
     def resolve(self, objective: str | None, inference: str | None, latents, levels: int | None, image_shape) -> tuple:
         "(objective, inference, latents) with this method's defaults for the ones left None; a ValueError names any conflict."
@@ -122,10 +123,10 @@ _H = ("bottom_up",)
 METHODS = {m.name: m for m in [  # in Table 1's order
     Method("aae", "AAE", AAE, AAEConfig, aae_step, ("adversarial",), ("deterministic",), True,
            "adversarial autoencoder: deterministic code, reconstruction + a discriminator matching the codes to N(0, I)",
-           optimizers=aae_optimizers, evaluate=aae_evaluate, has_elbo=False),
+           optimizers=aae_optimizers, evaluate=aae_evaluate, has_elbo=False, skip_path=False),
     Method("vae", "VAE", HierarchicalVAE, ModelConfig, hierarchical_step, ("elbo",), _H, True, "one-level VAE trained by the ELBO"),
     Method("biva", "BIVA", BIVA, BIVAConfig, biva_step, ("elbo",), ("bidirectional",), False,
-           "bidirectional-inference VAE (BU and TD stochastic paths, skip-connected generative model), ELBO"),
+           "bidirectional-inference VAE (BU and TD stochastic paths, skip-connected generative model), ELBO", skip_path=False),
     Method("ivae", "IVAE", HierarchicalVAE, ModelConfig, ivae_step, ("ivae",), ("bottom_up", "top_down"), False,
            "hierarchical VAE trained by the ELBO plus every level's skip-path reward with equal weight, the ELBO counted once (Eq. 16)"),
     Method("hvae", "HVAE", HierarchicalVAE, ModelConfig, hierarchical_step, ("elbo",), _H, False, "bottom-up hierarchical VAE, ELBO"),

@@ -9,10 +9,10 @@ __all__ = ['REPO', 'IN_CLONE', 'RUN_NOTEBOOK', 'AGGREGATE_NOTEBOOK', 'PRESETS', 
            'RUN_NOTEBOOK_DEFAULTS', 'PIPELINE_PARAMETERS', 'GRID_KEYS', 'POSITIVE', 'CONTINUABLE', 'RESULT_FILES',
            'SMOKE_RUN', 'SMOKE_IMAGES', 'outputs_home', 'kernel_name', 'LocalKernelManager', 'preset_path', 'RunSpec',
            'build_grid', 'load_preset', 'EvalConfig', 'run_parameters_cell', 'write_run_parameters_cell',
-           'configs_from_parameters', 'PresetGroup', 'SlurmResources', 'Preset', 'notebook_parameter_names',
-           'run_parameters', 'PresetError', 'check_preset', 'RunOutcome', 'run_fingerprint', 'is_complete',
-           'keep_results', 'execute_run', 'run_grid', 'dry_run_notebook', 'smoke_grid', 'is_builtin', 'results_folder',
-           'figures_folder', 'aggregate']
+           'configs_from_parameters', 'PresetGroup', 'FigureRuns', 'SlurmResources', 'Preset',
+           'notebook_parameter_names', 'run_parameters', 'PresetError', 'check_preset', 'RunOutcome', 'run_fingerprint',
+           'is_complete', 'keep_results', 'execute_run', 'run_grid', 'dry_run_notebook', 'smoke_grid', 'is_builtin',
+           'results_folder', 'figures_folder', 'aggregate']
 
 # %% ../nbs/12_pipeline.ipynb #c002
 import hashlib, json, os, signal, sys, time, traceback
@@ -90,6 +90,7 @@ class RunSpec:
     epochs: int = 10_000               # budget_minutes usually ends the run first
     groups: list = field(default_factory=list)  # which tables/figures use this run
     params: dict = field(default_factory=dict)  # everything else the run notebook takes (device, backbone, eval sizes)
+    figure_data: bool = False          # save the arrays Figs. 1, 2 and 5 draw (the preset's `figure_data` selects these runs)
 
     @property
     def run_id(self) -> str:
@@ -103,7 +104,7 @@ class RunSpec:
         "The run notebook's parameters for this run; given `notebook`, only the ones it declares (papermill would warn about the rest)."
         given = dict(dataset=self.dataset, method=self.method, seed=self.seed, levels=self.levels, gamma=self.gamma,
                      budget_minutes=self.budget_minutes, epochs=self.epochs, out_dir=str(out_dir),
-                     groups=list(self.groups), **self.params)
+                     groups=list(self.groups), figure_data=self.figure_data, **self.params)
         declared = None if notebook is None else notebook_parameter_names(notebook)
         return given if declared is None else {k: v for k, v in given.items() if k in declared}
 
@@ -130,6 +131,8 @@ def build_grid(preset: dict) -> list:
                                 # a run shared by groups trains for the largest budget any of them asks
                                 if (spec.budget_minutes or 0) > (old.budget_minutes or 0): old.budget_minutes = spec.budget_minutes
                             else: runs[spec.run_id] = spec
+    selectors = [FigureRuns(**s) for s in preset.get("figure_data") or []]
+    for r in runs.values(): r.figure_data = any(s.selects(r) for s in selectors)
     return list(runs.values())
 
 def load_preset(name_or_path: str) -> dict:
@@ -173,6 +176,7 @@ class EvalConfig:
 RUN_NOTEBOOK_DEFAULTS = dict(method="hvae_rl", gamma=None, epochs=1, max_batches_per_epoch=5, out_dir="../../runs/smoke/run")
 PIPELINE_PARAMETERS = dict(  # the run notebook's parameters that are not configuration: (default, comment)
     groups=([], "which tables/figures use this run (set by the pipeline)"),
+    figure_data=(True, "save the arrays Figs. 1, 2 and 5 draw (set by the pipeline from the preset's figure_data; this notebook's default checks that path)"),
     fingerprint=(None, "hash of this run's parameters (set by the pipeline; recorded so a changed preset reruns it)"))
 
 def _assignment(name: str, value, comment: str) -> str: return f"{name} = {value!r}".ljust(34) + f"  # {comment}" if comment else f"{name} = {value!r}"
@@ -220,6 +224,19 @@ class PresetGroup:
     run: dict | None = None                  # run parameters of these runs only, over the preset's `run:`
 
 @dataclass
+class FigureRuns:
+    "Which runs of a preset's grid save the arrays Figures 1, 2 and 5 draw (figure_data.npz): those matching every key."
+    datasets: list[str] | None = None        # default: any
+    methods: list[str] | None = None         # default: any
+    seeds: list[int] | None = None           # default: any
+    levels: list[int] | None = None          # default: only runs at the method's own L (no `levels` in their group)
+    gammas: list[float] | None = None        # default: only runs at the default discount (no `gammas` in their group)
+
+    def selects(self, r: "RunSpec") -> bool:
+        return ((self.datasets is None or r.dataset in self.datasets) and (self.methods is None or r.method in self.methods)
+                and (self.seeds is None or r.seed in self.seeds) and r.levels in (self.levels or [None]) and r.gamma in (self.gammas or [None]))
+
+@dataclass
 class SlurmResources:
     "What each run asks a Slurm cluster for (the flags of `hvaerl reproduce` override these)."
     partition: str | None = None             # Slurm partition
@@ -242,6 +259,7 @@ class Preset:
     slurm: dict | None = None                # SlurmResources
     default_levels: int = 5                  # the L that epochs_over_levels divides by when a group gives no levels
     figures: str = "figures"                 # where a built-in preset's tables and figures go, under the repository (an ablation: figures/<name>)
+    figure_data: list[dict] | None = None    # FigureRuns entries: the runs that save the arrays the figures draw (default: none)
 
 GRID_KEYS = dict(dataset="datasets", method="methods", seed="seeds", levels="levels", gamma="gammas", epochs="epochs",
                  budget_minutes="budget_minutes", out_dir=None, groups=None)  # set per run by the grid: {run parameter: its group key}
@@ -345,6 +363,8 @@ def check_preset(preset, path: str | Path, notebook: str | Path = RUN_NOTEBOOK) 
         for key, known in (("datasets", DATASETS), ("methods", METHODS)):
             bad = [n for n in g.get(key) or [] if n not in known]
             if bad: raise PresetError(f"{where}: {key}: unknown name {bad[0]!r}: use {', '.join(known)}")
+    for i, s in enumerate(preset.get("figure_data") or []):
+        _check_mapping(s, FigureRuns, f"{path}: figure_data[{i}]")
     _check_runs(preset, str(path))
 
 # %% ../nbs/12_pipeline.ipynb #c010
@@ -359,8 +379,8 @@ class RunOutcome:
     cell: int | None = None      # index of the failing cell in the executed notebook
 
 def run_fingerprint(spec: RunSpec) -> str:
-    "A hash of everything that defines a run's result: its resolved notebook parameters (not where it is written, nor which tables use it) and hvaerl's version."
-    params = {k: v for k, v in spec.notebook_parameters(Path(".")).items() if k not in ("out_dir", "groups")}
+    "A hash of everything that defines a run's result: its resolved notebook parameters (not where it is written, which tables use it, nor whether it also saves figure arrays) and hvaerl's version."
+    params = {k: v for k, v in spec.notebook_parameters(Path(".")).items() if k not in ("out_dir", "groups", "figure_data")}
     blob = json.dumps(dict(params, hvaerl_version=hvaerl.__version__), sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -580,7 +600,7 @@ def smoke_grid(runs: list, # a preset's grid (`build_grid`)
         key = (r.dataset, r.method, r.levels, json.dumps(r.params, sort_keys=True, default=str))
         if key in picked: continue
         picked[key] = RunSpec(r.dataset, r.method, r.seed, r.levels, r.gamma, None, 1, list(r.groups),  # one epoch of two batches
-                              {**r.params, **SMOKE_RUN, "data_root": str(data_root)})
+                              {**r.params, **SMOKE_RUN, "data_root": str(data_root)}, r.figure_data)
     return list(picked.values())
 
 # %% ../nbs/12_pipeline.ipynb #c028

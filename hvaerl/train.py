@@ -216,7 +216,9 @@ def epoch_seed(seed: int, epoch: int) -> int:
 # %% ../nbs/05_train.ipynb #c015
 @torch.no_grad()
 def validate(model: nn.Module, # a model of any method
-             dataset, batch_size: int = 500, max_batches: int | None = 10, device="cpu") -> dict:
+             dataset, batch_size: int = 500, max_batches: int | None = 10, device="cpu",
+             evaluate_batch=None, # the method's validation parts, (model, x) -> dict (`Method.evaluate`); default: found by the model's class
+            ) -> dict:
     "Mean ELBO, reconstruction and per-level KL (where the method defines them) and active units on the first `max_batches` batches."
     model.eval()
     n = len(dataset) if max_batches is None else min(len(dataset), batch_size * max_batches)
@@ -224,7 +226,7 @@ def validate(model: nn.Module, # a model of any method
     for i in range(0, n, batch_size):
         x, _ = dataset.batch(torch.arange(i, min(i + batch_size, n)))
         x = x.to(device)
-        parts = evaluate(model, x)
+        parts = (evaluate_batch or evaluate)(model, x)
         for k in ("elbo", "recon", "kl"):
             if k in parts: sums[k] = sums.get(k, 0.0) + parts[k].cpu() * x.shape[0]
         means.append([m.cpu() for m in model.infer(x, sample=False).q_mu])
@@ -378,7 +380,7 @@ def _train_epoch(s: _Session, train_set, epoch: int, writer, progress: bool) -> 
 def _validate_and_checkpoint(s: _Session, valid_set, epoch: int, sums: dict, done: int, writer, data_hash: str | None, progress: bool) -> None:
     "Validate (monitoring only: nothing is selected on it), record the finished epoch, and checkpoint it atomically."
     cfg = s.cfg
-    val = validate(s.model, valid_set, cfg.batch_size, cfg.valid_batches, s.device)
+    val = validate(s.model, valid_set, cfg.batch_size, cfg.valid_batches, s.device, s.spec.evaluate)
     s.history.append(dict(epoch=epoch + 1, batches=done, seconds=s.elapsed, loss=sums["loss"] / done,
                           **({"train_elbo": sums["elbo"] / done} if "elbo" in sums else {}), **{f"valid_{k}": v for k, v in val.items()}))
     if writer is not None: _log_epoch(writer, val, epoch + 1)

@@ -20,6 +20,8 @@ def test_quick_preset_grid():
     assert not any(r.params.get("probe_full_scaled", True) for r in runs.values())
     assert {r.levels for r in runs.values() if "fig6" in r.groups} == {2, 3}
     assert {r.dataset for r in runs.values() if "fig2" in r.groups} == {"mnist"}
+    # the preset declares which runs save the arrays Figs. 1, 2 and 5 draw: seed 0 of HVAE and HVAE+RL at their own L and discount
+    assert {r.run_id for r in runs.values() if r.figure_data} == {f"{d}-{m}-s0" for d in ("fashion_mnist", "mnist") for m in ("hvae", "hvae_rl")}
     # budgets in epochs, not minutes (they reproduce under load), and equal for every FashionMNIST run: with rl_fused, equal
     # epochs are equal numbers of updates, the paper's comparison
     assert all(r.budget_minutes is None for r in runs.values())
