@@ -24,13 +24,13 @@ def main():
     for name in a.methods:
         torch.manual_seed(0)
         m = get_method(name)
-        objective, inference, latents = m.resolve(None, None, None, None, (1, 28, 28))
+        inference, latents = m.resolve(None, None, None, (1, 28, 28))
         model = m.build_model(m.model_config((1, 28, 28), latents, inference=inference))
-        runs[name] = (m, model, m.optimizers(model, 3e-4), objective)
+        runs[name] = (m, model, m.optimizers(model, 3e-4), m.hparams())  # the method's default hyperparameters
     times = {n: [] for n in runs}
     for i, x in enumerate(xs):
-        for n, (m, model, opts, objective) in runs.items():
-            t0 = time.perf_counter(); m.step(model, opts, x, objective, 0.9, False)
+        for n, (m, model, opts, hp) in runs.items():
+            t0 = time.perf_counter(); m.train_batch(model, opts, x, hp)
             if i >= a.warmup: times[n].append(time.perf_counter() - t0)
     print(f"{torch.get_num_threads()} thread(s), batch 128, {a.batches} timed batches of real FashionMNIST")
     for n, t in times.items():

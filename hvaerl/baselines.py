@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from .distributions import GaussianHead, sample_gaussian, gaussian_kl, gaussian_log_prob, make_likelihood
 from .model import (BaseConfig, Trajectory, HierarchicalVAE, MLPImageEncoder, MLPImageDecoder, ConvImageEncoder,
                           ConvImageDecoder, mlp_block)
-from .objectives import rewards, step_levels, step_of_z1, kl_by_step, guarded_update, elbo
+from .objectives import rewards, step_levels, step_of_z1, kl_by_step, guarded_update, elbo, elbo_parts
 
 # %% ../nbs/10_baselines.ipynb #c004
 def _backbone(c, z_in: int):
@@ -136,8 +136,9 @@ def aae_train_step(model: AAE, opts: dict, # from `aae_optimizers`
 # %% ../nbs/10_baselines.ipynb #c014
 def ivae(model: HierarchicalVAE, x: Tensor, eps: list | None = None, # fixed noise per level (tests)
          sample_lower: bool = False, # sample the marginalised levels of the skip paths instead of using prior means
+         weight: float = 1.0, # weight of the rewards beside the ELBO (Eq. 16: equal, 1)
          **_) -> dict:
-    "Loss -(ELBO + sum_t r_t): Eq. 16 with Eq. 24 rewards, without the top-down step whose reward is the ELBO itself; with its named parts."
+    "Loss -(ELBO + weight * sum_t r_t): Eq. 16 with Eq. 24 rewards, without the top-down step whose reward is the ELBO itself; with its named parts."
     traj = model.infer(x, eps)
     r = rewards(model, x, traj, sample_lower=sample_lower)  # (T, B), time order
     kl = traj.kl
@@ -147,7 +148,7 @@ def ivae(model: HierarchicalVAE, x: Tensor, eps: list | None = None, # fixed noi
     elbo_ = recon - kl.sum(0)
     # top-down, the last step decodes from z_1 through the ordinary generative path: its reward IS the ELBO, already counted
     regularised = [t - 1 for t in range(1, len(order) + 1) if not (model.config.inference == "top_down" and t == t1)]
-    return dict(loss=-(elbo_ + r[regularised].sum(0)).mean(), elbo=elbo_.mean().detach(), recon=recon.mean().detach(),
+    return dict(loss=-(elbo_ + weight * r[regularised].sum(0)).mean(), elbo=elbo_.mean().detach(), recon=recon.mean().detach(),
                 kl=kl.mean(1).detach(), rewards=r.mean(1).detach())
 
 def ivae_train_step(model: HierarchicalVAE, opt: torch.optim.Optimizer, x: Tensor, sample_lower: bool = False, **_) -> dict:

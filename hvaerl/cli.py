@@ -78,14 +78,19 @@ def _names_epilog() -> str:
 
 # %% ../nbs/14_cli.ipynb #c006b
 def train_parser() -> argparse.ArgumentParser:
-    "The parser of `hvaerl train`: one --flag per TrainConfig field (help from its comment, type from its annotation), plus --download and --no-resume."
+    "The parser of `hvaerl train`: one --flag per TrainConfig field (help from its comment, type from its annotation), one per method hyperparameter (hvaerl.methods), plus --download and --no-resume."
+    from hvaerl.methods import hparam_fields
     p = OneLineParser(prog="hvaerl train", epilog=_names_epilog(),
-                      description="Train one hierarchical VAE (the fields of hvaerl.train.TrainConfig).")
+                      description="Train one hierarchical VAE (the fields of hvaerl.train.TrainConfig; a method's own hyperparameters by name).")
     docs, hints = field_comments(TrainConfig), typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
+        if f.name == "hparams": continue  # its entries have flags of their own, below
         typ = _dataset_name if f.name == "dataset" else (lambda text, a=hints[f.name]: flag_value(text, a))
         p.add_argument(flag(f.name), dest=f.name, default=None, type=typ, metavar=_type_name(hints[f.name]),
                        help=f"{docs[f.name] or f.name.replace('_', ' ')} (default: {f.default!r})".replace("%", "%%"))
+    for name, (annotation, doc, owners) in hparam_fields().items():  # a new method's hyperparameters appear here by themselves
+        p.add_argument(flag(name), dest=f"hp_{name}", default=None, type=lambda text, a=annotation: flag_value(text, a), metavar=_type_name(annotation),
+                       help=f"{doc} (a method hyperparameter, of {', '.join(owners)}; default: the method's)".replace("%", "%%"))
     p.add_argument("--download", action="store_true", help="download the dataset when it is not on disk (torchvision datasets)")
     p.add_argument("--no-resume", action="store_true", help="start over even if out_dir holds a checkpoint")
     return p
@@ -93,7 +98,8 @@ def train_parser() -> argparse.ArgumentParser:
 def _named_flag(message: str, given: list) -> str | None:
     "The flag of the field an error message is about: the first field it names, preferring the flags given (then a given field's singular, 'latent' for latents); None when it names none."
     import re
-    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    from hvaerl.methods import hparam_fields
+    names = [f.name for f in dataclasses.fields(TrainConfig)] + list(hparam_fields())
     at = lambda n: m.start() if (m := re.search(rf"\b{n}\b", message)) else len(message) + 1
     for pool, word in ((given, str), (names, str), (given, lambda n: n[:-1] if n.endswith("s") else n)):
         hits = sorted((at(word(n)), n) for n in pool if at(word(n)) <= len(message))
@@ -101,22 +107,25 @@ def _named_flag(message: str, given: list) -> str | None:
     return None
 
 def train_argv(**values) -> list:
-    "The `hvaerl train` flags that set these TrainConfig fields (what `train_parser` reads back): for scripts and notebooks that launch training processes."
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    if unknown := sorted(set(values) - names): raise TypeError(f"not TrainConfig fields: {', '.join(unknown)}")
+    "The `hvaerl train` flags that set these TrainConfig fields and method hyperparameters (what `train_parser` reads back): for scripts and notebooks that launch training processes."
+    from hvaerl.methods import hparam_fields
+    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"hparams"} | set(hparam_fields())
+    if unknown := sorted(set(values) - names): raise TypeError(f"not TrainConfig fields nor method hyperparameters: {', '.join(unknown)}")
     text = lambda v: "none" if v is None else str(v).lower() if isinstance(v, bool) else ",".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
     return [a for k, v in values.items() for a in (flag(k), text(v))]
 
 def config_from_args(args) -> TrainConfig:
-    "A TrainConfig from parsed flags (unset flags keep their defaults); its ValueError becomes a `UsageError` naming the flag."
+    "A TrainConfig from parsed flags (unset flags keep their defaults; a method hyperparameter's flag goes into `hparams`); its ValueError becomes a `UsageError` naming the flag."
     from hvaerl.data import ImageFolderError
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if f.name != "hparams" and getattr(args, f.name) is not None}
+    hparams = {k[3:]: v for k, v in vars(args).items() if k.startswith("hp_") and v is not None}
+    if hparams: given["hparams"] = hparams
     if "dataset" in given and "data_folder" in given:
         raise UsageError(f"--dataset {given['dataset']} and --data-folder {given['data_folder']}: give one of them (the folder's images replace the dataset)")
     try: return TrainConfig(**given)
     except ImageFolderError as e: raise UsageError(f"--data-folder: {e}") from None  # the folder's own one line: the file and what to do
     except ValueError as e:
-        named = _named_flag(str(e), list(given))  # main() prefixes "hvaerl train: " itself
+        named = _named_flag(str(e), [k for k in given if k != "hparams"] + list(hparams))  # main() prefixes "hvaerl train: " itself
         raise UsageError(f"{named + ': ' if named else ''}{' '.join(str(e).split())}") from None
 
 # %% ../nbs/14_cli.ipynb #c008

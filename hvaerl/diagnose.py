@@ -87,9 +87,8 @@ def load_run(run_dir) -> Run:
     try: ck = load_checkpoint(ck_path)
     except CheckpointError as e:
         raise DiagnoseError(str(e).split(": delete it")[0] + ": restore the file or retrain the run; nothing was diagnosed") from None
-    known = {f.name for f in fields(TrainConfig)}
     try:
-        cfg = TrainConfig(**{k: v for k, v in ck["train_config"].items() if k in known})
+        cfg = TrainConfig.from_saved(ck["train_config"])
         model = get_method(cfg.method).build_model(ck["model_config"])
         model.load_state_dict(ck["model"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:

@@ -1,4 +1,4 @@
-"""One registry of the eight methods of Tables 1-2: how to build each one's model, its optimizer(s) and its training step, so that `TrainConfig(method=...)` — a papermill parameter — picks any of them, and the trainer, checkpoints and probes treat them alike.
+"""One registry of the methods (the eight of Tables 1-2 first): each one's model, its own hyperparameters and loss, its optimizer(s), so that `TrainConfig(method=...)` — a papermill parameter — picks any of them, and the trainer, checkpoints and probes treat them alike.
 
 Docs: https://hvaerl.github.io/hvaerl/methods.html.md"""
 
@@ -6,8 +6,9 @@ Docs: https://hvaerl.github.io/hvaerl/methods.html.md"""
 
 # %% auto #0
 __all__ = ['HIERARCHY_LATENTS', 'RGB_HIERARCHY_LATENTS', 'GRAYSCALE_CONV_Z1', 'METHODS', 'PAPER_NAMES', 'CUSTOM', 'adam',
-           'hierarchical_step', 'ivae_step', 'biva_step', 'aae_step', 'hierarchy_latents', 'default_spatial_levels',
-           'single_level_latents', 'Method', 'evaluate', 'get_method', 'CustomMethod']
+           'NoHparams', 'RLHparams', 'CustomHparams', 'IVAEHparams', 'elbo_loss', 'rl_loss', 'rl_step', 'ivae_loss',
+           'aae_step', 'hierarchy_latents', 'default_spatial_levels', 'single_level_latents', 'Method', 'hparam_fields',
+           'evaluate', 'get_method', 'CustomMethod']
 
 # %% ../nbs/11_methods.ipynb #c002
 from dataclasses import dataclass, fields
@@ -15,26 +16,65 @@ from typing import Callable
 import torch
 from torch import nn, Tensor
 from .model import BaseConfig, HierarchicalVAE, ModelConfig, INFERENCES
-from .objectives import OBJECTIVES, elbo, train_step
-from .baselines import (AAE, AAEConfig, BIVA, BIVAConfig, aae_optimizers, aae_train_step, aae_evaluate,
-                              ivae_train_step, biva_train_step)
+from .objectives import OBJECTIVES, elbo, train_step, rl_fused, guarded_update, _check_gamma
+from .baselines import (AAE, AAEConfig, BIVA, BIVAConfig, aae_optimizers, aae_train_step, aae_evaluate, ivae)
 
 # %% ../nbs/11_methods.ipynb #c005
 def adam(model: nn.Module, lr: float) -> dict: return {"model": torch.optim.Adam(model.parameters(), lr=lr)}
 
-def hierarchical_step(model, opts, x, objective, gamma=0.9, sample_lower=False) -> dict:
-    "A HierarchicalVAE trained by an objective of `hvaerl.objectives` (elbo, rl_fused, rl_stepwise)."
-    return train_step(model, opts["model"], x, objective, gamma, sample_lower)
+# %% ../nbs/11_methods.ipynb #c005a
+@dataclass
+class NoHparams:
+    "No hyperparameters of its own: the method's loss is fixed (the ELBO, BIVA's ELBO, the AAE's phases)."
 
-def ivae_step(model, opts, x, objective="ivae", gamma=0.9, sample_lower=False) -> dict:
-    "A HierarchicalVAE trained by the IVAE loss (`hvaerl.baselines.ivae`; no discount)."
-    return ivae_train_step(model, opts["model"], x, sample_lower=sample_lower)
+# %% ../nbs/11_methods.ipynb #c005b
+@dataclass
+class RLHparams:
+    "What the RL methods (HVAE+RL, LVAE+RL) set: the objective, the Q-value's discount (Eq. 26), the skip path's lower levels."
+    objective: str = "rl_fused"  # "rl_fused" (Eq. 28, one update per batch) or "rl_stepwise" (Algorithm 1, L updates per batch)
+    gamma: float = 0.9           # discount of the Q-value (0: reward only; the paper's 0.9)
+    sample_lower: bool = False   # the skip path samples the marginalised levels instead of using their prior means
 
-def biva_step(model, opts, x, objective="elbo", gamma=0.9, sample_lower=False) -> dict:
-    "A BIVA trained by its ELBO."
-    return biva_train_step(model, opts["model"], x)
+    def __post_init__(self):
+        if self.objective not in self.allowed_objectives():
+            raise ValueError(f"unknown objective {self.objective!r}: use one of {self.allowed_objectives()}")
+        _check_gamma(self.gamma)
 
-def aae_step(model, opts, x, objective="adversarial", gamma=0.9, sample_lower=False) -> dict:
+    @classmethod
+    def allowed_objectives(cls) -> tuple: return ("rl_fused", "rl_stepwise")
+
+# %% ../nbs/11_methods.ipynb #c005c
+@dataclass
+class CustomHparams(RLHparams):
+    "A HierarchicalVAE without a method (`TrainConfig(method=None)`): any objective of `hvaerl.objectives`, the ELBO too."
+    @classmethod
+    def allowed_objectives(cls) -> tuple: return OBJECTIVES
+
+# %% ../nbs/11_methods.ipynb #c005d
+@dataclass
+class IVAEHparams:
+    "IVAE's (Eq. 16): the weight of the skip-path rewards beside the ELBO, and the skip path's lower levels."
+    weight: float = 1.0          # weight of every level's reward (Eq. 16: equal to the ELBO's, 1)
+    sample_lower: bool = False   # the skip path samples the marginalised levels instead of using their prior means
+
+# %% ../nbs/11_methods.ipynb #c005e
+def elbo_loss(model: nn.Module, x: Tensor, hp) -> dict:
+    "The negative ELBO and its parts (HVAE, LVAE, the VAE, BIVA)."
+    return elbo(model, x)
+
+def rl_loss(model: HierarchicalVAE, x: Tensor, hp: RLHparams) -> dict:
+    "The RL methods' loss of one update (Eq. 28, `rl_fused`): minus the discounted Q-values of every step."
+    return rl_fused(model, x, hp.gamma, sample_lower=hp.sample_lower)
+
+def rl_step(model: HierarchicalVAE, opts: dict, x: Tensor, hp: RLHparams) -> dict:
+    "The RL methods' batch: one update on `rl_loss`, or Algorithm 1's L updates (`rl_stepwise`); the ELBO for a custom model that asks for it."
+    return train_step(model, opts["model"], x, hp.objective, hp.gamma, hp.sample_lower)
+
+def ivae_loss(model: HierarchicalVAE, x: Tensor, hp: IVAEHparams) -> dict:
+    "IVAE's loss (`hvaerl.baselines.ivae`): minus the ELBO and the weighted skip-path rewards."
+    return ivae(model, x, sample_lower=hp.sample_lower, weight=hp.weight)
+
+def aae_step(model: AAE, opts: dict, x: Tensor, hp) -> dict:
     "The AAE's three phases, each with its own optimizer."
     return aae_train_step(model, opts, x)
 
@@ -74,22 +114,29 @@ class Method:
     paper_name: str     # as the paper's tables write it, e.g. "HVAE+RL"
     model: type         # its nn.Module class, built as `model(config)`
     config: type        # its config dataclass, a subclass of `BaseConfig`; `config(**asdict(model.config))` rebuilds the architecture
-    step: Callable      # (model, opts, x, objective, gamma, sample_lower) -> named loss parts: one training batch
-    objectives: tuple   # allowed objectives, the default first
+    objectives: tuple   # its objectives, the default first (the RL methods' is chosen in its hparams)
     inferences: tuple   # allowed inference schemes, the default first
     single_level: bool  # one latent level (VAE, AAE), else a hierarchy (default 5 levels)
     summary: str        # one line: what it is and what it optimizes
+    loss: Callable | None = elbo_loss  # (model, x, hp) -> named loss parts: the trainer applies one guarded update to their "loss"
+    step: Callable | None = None       # (model, opts, x, hp) -> named parts: only a method with several optimizer phases or updates per batch
+    hparams: type = NoHparams          # the dataclass of its own hyperparameters (TrainConfig.hparams holds their values)
     optimizers: Callable = adam  # (model, lr) -> {name: optimizer}
     evaluate: Callable = elbo    # (model, x) -> validation parts (elbo/recon/kl where the method defines them)
     has_elbo: bool = True        # its passes carry KL terms: an ELBO, bits/dim and an importance-weighted bound are defined
     skip_path: bool = True       # its model decodes x from one level alone (`skip_decode`, Eq. 24): Fig. 1 and the per-level skip report apply
 
-    def resolve(self, objective: str | None, inference: str | None, latents, levels: int | None, image_shape) -> tuple:
-        "(objective, inference, latents) with this method's defaults for the ones left None; a ValueError names any conflict."
-        if objective is None: objective = self.objectives[0]
-        elif objective not in self.objectives:
-            raise ValueError(f"method {self.name!r} trains with objective {' or '.join(map(repr, self.objectives))}, got "
-                             f"objective={objective!r}: leave objective unset (None) for its default")
+    def train_batch(self, model: nn.Module, opts: dict, x: Tensor, hp) -> dict:
+        "One training batch: the method's own step where it has one, else one guarded update on its loss's named parts."
+        if self.step is not None: return self.step(model, opts, x, hp)
+        return guarded_update(opts["model"], lambda: self.loss(model, x, hp), self.name)
+
+    def objective(self, hp) -> str:
+        "The objective a run of this method trains with: its hparams' (the RL methods), else its own."
+        return getattr(hp, "objective", self.objectives[0])
+
+    def resolve(self, inference: str | None, latents, levels: int | None, image_shape) -> tuple:
+        "(inference, latents) with this method's defaults for the ones left None; a ValueError names any conflict."
         if inference is None: inference = self.inferences[0]
         elif inference not in self.inferences:
             raise ValueError(f"method {self.name!r} uses inference {' or '.join(map(repr, self.inferences))}, got "
@@ -100,7 +147,7 @@ class Method:
         latents = _as_latents(latents)
         if self.single_level and len(latents) != 1:
             raise ValueError(f"method {self.name!r} has one latent level: give latents=(d,), got {latents}")
-        return objective, inference, latents
+        return inference, latents
 
     def model_config(self, image_shape, latents, levels=None, inference=None, backbone="mlp", hidden=None, **arch) -> BaseConfig:
         "The architecture config of this method's model, validated by its config class; a hierarchy's settings that class does not declare (an AAE's `inference`, a BIVA's `merge`) do not apply to it and are dropped."
@@ -120,23 +167,35 @@ class Method:
 
 # %% ../nbs/11_methods.ipynb #c007s1
 _H = ("bottom_up",)
-METHODS = {m.name: m for m in [  # in Table 1's order
-    Method("aae", "AAE", AAE, AAEConfig, aae_step, ("adversarial",), ("deterministic",), True,
+_RL = dict(loss=rl_loss, step=rl_step, hparams=RLHparams)
+METHODS = {m.name: m for m in [  # in Table 1's order; methods the paper's tables do not have come after
+    Method("aae", "AAE", AAE, AAEConfig, ("adversarial",), ("deterministic",), True,
            "adversarial autoencoder: deterministic code, reconstruction + a discriminator matching the codes to N(0, I)",
-           optimizers=aae_optimizers, evaluate=aae_evaluate, has_elbo=False, skip_path=False),
-    Method("vae", "VAE", HierarchicalVAE, ModelConfig, hierarchical_step, ("elbo",), _H, True, "one-level VAE trained by the ELBO"),
-    Method("biva", "BIVA", BIVA, BIVAConfig, biva_step, ("elbo",), ("bidirectional",), False,
+           loss=None, step=aae_step, optimizers=aae_optimizers, evaluate=aae_evaluate, has_elbo=False, skip_path=False),
+    Method("vae", "VAE", HierarchicalVAE, ModelConfig, ("elbo",), _H, True, "one-level VAE trained by the ELBO"),
+    Method("biva", "BIVA", BIVA, BIVAConfig, ("elbo",), ("bidirectional",), False,
            "bidirectional-inference VAE (BU and TD stochastic paths, skip-connected generative model), ELBO", skip_path=False),
-    Method("ivae", "IVAE", HierarchicalVAE, ModelConfig, ivae_step, ("ivae",), ("bottom_up", "top_down"), False,
-           "hierarchical VAE trained by the ELBO plus every level's skip-path reward with equal weight, the ELBO counted once (Eq. 16)"),
-    Method("hvae", "HVAE", HierarchicalVAE, ModelConfig, hierarchical_step, ("elbo",), _H, False, "bottom-up hierarchical VAE, ELBO"),
-    Method("hvae_rl", "HVAE+RL", HierarchicalVAE, ModelConfig, hierarchical_step, ("rl_fused", "rl_stepwise"), _H, False,
-           "bottom-up hierarchical VAE trained by the discounted Q-values of its skip-path rewards (ours)"),
-    Method("lvae", "LVAE", HierarchicalVAE, ModelConfig, hierarchical_step, ("elbo",), ("top_down",), False, "top-down ladder VAE, ELBO"),
-    Method("lvae_rl", "LVAE+RL", HierarchicalVAE, ModelConfig, hierarchical_step, ("rl_fused", "rl_stepwise"), ("top_down",), False,
-           "top-down ladder VAE trained by the discounted Q-values of its skip-path rewards (ours)"),
+    Method("ivae", "IVAE", HierarchicalVAE, ModelConfig, ("ivae",), ("bottom_up", "top_down"), False,
+           "hierarchical VAE trained by the ELBO plus every level's skip-path reward with equal weight, the ELBO counted once (Eq. 16)",
+           loss=ivae_loss, hparams=IVAEHparams),
+    Method("hvae", "HVAE", HierarchicalVAE, ModelConfig, ("elbo",), _H, False, "bottom-up hierarchical VAE, ELBO"),
+    Method("hvae_rl", "HVAE+RL", HierarchicalVAE, ModelConfig, ("rl_fused", "rl_stepwise"), _H, False,
+           "bottom-up hierarchical VAE trained by the discounted Q-values of its skip-path rewards (ours)", **_RL),
+    Method("lvae", "LVAE", HierarchicalVAE, ModelConfig, ("elbo",), ("top_down",), False, "top-down ladder VAE, ELBO"),
+    Method("lvae_rl", "LVAE+RL", HierarchicalVAE, ModelConfig, ("rl_fused", "rl_stepwise"), ("top_down",), False,
+           "top-down ladder VAE trained by the discounted Q-values of its skip-path rewards (ours)", **_RL),
 ]}
-PAPER_NAMES = {n: m.paper_name for n, m in METHODS.items()}  # registry name -> the paper's name, in Table 1's order
+PAPER_NAMES = {n: m.paper_name for n, m in METHODS.items()}  # registry name -> the name tables print, in Table 1's order
+
+def hparam_fields() -> dict:
+    "{name: (type annotation, comment, the dataclasses declaring it)} of every method's own hyperparameters: the CLI's and presets' extra keys."
+    import typing
+    from hvaerl.train import field_comments
+    out = {}
+    for cls in dict.fromkeys(m.hparams for m in [*METHODS.values(), CUSTOM]):
+        hints, docs = typing.get_type_hints(cls), field_comments(cls)
+        for f in fields(cls): out.setdefault(f.name, (hints[f.name], docs.get(f.name, ""), []))[2].append(cls.__name__)
+    return out
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: Tensor) -> dict:
@@ -158,11 +217,9 @@ def get_method(name: str | None) -> Method:
 @dataclass(frozen=True)
 class CustomMethod(Method):
     "A HierarchicalVAE with the inference and objective given in the config (the trainer's `method=None`)."
-    def resolve(self, objective, inference, latents, levels, image_shape) -> tuple:
-        objective = "rl_fused" if objective is None else objective
-        if objective not in OBJECTIVES: raise ValueError(f"unknown objective {objective!r}: use one of {OBJECTIVES}")
+    def resolve(self, inference, latents, levels, image_shape) -> tuple:
         inference = "bottom_up" if inference is None else inference  # ModelConfig names a bad one
-        return objective, inference, hierarchy_latents(levels, image_shape) if latents is None else _as_latents(latents)
+        return inference, hierarchy_latents(levels, image_shape) if latents is None else _as_latents(latents)
 
-CUSTOM = CustomMethod("custom", "custom", HierarchicalVAE, ModelConfig, hierarchical_step, OBJECTIVES, INFERENCES, False,
-                      "a HierarchicalVAE with the given inference and objective")
+CUSTOM = CustomMethod("custom", "custom", HierarchicalVAE, ModelConfig, OBJECTIVES, INFERENCES, False,
+                      "a HierarchicalVAE with the given inference and objective", loss=rl_loss, step=rl_step, hparams=CustomHparams)

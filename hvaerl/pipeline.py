@@ -100,11 +100,19 @@ class RunSpec:
         if self.params.get("wiring", DEFAULT_WIRING) != DEFAULT_WIRING: parts.append(self.params["wiring"])  # the wiring ablation's runs
         return "-".join(parts)
 
+    def flat_parameters(self, out_dir: Path) -> dict:
+        "Every parameter of this run by its own name, a method's hyperparameters too (the grid's gamma, a preset's objective): what its fingerprint hashes."
+        return dict(dataset=self.dataset, method=self.method, seed=self.seed, levels=self.levels, gamma=self.gamma,
+                    budget_minutes=self.budget_minutes, epochs=self.epochs, out_dir=str(out_dir),
+                    groups=list(self.groups), figure_data=self.figure_data, **self.params)
+
     def notebook_parameters(self, out_dir: Path, notebook: str | Path | None = None) -> dict:
-        "The run notebook's parameters for this run; given `notebook`, only the ones it declares (papermill would warn about the rest)."
-        given = dict(dataset=self.dataset, method=self.method, seed=self.seed, levels=self.levels, gamma=self.gamma,
-                     budget_minutes=self.budget_minutes, epochs=self.epochs, out_dir=str(out_dir),
-                     groups=list(self.groups), figure_data=self.figure_data, **self.params)
+        "The run notebook's parameters for this run, a method's hyperparameters gathered into `hparams`; given `notebook`, only the ones it declares (papermill would warn about the rest)."
+        from hvaerl.methods import hparam_fields
+        given, names = self.flat_parameters(out_dir), set(hparam_fields())
+        hp = {**(given.pop("hparams", None) or {}), **{k: given.pop(k) for k in [k for k in given if k in names]}}
+        hp = {k: v for k, v in hp.items() if v is not None}  # gamma None: the method's own default
+        if hp: given["hparams"] = hp
         declared = None if notebook is None else notebook_parameter_names(notebook)
         return given if declared is None else {k: v for k, v in given.items() if k in declared}
 
@@ -173,7 +181,7 @@ class EvalConfig:
 # %% ../nbs/12_pipeline.ipynb #c007b2
 # the run notebook's own defaults: a CPU smoke run (seconds under nbdev-test), and gamma left unset (None: 0.9) as the grid
 # leaves it for the paper's default discount, so the tables and the figure data tell a default run from a gamma ablation
-RUN_NOTEBOOK_DEFAULTS = dict(method="hvae_rl", gamma=None, epochs=1, max_batches_per_epoch=5, out_dir="../../runs/smoke/run")
+RUN_NOTEBOOK_DEFAULTS = dict(method="hvae_rl", epochs=1, max_batches_per_epoch=5, out_dir="../../runs/smoke/run")
 PIPELINE_PARAMETERS = dict(  # the run notebook's parameters that are not configuration: (default, comment)
     groups=([], "which tables/figures use this run (set by the pipeline)"),
     figure_data=(True, "save the arrays Figs. 1, 2 and 5 draw (set by the pipeline from the preset's figure_data; this notebook's default checks that path)"),
@@ -280,10 +288,12 @@ def notebook_parameter_names(notebook: str | Path) -> frozenset | None:
     return _declared(str(p.resolve()), p.stat().st_mtime) if p.exists() else None
 
 def run_parameters(notebook: str | Path = RUN_NOTEBOOK) -> dict:
-    "{name: type} of what a preset's `run:` may set: the TrainConfig and EvalConfig fields the run notebook declares, less those the grid sets."
+    "{name: type} of what a preset's `run:` may set: the TrainConfig and EvalConfig fields the run notebook declares and every method's hyperparameters (they travel in `hparams`), less those the grid sets."
+    from hvaerl.methods import hparam_fields
     hints = {**typing.get_type_hints(TrainConfig), **typing.get_type_hints(EvalConfig)}
     declared = notebook_parameter_names(notebook)
-    return {k: t for k, t in hints.items() if (declared is None or k in declared) and k not in GRID_KEYS}
+    fields_ = {k: t for k, t in hints.items() if (declared is None or k in declared) and k in {f.name for f in (*fields(TrainConfig), *fields(EvalConfig))}}
+    return {k: t for k, t in {**fields_, **{n: a for n, (a, _, _) in hparam_fields().items()}}.items() if k not in GRID_KEYS}
 
 # %% ../nbs/12_pipeline.ipynb #c007f
 class PresetError(UsageError):
@@ -380,7 +390,7 @@ class RunOutcome:
 
 def run_fingerprint(spec: RunSpec) -> str:
     "A hash of everything that defines a run's result: its resolved notebook parameters (not where it is written, which tables use it, nor whether it also saves figure arrays) and hvaerl's version."
-    params = {k: v for k, v in spec.notebook_parameters(Path(".")).items() if k not in ("out_dir", "groups", "figure_data")}
+    params = {k: v for k, v in spec.flat_parameters(Path(".")).items() if k not in ("out_dir", "groups", "figure_data")}
     blob = json.dumps(dict(params, hvaerl_version=hvaerl.__version__), sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

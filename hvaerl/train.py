@@ -12,7 +12,7 @@ __all__ = ['FOLDER_DATASET', 'RESUMABLE_CHANGES', 'TrainConfig', 'UsageError', '
 
 # %% ../nbs/05_train.ipynb #c002
 import ast, inspect, io, math, os, pickle, random, subprocess, textwrap, time, tokenize, types, typing
-from dataclasses import dataclass, asdict, field, fields
+from dataclasses import dataclass, asdict, field, fields, InitVar
 from pathlib import Path
 import numpy as np
 import torch
@@ -45,9 +45,10 @@ class TrainConfig:
     wiring: str = "as_run"             # which stages read their neighbours' features: "as_run" (the authors' executed network, the paper's numbers), "skip" (hvae-oodd's intended design) or "markov" (nbs/03_model)
     spatial_levels: int | None = None  # lowest levels whose latents are conv maps; None: the paper's (2 on RGB with the conv backbone, else 0)
     merge: str = "precision"           # top-down posterior: "precision" (Sønderby et al.) or "learned" (hvae-oodd's)
-    objective: str | None = None       # "elbo", "rl_stepwise" or "rl_fused" (a method may have its own); None: the method's (rl_fused without a method)
-    gamma: float | None = 0.9          # discount of the Q-value (0: reward only; None: 0.9)
-    sample_lower: bool = False         # skip path samples the marginalised levels instead of using prior means
+    hparams: dict | None = None        # the method's own hyperparameters by name (its Method.hparams dataclass, hvaerl.methods: the RL methods' objective, gamma, sample_lower; IVAE's weight); None: its defaults
+    objective: InitVar[str | None] = None      # shorthand for hparams["objective"]: "rl_fused" or "rl_stepwise" (without a method also "elbo")
+    gamma: InitVar[float | None] = None        # shorthand for hparams["gamma"]: the Q-value's discount (0: reward only; None: 0.9)
+    sample_lower: InitVar[bool | None] = None  # shorthand for hparams["sample_lower"]: the skip path samples the marginalised levels
     lr: float = 3e-4                   # Adam learning rate
     batch_size: int = 128              # images per training batch (the paper's 128)
     epochs: int = 10                   # passes over the training images
@@ -62,7 +63,7 @@ class TrainConfig:
     data_on_device: bool | None = None # hold the training images on the device and binarize there; None: on for CUDA
     compile: bool = False              # torch.compile each stage of the model (GPU; the first batches pay the compile time)
 
-    def __post_init__(self):
+    def __post_init__(self, objective, gamma, sample_lower):
         if self.data_folder is not None: self._resolve_folder()  # before the method's defaults: they depend on the image shape
         elif (self.image_size, self.image_mode) != (28, "auto"):
             raise ValueError(f"image_size and image_mode apply to a data_folder's images only (got {self.image_size}, {self.image_mode!r}): give data_folder, or leave them unset")
@@ -70,16 +71,14 @@ class TrainConfig:
         latents_given = self.latents is not None
         if self.method is not None: self.method = spec.name  # the registry name, also when given as the paper writes it
         # fill in the method's defaults, so the stored config says exactly what was trained
-        self.objective, self.inference, self.latents = spec.resolve(self.objective, self.inference, self.latents, self.levels,
-                                                                    self.image_shape)
+        self.inference, self.latents = spec.resolve(self.inference, self.latents, self.levels, self.image_shape)
+        self._resolve_hparams(spec, dict(objective=objective, gamma=gamma, sample_lower=sample_lower))
         if self.hidden is not None: self.hidden = tuple(self.hidden)
         if self.spatial_levels is None:  # the paper's conv latents belong to its default hierarchy only
             own = latents_given or "spatial_levels" not in {f.name for f in fields(spec.config)}  # BIVA and the AAE have dense codes only
             self.spatial_levels = 0 if own else default_spatial_levels(self.image_shape, self.backbone, len(self.latents))
             if not own and self.image_shape[0] == 1 and self.spatial_levels == 1:  # the authors' FashionMNIST network: z_1 is an 8x14x14 map,
                 self.latents = (GRAYSCALE_CONV_Z1,) + self.latents[1:]           # the levels above the text's dense sizes (64, 32, 16, 8)
-        if self.gamma is None: self.gamma = 0.9
-        _check_gamma(self.gamma)
         for name in ("lr", "batch_size", "epochs"):
             if not getattr(self, name) > 0: raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.budget_minutes is not None and self.budget_minutes <= 0: raise ValueError("budget_minutes must be positive or None")
@@ -89,6 +88,27 @@ class TrainConfig:
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"unknown device {self.device!r}: 'auto', 'cpu' or 'cuda'")
         self.model_config(self.image_shape)  # validates latents/levels/inference/backbone now
+
+    def _resolve_hparams(self, spec, shorthands: dict):
+        "The method's own hyperparameters, those not given at their defaults (validated by its dataclass), so the stored config says what was trained."
+        hp = {**(self.hparams or {}), **{k: v for k, v in shorthands.items() if v is not None}}
+        own = {f.name for f in fields(spec.hparams)}
+        if "objective" in hp and "objective" not in own and hp.pop("objective") != spec.objectives[0]:  # naming its one objective is no conflict
+            raise ValueError(f"method {spec.name!r} trains with objective {spec.objectives[0]!r}: leave objective unset (None) for its default")
+        if unknown := sorted(set(hp) - own):
+            raise ValueError(f"{unknown[0]} is not a hyperparameter of method {spec.name!r} (its own: {', '.join(sorted(own)) or 'none'})")
+        self.hparams = asdict(spec.hparams(**hp))
+
+    @property
+    def hp(self):
+        "The method's hyperparameters as its dataclass (`Method.hparams`), what its loss reads."
+        return get_method(self.method).hparams(**(self.hparams or {}))
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> "TrainConfig":
+        "The config a checkpoint or config.json stored (`asdict`), also one from before method hyperparameters had their own home."
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in _with_hparams(saved).items() if k in known})
 
     def _resolve_folder(self):
         "An image folder's run: its absolute path, its mode read from the files when `auto`, and the dataset name that says so."
@@ -122,6 +142,20 @@ class TrainConfig:
             raise RuntimeError("device='cuda' was asked for but no GPU is visible: use device='cpu' or 'auto'")
         return torch.device(self.device)
 
+# the shorthands read back from hparams (set after the class: the dataclass keeps their names as InitVar defaults)
+TrainConfig.objective = property(lambda self: get_method(self.method).objective(self.hp), doc="The objective this run trains with (its method's, or hparams').")
+TrainConfig.gamma = property(lambda self: (self.hparams or {}).get("gamma"), doc="hparams['gamma'] (None for a method without a discount).")
+TrainConfig.sample_lower = property(lambda self: (self.hparams or {}).get("sample_lower"), doc="hparams['sample_lower'] (None where it does not apply).")
+
+_LEGACY_HPARAMS = ("objective", "gamma", "sample_lower")  # TrainConfig fields until method hyperparameters had their own home
+
+def _with_hparams(saved: dict) -> dict:
+    "A stored train_config with `hparams`: an older one's objective, gamma and sample_lower fields moved there (where its method has them)."
+    if "hparams" in saved: return saved
+    own = {f.name for f in fields(get_method(saved.get("method")).hparams)}
+    rest = {k: v for k, v in saved.items() if k not in _LEGACY_HPARAMS}
+    return {**rest, "hparams": {k: saved[k] for k in _LEGACY_HPARAMS if k in own and saved.get(k) is not None}}
+
 FOLDER_DATASET = "image_folder"  # the `dataset` of a run on a data_folder
 
 # fields that may change between a run and its resumption without changing what is trained (how long, where, how fast)
@@ -146,7 +180,8 @@ def field_comments(cls) -> dict:
     comments = {t.start[0]: t.string.lstrip("#").strip()
                 for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type == tokenize.COMMENT}
     body = ast.parse(src).body[0].body
-    return {n.target.id: comments.get(n.lineno, "") for n in body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+    return {n.target.id: comments.get(n.lineno, "") for n in body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
+            and not ast.unparse(n.annotation).startswith("InitVar")}  # an InitVar is an argument, not a field
 
 # %% ../nbs/05_train.ipynb #c011
 class CheckpointError(ValueError):
@@ -251,6 +286,8 @@ class DifferentRunError(ValueError):
 
 def _same_run(saved: dict, cfg: TrainConfig):
     now, defaults = asdict(cfg), {f.name: f.default for f in fields(TrainConfig)}
+    saved = _with_hparams(saved)  # a checkpoint from before hparams: its objective, gamma, sample_lower, resolved as now
+    saved = {**saved, "hparams": asdict(get_method(saved.get("method")).hparams(**(saved.get("hparams") or {})))}
     # a field added after the checkpoint was written (absent from it) held its default then: the same run
     diff = {k: (saved.get(k, defaults[k]), now[k]) for k in now if k not in RESUMABLE_CHANGES and _norm(saved.get(k, defaults[k])) != _norm(now[k])}
     if diff: raise DifferentRunError(f"{cfg.out_dir} holds a checkpoint of a different run {diff}: use another out_dir, "
@@ -289,6 +326,7 @@ class _Session:
     history: list = field(default_factory=list)
     elapsed: float = 0.0  # training seconds, summed over resumes
     stopped: str = "epochs"
+    hp: object = None     # the method's hyperparameters (its Method.hparams dataclass)
 
     @property
     def out(self) -> Path: return Path(self.cfg.out_dir)
@@ -310,7 +348,7 @@ def _start(cfg: TrainConfig, train_set) -> _Session:
     seed_everything(cfg.seed)
     spec, device = get_method(cfg.method), cfg.resolved_device()
     model = spec.build_model(cfg.model_config(train_set.image_shape)).to(device)
-    return _Session(cfg, spec, model, spec.optimizers(model, cfg.lr), device, n_batches)
+    return _Session(cfg, spec, model, spec.optimizers(model, cfg.lr), device, n_batches, hp=cfg.hp)
 
 # %% ../nbs/05_train.ipynb #c017b2
 def _resume(s: _Session, train_set, progress: bool) -> bool:
@@ -364,7 +402,7 @@ def _train_epoch(s: _Session, train_set, epoch: int, writer, progress: bool) -> 
         x, _ = train_set.batch(perm[b * cfg.batch_size:(b + 1) * cfg.batch_size])
         try:
             with mixed_precision(s.device, cfg.amp), deferred_nan_check(s.device.type == "cuda"):
-                parts = s.spec.step(s.model, s.opts, x.to(s.device, non_blocking=True), cfg.objective, cfg.gamma, cfg.sample_lower)
+                parts = s.spec.train_batch(s.model, s.opts, x.to(s.device, non_blocking=True), s.hp)
         except NonFiniteLossError as e: raise s.diverged(e, epoch, b) from e
         for k in ("loss", "elbo"):  # summed on the device: no host sync per batch
             if k in parts: sums[k] = sums.get(k, 0.0) + parts[k].detach().float()

@@ -39,7 +39,7 @@ BAD_TRAIN = {  # flags -> what the one line must say
     "hidden_one": (["--hidden", "64"], "--hidden: hidden (64,) needs one width per level (5)"),
     "batch_size_huge": (["--batch-size", "100000"], "--batch-size 100000 is larger than the"),
     "max_batches_negative": (["--max-batches-per-epoch", "-1"], "--max-batches-per-epoch: max_batches_per_epoch must be a positive"),
-    "gamma_text": (["--gamma", "abc"], "--gamma: expected a number or none, got 'abc'"),
+    "gamma_text": (["--gamma", "abc"], "--gamma: expected a number, got 'abc'"),
     "sample_lower_typo": (["--sample-lower", "ture"], "--sample-lower: expected true or false, got 'ture'"),
     "image_size_without_folder": (["--image-size", "32"], "--image-size: image_size and image_mode apply to a data_folder's images only"),
     "dataset_and_folder": (["--dataset", "mnist", "--data-folder", "{tmp}"], "give one of them"),
