@@ -12,7 +12,7 @@ __all__ = ['FOLDER_DATASET', 'RESUMABLE_CHANGES', 'TrainConfig', 'UsageError', '
 
 # %% ../nbs/05_train.ipynb #c002
 import ast, inspect, io, math, os, pickle, random, subprocess, textwrap, time, tokenize, types, typing
-from dataclasses import dataclass, asdict, field, fields, InitVar
+from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
 import numpy as np
 import torch
@@ -46,9 +46,6 @@ class TrainConfig:
     spatial_levels: int | None = None  # lowest levels whose latents are conv maps; None: the paper's (2 on RGB with the conv backbone, else 0)
     merge: str = "precision"           # top-down posterior: "precision" (Sønderby et al.) or "learned" (hvae-oodd's)
     hparams: dict | None = None        # the method's own hyperparameters by name (its Method.hparams dataclass, hvaerl.methods: the RL methods' objective, gamma, sample_lower; IVAE's weight); None: its defaults
-    objective: InitVar[str | None] = None      # shorthand for hparams["objective"]: "rl_fused" or "rl_stepwise" (without a method also "elbo")
-    gamma: InitVar[float | None] = None        # shorthand for hparams["gamma"]: the Q-value's discount (0: reward only; None: 0.9)
-    sample_lower: InitVar[bool | None] = None  # shorthand for hparams["sample_lower"]: the skip path samples the marginalised levels
     lr: float = 3e-4                   # Adam learning rate
     batch_size: int = 128              # images per training batch (the paper's 128)
     epochs: int = 10                   # passes over the training images
@@ -63,7 +60,7 @@ class TrainConfig:
     data_on_device: bool | None = None # hold the training images on the device and binarize there; None: on for CUDA
     compile: bool = False              # torch.compile each stage of the model (GPU; the first batches pay the compile time)
 
-    def __post_init__(self, objective, gamma, sample_lower):
+    def __post_init__(self):
         if self.data_folder is not None: self._resolve_folder()  # before the method's defaults: they depend on the image shape
         elif (self.image_size, self.image_mode) != (28, "auto"):
             raise ValueError(f"image_size and image_mode apply to a data_folder's images only (got {self.image_size}, {self.image_mode!r}): give data_folder, or leave them unset")
@@ -72,7 +69,7 @@ class TrainConfig:
         if self.method is not None: self.method = spec.name  # the registry name, also when given as the paper writes it
         # fill in the method's defaults, so the stored config says exactly what was trained
         self.inference, self.latents = spec.resolve(self.inference, self.latents, self.levels, self.image_shape)
-        self._resolve_hparams(spec, dict(objective=objective, gamma=gamma, sample_lower=sample_lower))
+        self._resolve_hparams(spec)
         if self.hidden is not None: self.hidden = tuple(self.hidden)
         if self.spatial_levels is None:  # the paper's conv latents belong to its default hierarchy only
             own = latents_given or "spatial_levels" not in {f.name for f in fields(spec.config)}  # BIVA and the AAE have dense codes only
@@ -89,9 +86,9 @@ class TrainConfig:
             raise ValueError(f"unknown device {self.device!r}: 'auto', 'cpu' or 'cuda'")
         self.model_config(self.image_shape)  # validates latents/levels/inference/backbone now
 
-    def _resolve_hparams(self, spec, shorthands: dict):
+    def _resolve_hparams(self, spec):
         "The method's own hyperparameters, those not given at their defaults (validated by its dataclass), so the stored config says what was trained."
-        hp = {**(self.hparams or {}), **{k: v for k, v in shorthands.items() if v is not None}}
+        hp = dict(self.hparams or {})
         own = {f.name for f in fields(spec.hparams)}
         if "objective" in hp and "objective" not in own and hp.pop("objective") != spec.objectives[0]:  # naming its one objective is no conflict
             raise ValueError(f"method {spec.name!r} trains with objective {spec.objectives[0]!r}: leave objective unset (None) for its default")
@@ -103,6 +100,14 @@ class TrainConfig:
     def hp(self):
         "The method's hyperparameters as its dataclass (`Method.hparams`), what its loss reads."
         return get_method(self.method).hparams(**(self.hparams or {}))
+
+    # read-only views of what used to be fields: one source, hparams
+    @property
+    def objective(self) -> str: return get_method(self.method).objective(self.hp)  # its method's, or hparams' (the RL methods)
+    @property
+    def gamma(self) -> float | None: return (self.hparams or {}).get("gamma")  # None for a method without a discount
+    @property
+    def sample_lower(self) -> bool | None: return (self.hparams or {}).get("sample_lower")
 
     @classmethod
     def from_saved(cls, saved: dict) -> "TrainConfig":
@@ -141,11 +146,6 @@ class TrainConfig:
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise RuntimeError("device='cuda' was asked for but no GPU is visible: use device='cpu' or 'auto'")
         return torch.device(self.device)
-
-# the shorthands read back from hparams (set after the class: the dataclass keeps their names as InitVar defaults)
-TrainConfig.objective = property(lambda self: get_method(self.method).objective(self.hp), doc="The objective this run trains with (its method's, or hparams').")
-TrainConfig.gamma = property(lambda self: (self.hparams or {}).get("gamma"), doc="hparams['gamma'] (None for a method without a discount).")
-TrainConfig.sample_lower = property(lambda self: (self.hparams or {}).get("sample_lower"), doc="hparams['sample_lower'] (None where it does not apply).")
 
 _LEGACY_HPARAMS = ("objective", "gamma", "sample_lower")  # TrainConfig fields until method hyperparameters had their own home
 

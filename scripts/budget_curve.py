@@ -42,7 +42,7 @@ def continue_run(run: str, epochs: list, runs_dir: Path, threads: int) -> list:
     for n in sorted(epochs):
         point = res / f"epoch{n}.json"
         if point.exists(): points.append(json.loads(point.read_text())); continue
-        cfg = TrainConfig(**{**saved, "epochs": n, "out_dir": str(work)})
+        cfg = TrainConfig.from_saved({**saved, "epochs": n, "out_dir": str(work)})
         t0 = time.time()
         result = train(cfg, train_images, test_images, progress=False, tensorboard=False)
         model = result.model.eval()

@@ -104,7 +104,7 @@ def test_names_and_defaults():
         c = TrainConfig(method=name)
         assert (c.objective, c.gamma, c.latents) == ("rl_fused", 0.9, (128, 64, 32, 16, 8))
     assert TrainConfig(method="ivae").objective == "ivae" and TrainConfig(method="hvae").objective == "elbo"
-    with pytest.raises(ValueError, match="leave objective unset"): TrainConfig(method="lvae", objective="rl_fused")
+    with pytest.raises(ValueError, match="leave objective unset"): TrainConfig(method="lvae", hparams={"objective": "rl_fused"})
 
 
 def test_checkpoint_from_before_methods_still_resumes_and_loads(data, tmp_path):
