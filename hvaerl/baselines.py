@@ -6,7 +6,7 @@ Docs: https://hvaerl.github.io/hvaerl/baselines.html.md"""
 
 # %% auto #0
 __all__ = ['AAEConfig', 'Code', 'AAE', 'aae_optimizers', 'aae_evaluate', 'aae_train_step', 'ivae', 'ivae_train_step',
-           'BIVAConfig', 'BIVATrajectory', 'BIVA', 'biva_train_step']
+           'BIVAConfig', 'BIVATrajectory', 'BIVA', 'biva_train_step', 'BetaVAEHparams', 'beta_vae_loss']
 
 # %% ../nbs/10_baselines.ipynb #c002
 from dataclasses import dataclass
@@ -272,3 +272,19 @@ class BIVA(nn.Module):
 def biva_train_step(model: BIVA, opt: torch.optim.Optimizer, x: Tensor, **_) -> dict:
     "One guarded update on the ELBO (`hvaerl.objectives.elbo`: BIVA's passes carry their KL terms like a HierarchicalVAE's)."
     return guarded_update(opt, lambda: elbo(model, x), "biva elbo")
+
+# %% ../nbs/10_baselines.ipynb #c041
+@dataclass
+class BetaVAEHparams:
+    "The β-VAE's one hyperparameter."
+    beta: float = 4.0  # weight of the KL term (1: the VAE's ELBO; Higgins et al. use 4 and more)
+
+    def __post_init__(self):
+        if not self.beta > 0: raise ValueError(f"beta must be positive, got {self.beta}")
+
+# %% ../nbs/10_baselines.ipynb #c042
+def beta_vae_loss(model: HierarchicalVAE, x: Tensor, hp: BetaVAEHparams) -> dict:
+    "Loss -(E_q log p(x|z) - beta * KL), with the ELBO (beta = 1) and its parts beside it, averaged over the batch."
+    p = elbo_parts(model, x, model.infer(x))
+    return dict(loss=-(p["recon"] - hp.beta * p["kl"].sum(0)).mean(), elbo=p["elbo"].mean().detach(),
+                recon=p["recon"].mean().detach(), kl=p["kl"].mean(1).detach())

@@ -17,7 +17,8 @@ import torch
 from torch import nn, Tensor
 from .model import BaseConfig, HierarchicalVAE, ModelConfig, INFERENCES
 from .objectives import OBJECTIVES, elbo, train_step, rl_fused, guarded_update, _check_gamma
-from .baselines import (AAE, AAEConfig, BIVA, BIVAConfig, aae_optimizers, aae_train_step, aae_evaluate, ivae)
+from .baselines import (AAE, AAEConfig, BIVA, BIVAConfig, aae_optimizers, aae_train_step, aae_evaluate, ivae,
+                              BetaVAEHparams, beta_vae_loss)
 
 # %% ../nbs/11_methods.ipynb #c005
 def adam(model: nn.Module, lr: float) -> dict: return {"model": torch.optim.Adam(model.parameters(), lr=lr)}
@@ -184,6 +185,9 @@ METHODS = {m.name: m for m in [  # in Table 1's order; methods the paper's table
     Method("lvae", "LVAE", HierarchicalVAE, ModelConfig, ("elbo",), ("top_down",), False, "top-down ladder VAE, ELBO"),
     Method("lvae_rl", "LVAE+RL", HierarchicalVAE, ModelConfig, ("rl_fused", "rl_stepwise"), ("top_down",), False,
            "top-down ladder VAE trained by the discounted Q-values of its skip-path rewards (ours)", **_RL),
+    Method("beta_vae", "β-VAE", HierarchicalVAE, ModelConfig, ("beta_elbo",), _H, True,
+           "one-level VAE whose KL term is weighted by beta (Higgins et al., 2017; not in the paper's tables)",
+           loss=beta_vae_loss, hparams=BetaVAEHparams),
 ]}
 PAPER_NAMES = {n: m.paper_name for n, m in METHODS.items()}  # registry name -> the name tables print, in Table 1's order
 

@@ -121,3 +121,22 @@ def test_checkpoint_from_before_methods_still_resumes_and_loads(data, tmp_path):
     assert isinstance(load_model(tmp_path), HierarchicalVAE)
     res = train(TrainConfig(**cfg, epochs=2), train_set, valid_set, progress=False, tensorboard=False)
     assert len(res.history) == 2
+
+def test_beta_vae_is_a_config_and_a_loss(data, tmp_path):
+    "The beta-VAE came in as a notebook section (hvaerl.baselines) and a registry row: its beta reaches the loss from the CLI and a preset, and its run trains, resumes and reloads."
+    from hvaerl.cli import config_from_args, train_parser
+    from hvaerl.train import load_model
+    args = train_parser().parse_args(["--method", "beta_vae", "--beta", "2", "--out-dir", str(tmp_path / "b")])
+    cfg = config_from_args(args)
+    assert cfg.hparams == {"beta": 2.0} and cfg.objective == "beta_elbo" and cfg.latents == (8,)
+    fit, valid = data
+    small = lambda **kw: small_config("beta_vae", tmp_path / "b", hparams={"beta": 2.0}, **kw)
+    straight = train(small_config("beta_vae", tmp_path / "a", hparams={"beta": 2.0}), fit, valid, progress=False, tensorboard=False)
+    try: train(small(), KilledAt(fit, 6), valid, progress=False, tensorboard=False)
+    except KeyboardInterrupt: pass
+    resumed = train(small(), fit, valid, progress=False, tensorboard=False)
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in straight.history]  # the resumed run ends where the straight one does
+    reloaded = load_model(tmp_path / "b")
+    assert all(torch.equal(a, b) for a, b in zip(reloaded.state_dict().values(), resumed.model.state_dict().values()))
+    with pytest.raises(Exception, match="different run"):  # another beta is another run
+        train(small_config("beta_vae", tmp_path / "b", hparams={"beta": 4.0}), fit, valid, progress=False, tensorboard=False)
