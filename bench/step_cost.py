@@ -16,48 +16,81 @@ objectives are interleaved batch by batch so that load on a shared machine hits 
 For reference: the authors' implementation costs about 12x an ELBO batch per RL batch (5 encoder passes,
 20 decoder passes, 5 backward passes and 5 optimizer steps). Targets: rl_fused/elbo <= 3, rl_stepwise/rl_fused >= 3.
 """
+
 import argparse, copy, statistics, time
 import torch
 from hvaerl.model import HierarchicalVAE, ModelConfig
 from hvaerl.objectives import OBJECTIVES, train_step, mixed_precision
 from hvaerl.train import compile_stages
 
+
 def batches(n: int, batch_size: int, synthetic: bool, like: str = "fashion_mnist"):
     "n batches of real FashionMNIST (dynamically binarized), or same-shape synthetic data if asked (timing only)."
     from hvaerl.data import load_dataset, synthetic_dataset_for_tests
+
     ds = synthetic_dataset_for_tests(like, n=batch_size * n) if synthetic else load_dataset(like, "fit")
     idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[: n * batch_size]
-    return [ds.batch(idx[i * batch_size:(i + 1) * batch_size])[0] for i in range(n)], ds.source
+    return [ds.batch(idx[i * batch_size : (i + 1) * batch_size])[0] for i in range(n)], ds.source
+
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu")
     p.add_argument("--backbone", nargs="+", default=["mlp"], choices=["mlp", "conv"], help="one table per backbone")
     p.add_argument("--inference", default="bottom_up", choices=["bottom_up", "top_down"])
-    p.add_argument("--batch-size", type=int, default=128); p.add_argument("--batches", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3); p.add_argument("--synthetic", action="store_true")
-    p.add_argument("--wiring", default="as_run", choices=["as_run", "skip", "markov"], help="which stages read their neighbours (nbs/03_model)")
-    p.add_argument("--rgb", action="store_true", help="3x32x32 batches (CIFAR-10's shape; synthetic, as CIFAR is not on this "
-                   "machine) through the paper's RGB hierarchy {128_conv, 64_conv, 256, 128, 64} (conv backbone)")
-    p.add_argument("--amp", action="store_true", help="bf16 autocast of the networks (TrainConfig.amp), to time against float32")
-    p.add_argument("--compile", action="store_true", help="torch.compile every stage (the first warm-up batches pay the compile time)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batches", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--synthetic", action="store_true")
+    p.add_argument(
+        "--wiring",
+        default="as_run",
+        choices=["as_run", "skip", "markov"],
+        help="which stages read their neighbours (nbs/03_model)",
+    )
+    p.add_argument(
+        "--rgb",
+        action="store_true",
+        help="3x32x32 batches (CIFAR-10's shape; synthetic, as CIFAR is not on this "
+        "machine) through the paper's RGB hierarchy {128_conv, 64_conv, 256, 128, 64} (conv backbone)",
+    )
+    p.add_argument(
+        "--amp", action="store_true", help="bf16 autocast of the networks (TrainConfig.amp), to time against float32"
+    )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile every stage (the first warm-up batches pay the compile time)",
+    )
     a = p.parse_args()
     dev = torch.device(a.device)
-    xs, source = batches(a.batches + a.warmup, a.batch_size, a.synthetic or a.rgb, "cifar10" if a.rgb else "fashion_mnist")
-    for backbone in a.backbone: time_backbone(a, backbone, dev, xs, source)
+    xs, source = batches(
+        a.batches + a.warmup, a.batch_size, a.synthetic or a.rgb, "cifar10" if a.rgb else "fashion_mnist"
+    )
+    for backbone in a.backbone:
+        time_backbone(a, backbone, dev, xs, source)
+
 
 def architecture(backbone: str, rgb: bool) -> dict:
     "The paper's RGB hierarchy {128_conv, 64_conv, 256, 128, 64}; on FashionMNIST the conv backbone is the authors' script's (z_1 a spatial 8x14x14 map, 64/32/16/8 above), the MLP the text's (128, 64, 32, 16, 8)."
-    if rgb: return dict(image_shape=(3, 32, 32), latents=(128, 64, 256, 128, 64), spatial_levels=2 if backbone == "conv" else 0)
+    if rgb:
+        return dict(
+            image_shape=(3, 32, 32), latents=(128, 64, 256, 128, 64), spatial_levels=2 if backbone == "conv" else 0
+        )
     return dict(latents=(8, 64, 32, 16, 8), spatial_levels=1) if backbone == "conv" else {}
+
 
 def time_backbone(a, backbone: str, dev, xs, source):
     torch.manual_seed(0)
-    base = HierarchicalVAE(ModelConfig(inference=a.inference, backbone=backbone, wiring=a.wiring, **architecture(backbone, a.rgb)))
-    if base.wants_data_init: base.data_init(xs[0])  # weight norm's data-dependent init, as the trainer does on a fresh run
+    base = HierarchicalVAE(
+        ModelConfig(inference=a.inference, backbone=backbone, wiring=a.wiring, **architecture(backbone, a.rgb))
+    )
+    if base.wants_data_init:
+        base.data_init(xs[0])  # weight norm's data-dependent init, as the trainer does on a fresh run
     models = {o: copy.deepcopy(base).to(dev) for o in OBJECTIVES}
     if a.compile:
-        for m in models.values(): compile_stages(m)
+        for m in models.values():
+            compile_stages(m)
     amp = a.amp
     peak = {o: 0 for o in OBJECTIVES}
     opts = {o: torch.optim.Adam(m.parameters(), 3e-4) for o, m in models.items()}
@@ -66,23 +99,31 @@ def time_backbone(a, backbone: str, dev, xs, source):
     for i, x in enumerate(xs):
         x = x.to(dev)
         for o in OBJECTIVES:
-            if dev.type == "cuda": torch.cuda.reset_peak_memory_stats(dev)
-            sync(); t0 = time.perf_counter()
-            with mixed_precision(dev, amp): train_step(models[o], opts[o], x, o, 0.9)
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(dev)
             sync()
-            if dev.type == "cuda": peak[o] = max(peak[o], torch.cuda.max_memory_allocated(dev))
-            if i >= a.warmup: times[o].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            with mixed_precision(dev, amp):
+                train_step(models[o], opts[o], x, o, 0.9)
+            sync()
+            if dev.type == "cuda":
+                peak[o] = max(peak[o], torch.cuda.max_memory_allocated(dev))
+            if i >= a.warmup:
+                times[o].append(time.perf_counter() - t0)
     med = {o: statistics.median(t) for o, t in times.items()}
     c = base.config
-    print(f"device {dev} ({torch.get_num_threads()} threads), backbone {backbone}, inference {a.inference}, "
-          f"wiring {c.wiring}, latents {c.latent_shapes}, batch {a.batch_size}, L={c.levels}, "
-          f"{a.batches} timed batches of {source}, {'bf16 autocast' if amp else 'float32'}{', compiled' if a.compile else ''}")
+    print(
+        f"device {dev} ({torch.get_num_threads()} threads), backbone {backbone}, inference {a.inference}, "
+        f"wiring {c.wiring}, latents {c.latent_shapes}, batch {a.batch_size}, L={c.levels}, "
+        f"{a.batches} timed batches of {source}, {'bf16 autocast' if amp else 'float32'}{', compiled' if a.compile else ''}"
+    )
     per_epoch = (50_000 if a.rgb else 60_000) // a.batch_size
     for o in OBJECTIVES:
-        mem = f", peak GPU memory {peak[o] / 2 ** 30:.2f} GiB" if dev.type == "cuda" else ""
+        mem = f", peak GPU memory {peak[o] / 2**30:.2f} GiB" if dev.type == "cuda" else ""
         print(f"  {o:12s} {med[o] * 1000:8.1f} ms/batch (median), {3600 / (med[o] * per_epoch):7.1f} epochs/hour{mem}")
     print(f"  rl_fused / elbo        = {med['rl_fused'] / med['elbo']:.2f}   (target <= 3)")
     print(f"  rl_stepwise / rl_fused = {med['rl_stepwise'] / med['rl_fused']:.2f}   (target >= 3)")
+
 
 if __name__ == "__main__":
     main()

@@ -14,8 +14,16 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from .distributions import GaussianHead, sample_gaussian, gaussian_kl, gaussian_log_prob, make_likelihood
-from .model import (BaseConfig, Trajectory, HierarchicalVAE, MLPImageEncoder, MLPImageDecoder, ConvImageEncoder,
-                          ConvImageDecoder, mlp_block)
+from hvaerl.model import (
+    BaseConfig,
+    Trajectory,
+    HierarchicalVAE,
+    MLPImageEncoder,
+    MLPImageDecoder,
+    ConvImageEncoder,
+    ConvImageDecoder,
+    mlp_block,
+)
 from .objectives import rewards, step_levels, step_of_z1, kl_by_step, guarded_update, elbo, elbo_parts
 
 # %% ../nbs/10_baselines.ipynb #c004
@@ -23,41 +31,57 @@ def _backbone(c, z_in: int):
     "The image encoder (x -> features of width hidden[0]) and decoder (a `z_in` vector -> likelihood parameters) of `c.backbone`."
     lik = make_likelihood(c.likelihood, c.n_mix)
     if c.backbone == "mlp":
-        return MLPImageEncoder(c.image_shape, c.hidden[0]), MLPImageDecoder(z_in, c.hidden[0], c.image_shape, lik.n_params), lik
-    return (ConvImageEncoder(c.image_shape, c.hidden[0], c.channels),
-            ConvImageDecoder(z_in, c.image_shape, lik.n_params, c.channels), lik)
+        return (
+            MLPImageEncoder(c.image_shape, c.hidden[0]),
+            MLPImageDecoder(z_in, c.hidden[0], c.image_shape, lik.n_params),
+            lik,
+        )
+    return (
+        ConvImageEncoder(c.image_shape, c.hidden[0], c.channels),
+        ConvImageDecoder(z_in, c.image_shape, lik.n_params, c.channels),
+        lik,
+    )
 
 # %% ../nbs/10_baselines.ipynb #c006
 @dataclass
 class AAEConfig(BaseConfig):
     "Architecture of an adversarial autoencoder (one deterministic latent level): the shared fields plus the discriminator's."
-    latents: tuple = (8,)              # one code size; the paper's single-level models use 8 (FashionMNIST) or 64 (RGB)
-    disc_hidden: int = 256             # width of the discriminator's two hidden layers
-    real_label: float = 0.9            # target of the discriminator for prior samples (one-sided label smoothing)
+
+    latents: tuple = (8,)  # one code size; the paper's single-level models use 8 (FashionMNIST) or 64 (RGB)
+    disc_hidden: int = 256  # width of the discriminator's two hidden layers
+    real_label: float = 0.9  # target of the discriminator for prior samples (one-sided label smoothing)
 
     def __post_init__(self):
         super().__post_init__()
-        if self.levels != 1: raise ValueError(f"the AAE has one latent level: give latents=(d,), got {self.latents}")
-        if self.disc_hidden < 1: raise ValueError(f"disc_hidden must be positive, got {self.disc_hidden}")
-        if not 0.5 < self.real_label <= 1.0: raise ValueError(f"real_label must be in (0.5, 1], got {self.real_label}")
+        if self.levels != 1:
+            raise ValueError(f"the AAE has one latent level: give latents=(d,), got {self.latents}")
+        if self.disc_hidden < 1:
+            raise ValueError(f"disc_hidden must be positive, got {self.disc_hidden}")
+        if not 0.5 < self.real_label <= 1.0:
+            raise ValueError(f"real_label must be in (0.5, 1], got {self.real_label}")
 
 # %% ../nbs/10_baselines.ipynb #c008
 @dataclass
 class Code:
     "A deterministic representation in the common interface: `q_mu` (and `z`) hold one (B, d) tensor per level."
+
     q_mu: list
     z: list
+
     @property
     def kl(self) -> Tensor:
         "NaN, shape (L, B): a deterministic code has no per-example KL; NaN lets KL tables say so instead of failing."
         return torch.full((len(self.z), self.z[0].shape[0]), float("nan"), device=self.z[0].device)
+
     @property
     def x_state(self) -> Tensor:
         "What the decoder reads: the code itself."
         return self.z[0]
 
+# %% ../nbs/10_baselines.ipynb #c008_1
 class AAE(nn.Module):
     "Adversarial autoencoder: deterministic encoder, likelihood decoder, and a discriminator on the code."
+
     def __init__(self, config: AAEConfig):
         super().__init__()
         self.config = c = config
@@ -65,10 +89,13 @@ class AAE(nn.Module):
         self.x_encoder, self.x_decoder, self.lik = _backbone(c, z)
         self.to_code = nn.Linear(c.hidden[0], z)
         h = c.disc_hidden
-        self.discriminator = nn.Sequential(nn.Linear(z, h), nn.LeakyReLU(0.2), nn.Linear(h, h), nn.LeakyReLU(0.2), nn.Linear(h, 1))
+        self.discriminator = nn.Sequential(
+            nn.Linear(z, h), nn.LeakyReLU(0.2), nn.Linear(h, h), nn.LeakyReLU(0.2), nn.Linear(h, 1)
+        )
 
     @property
-    def levels(self) -> int: return 1
+    def levels(self) -> int:
+        return 1
 
     def encode(self, x: Tensor) -> Tensor:
         "The deterministic code E(x), (B, d)."
@@ -87,9 +114,14 @@ class AAE(nn.Module):
         z = self.encode(x)
         return Code(q_mu=[z], z=[z])
 
-    def decode(self, z: Tensor) -> Tensor: return self.x_decoder(z)
-    def likelihood_params(self, traj: Code) -> Tensor: return self.decode(traj.x_state)
-    def log_likelihood(self, x: Tensor, params: Tensor) -> Tensor: return self.lik.log_likelihood(x, params)
+    def decode(self, z: Tensor) -> Tensor:
+        return self.x_decoder(z)
+
+    def likelihood_params(self, traj: Code) -> Tensor:
+        return self.decode(traj.x_state)
+
+    def log_likelihood(self, x: Tensor, params: Tensor) -> Tensor:
+        return self.lik.log_likelihood(x, params)
 
     @torch.no_grad()
     def representation(self, x: Tensor, level: int | None = None) -> Tensor:
@@ -104,40 +136,62 @@ class AAE(nn.Module):
 # %% ../nbs/10_baselines.ipynb #c010
 def aae_optimizers(model: AAE, lr: float) -> dict:
     "Adam for each phase; the adversarial ones with beta1 = 0.5 (the usual GAN setting)."
-    return dict(autoencoder=torch.optim.Adam(model.autoencoder_parameters(), lr=lr),
-                discriminator=torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=(0.5, 0.999)),
-                generator=torch.optim.Adam(model.encoder_parameters(), lr=lr, betas=(0.5, 0.999)))
+    return dict(
+        autoencoder=torch.optim.Adam(model.autoencoder_parameters(), lr=lr),
+        discriminator=torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=(0.5, 0.999)),
+        generator=torch.optim.Adam(model.encoder_parameters(), lr=lr, betas=(0.5, 0.999)),
+    )
 
+# %% ../nbs/10_baselines.ipynb #c010_1
 def aae_evaluate(model: AAE, x: Tensor, **_) -> dict:
     "Reconstruction log-likelihood log p(x | E(x)) (nats); the AAE has no ELBO and no per-example KL."
     return dict(recon=model.log_likelihood(x, model.likelihood_params(model.infer(x))).mean().detach())
 
+# %% ../nbs/10_baselines.ipynb #c010_2
 def _aae_discriminator_loss(model: AAE, x: Tensor) -> dict:
     "Prior samples are 'real', the (just updated) encoder's codes 'fake'."
     bce = F.binary_cross_entropy_with_logits
-    with torch.no_grad(): code = model.encode(x)
+    with torch.no_grad():
+        code = model.encode(x)
     d_real, d_fake = model.discriminator(torch.randn_like(code)), model.discriminator(code)
-    return dict(loss=bce(d_real, torch.full_like(d_real, model.config.real_label)) + bce(d_fake, torch.zeros_like(d_fake)))
+    return dict(
+        loss=bce(d_real, torch.full_like(d_real, model.config.real_label)) + bce(d_fake, torch.zeros_like(d_fake))
+    )
 
+# %% ../nbs/10_baselines.ipynb #c010_3
 def _aae_generator_loss(model: AAE, x: Tensor) -> dict:
     "The encoder learns to pass its codes off as prior samples (the discriminator's gradients from here are discarded)."
     d_gen = model.discriminator(model.encode(x))
     return dict(loss=F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen)))
 
-def aae_train_step(model: AAE, opts: dict, # from `aae_optimizers`
-                   x: Tensor, **_) -> dict:
+# %% ../nbs/10_baselines.ipynb #c010_4
+def aae_train_step(
+    model: AAE,
+    opts: dict,  # from `aae_optimizers`
+    x: Tensor,
+    **_,
+) -> dict:
     "One batch: reconstruction, discriminator and generator phases, each a guarded update; returns the named loss parts."
-    nll = guarded_update(opts["autoencoder"], lambda: dict(loss=-model.log_likelihood(x, model.decode(model.encode(x))).mean()),
-                         "AAE reconstruction phase")["loss"]
-    d_loss = guarded_update(opts["discriminator"], lambda: _aae_discriminator_loss(model, x), "AAE discriminator phase")["loss"]
+    nll = guarded_update(
+        opts["autoencoder"],
+        lambda: dict(loss=-model.log_likelihood(x, model.decode(model.encode(x))).mean()),
+        "AAE reconstruction phase",
+    )["loss"]
+    d_loss = guarded_update(
+        opts["discriminator"], lambda: _aae_discriminator_loss(model, x), "AAE discriminator phase"
+    )["loss"]
     g_loss = guarded_update(opts["generator"], lambda: _aae_generator_loss(model, x), "AAE generator phase")["loss"]
     return dict(loss=nll, recon=-nll, d_loss=d_loss, g_loss=g_loss)
 
 # %% ../nbs/10_baselines.ipynb #c014
-def ivae(model: HierarchicalVAE, x: Tensor, eps: list | None = None, # fixed noise per level (tests)
-         sample_lower: bool = False, # sample the marginalised levels of the skip paths instead of using prior means
-         weight: float = 1.0, # weight of the rewards beside the ELBO (Eq. 16: equal, 1)
-         **_) -> dict:
+def ivae(
+    model: HierarchicalVAE,
+    x: Tensor,
+    eps: list | None = None,  # fixed noise per level (tests)
+    sample_lower: bool = False,  # sample the marginalised levels of the skip paths instead of using prior means
+    weight: float = 1.0,  # weight of the rewards beside the ELBO (Eq. 16: equal, 1)
+    **_,
+) -> dict:
     "Loss -(ELBO + weight * sum_t r_t): Eq. 16 with Eq. 24 rewards, without the top-down step whose reward is the ELBO itself; with its named parts."
     traj = model.infer(x, eps)
     r = rewards(model, x, traj, sample_lower=sample_lower)  # (T, B), time order
@@ -148,10 +202,18 @@ def ivae(model: HierarchicalVAE, x: Tensor, eps: list | None = None, # fixed noi
     elbo_ = recon - kl.sum(0)
     # top-down, the last step decodes from z_1 through the ordinary generative path: its reward IS the ELBO, already counted
     regularised = [t - 1 for t in range(1, len(order) + 1) if not (model.config.inference == "top_down" and t == t1)]
-    return dict(loss=-(elbo_ + weight * r[regularised].sum(0)).mean(), elbo=elbo_.mean().detach(), recon=recon.mean().detach(),
-                kl=kl.mean(1).detach(), rewards=r.mean(1).detach())
+    return dict(
+        loss=-(elbo_ + weight * r[regularised].sum(0)).mean(),
+        elbo=elbo_.mean().detach(),
+        recon=recon.mean().detach(),
+        kl=kl.mean(1).detach(),
+        rewards=r.mean(1).detach(),
+    )
 
-def ivae_train_step(model: HierarchicalVAE, opt: torch.optim.Optimizer, x: Tensor, sample_lower: bool = False, **_) -> dict:
+# %% ../nbs/10_baselines.ipynb #c014_1
+def ivae_train_step(
+    model: HierarchicalVAE, opt: torch.optim.Optimizer, x: Tensor, sample_lower: bool = False, **_
+) -> dict:
     "One guarded update on the IVAE loss."
     return guarded_update(opt, lambda: ivae(model, x, sample_lower=sample_lower), "ivae")
 
@@ -159,23 +221,31 @@ def ivae_train_step(model: HierarchicalVAE, opt: torch.optim.Optimizer, x: Tenso
 @dataclass
 class BIVAConfig(BaseConfig):
     "Architecture of a BIVA: the shared fields; each level below the top holds a BU and a TD latent of its size (as hvae-oodd)."
+
     def __post_init__(self):
         super().__post_init__()
-        if self.levels < 2: raise ValueError(f"BIVA needs at least 2 levels (one level is the plain VAE), got {self.levels}")
+        if self.levels < 2:
+            raise ValueError(f"BIVA needs at least 2 levels (one level is the plain VAE), got {self.levels}")
 
     @property
-    def bu_sizes(self) -> tuple: return self.latents[:-1]
+    def bu_sizes(self) -> tuple:
+        return self.latents[:-1]
+
     @property
-    def td_sizes(self) -> tuple: return self.latents[:-1]
+    def td_sizes(self) -> tuple:
+        return self.latents[:-1]
+
     @property
-    def latent_dims(self) -> tuple: return tuple(2 * z for z in self.latents[:-1]) + self.latents[-1:]  # [BU | TD] below the top
+    def latent_dims(self) -> tuple:
+        return tuple(2 * z for z in self.latents[:-1]) + self.latents[-1:]  # [BU | TD] below the top
 
 # %% ../nbs/10_baselines.ipynb #c021
 @dataclass
 class BIVATrajectory(Trajectory):
     "A BIVA inference pass, in level order; each level below the top is [BU | TD]."
-    x_state: Tensor = None   # d_0, what p(x | .) reads
-    bu_sizes: tuple = ()     # BU part of each level below the top
+
+    x_state: Tensor = None  # d_0, what p(x | .) reads
+    bu_sizes: tuple = ()  # BU part of each level below the top
 
     @property
     def kl(self) -> Tensor:
@@ -184,13 +254,19 @@ class BIVATrajectory(Trajectory):
         for l, (z, qm, qs, pm, ps) in enumerate(zip(self.z, self.q_mu, self.q_std, self.p_mu, self.p_std)):
             k = self.bu_sizes[l] if l < len(self.bu_sizes) else 0
             kl = gaussian_kl(qm[:, k:], qs[:, k:], pm[:, k:], ps[:, k:])
-            if k: kl = kl + gaussian_log_prob(z[:, :k], qm[:, :k], qs[:, :k]) - gaussian_log_prob(z[:, :k], pm[:, :k], ps[:, :k])
+            if k:
+                kl = (
+                    kl
+                    + gaussian_log_prob(z[:, :k], qm[:, :k], qs[:, :k])
+                    - gaussian_log_prob(z[:, :k], pm[:, :k], ps[:, :k])
+                )
             out.append(kl)
         return torch.stack(out)
 
 # %% ../nbs/10_baselines.ipynb #c022
 class BIVA(nn.Module):
     "Bidirectional-inference VAE (compact MLP version): BU and TD stochastic inference paths, skip-connected generative model."
+
     def __init__(self, config: BIVAConfig):
         super().__init__()
         self.config = c = config
@@ -199,30 +275,45 @@ class BIVA(nn.Module):
         # inference: the BU path's features b_l (l >= 2) read the BU sample below and both paths' features below (skips)
         self.bu_stages = nn.ModuleList([mlp_block(bu[l] + 2 * hs[l], hs[l + 1]) for l in range(L - 1)])
         # inference: the second deterministic pass t_l, going up beside b_l; t_1 reads b_1 = the image features
-        self.td_stages = nn.ModuleList([mlp_block(hs[0], hs[0])] + [mlp_block(hs[l - 1] + hs[l], hs[l]) for l in range(1, L)])
+        self.td_stages = nn.ModuleList(
+            [mlp_block(hs[0], hs[0])] + [mlp_block(hs[l - 1] + hs[l], hs[l]) for l in range(1, L)]
+        )
         self.q_bu = nn.ModuleList([GaussianHead(hs[l], bu[l]) for l in range(L - 1)])
         self.q_top = nn.Sequential(mlp_block(2 * hs[-1], hs[-1]), nn.SiLU(), GaussianHead(hs[-1], zs[-1]))
-        self.q_td = nn.ModuleList([nn.Sequential(mlp_block(2 * hs[l], hs[l]), nn.SiLU(), GaussianHead(hs[l], td[l]))
-                                   for l in range(L - 1)])
+        self.q_td = nn.ModuleList(
+            [nn.Sequential(mlp_block(2 * hs[l], hs[l]), nn.SiLU(), GaussianHead(hs[l], td[l])) for l in range(L - 1)]
+        )
         # generative: d_{L-1} from z_L, then d_{l-1} from (z_l, d_l): the state below sees every level above
         self.p_top = mlp_block(zs[-1], hs[L - 2])
-        self.p_blocks = nn.ModuleList([mlp_block(bu[l] + td[l] + hs[l], hs[l - 1] if l > 0 else hs[0]) for l in range(L - 1)])
+        self.p_blocks = nn.ModuleList(
+            [mlp_block(bu[l] + td[l] + hs[l], hs[l - 1] if l > 0 else hs[0]) for l in range(L - 1)]
+        )
         self.p_bu = nn.ModuleList([GaussianHead(hs[l], bu[l]) for l in range(L - 1)])
         self.p_td = nn.ModuleList([GaussianHead(hs[l], td[l]) for l in range(L - 1)])
 
     @property
-    def levels(self) -> int: return self.config.levels
+    def levels(self) -> int:
+        return self.config.levels
 
-    def infer(self, x: Tensor, # images (B, C, H, W)
-              eps: list | None = None, # fixed noise per level (level order, full level size: BU part first)
-              sample: bool = True, # False: posterior means all the way (the MAP representation)
-             ) -> BIVATrajectory:
+    def infer(
+        self,
+        x: Tensor,  # images (B, C, H, W)
+        eps: list | None = None,  # fixed noise per level (level order, full level size: BU part first)
+        sample: bool = True,  # False: posterior means all the way (the MAP representation)
+    ) -> BIVATrajectory:
         "Both inference paths, and every level's prior at the sampled parents."
         L, bu = self.levels, self.config.bu_sizes
+
         def draw(mu, std, l, part):
-            if not sample: return mu
-            e = None if eps is None else (eps[l][:, :bu[l]] if part == "bu" else eps[l][:, bu[l]:] if l < L - 1 else eps[l])
+            if not sample:
+                return mu
+            e = (
+                None
+                if eps is None
+                else (eps[l][:, : bu[l]] if part == "bu" else eps[l][:, bu[l] :] if l < L - 1 else eps[l])
+            )
             return sample_gaussian(mu, std, e)
+
         q_bu, z_bu = [], []
         b = [self.x_encoder(x)]
         t = [self.td_stages[0](b[0])]
@@ -234,7 +325,8 @@ class BIVA(nn.Module):
         q_mu, q_std, z, p_mu, p_std = [None] * L, [None] * L, [None] * L, [None] * L, [None] * L
         q_mu[-1], q_std[-1] = self.q_top(torch.cat([b[-1], t[-1]], -1))
         z[-1] = draw(q_mu[-1], q_std[-1], L - 1, "top")
-        p_mu[-1] = torch.zeros_like(q_mu[-1]); p_std[-1] = torch.ones_like(q_mu[-1])
+        p_mu[-1] = torch.zeros_like(q_mu[-1])
+        p_std[-1] = torch.ones_like(q_mu[-1])
         d = self.p_top(z[-1])
         for l in reversed(range(L - 1)):  # going down: priors, TD posteriors, generative state
             (pbm, pbs), (ptm, pts) = self.p_bu[l](F.silu(d)), self.p_td[l](F.silu(d))
@@ -250,8 +342,11 @@ class BIVA(nn.Module):
         "Likelihood parameters of p(x | d_0)."
         return self.x_decoder(x_state)
 
-    def likelihood_params(self, traj: BIVATrajectory) -> Tensor: return self.decode(traj.x_state)
-    def log_likelihood(self, x: Tensor, params: Tensor) -> Tensor: return self.lik.log_likelihood(x, params)
+    def likelihood_params(self, traj: BIVATrajectory) -> Tensor:
+        return self.decode(traj.x_state)
+
+    def log_likelihood(self, x: Tensor, params: Tensor) -> Tensor:
+        return self.lik.log_likelihood(x, params)
 
     @torch.no_grad()
     def representation(self, x: Tensor, level: int | None = None) -> Tensor:
@@ -277,14 +372,20 @@ def biva_train_step(model: BIVA, opt: torch.optim.Optimizer, x: Tensor, **_) -> 
 @dataclass
 class BetaVAEHparams:
     "The β-VAE's one hyperparameter."
+
     beta: float = 4.0  # weight of the KL term (1: the VAE's ELBO; Higgins et al. use 4 and more)
 
     def __post_init__(self):
-        if not self.beta > 0: raise ValueError(f"beta must be positive, got {self.beta}")
+        if not self.beta > 0:
+            raise ValueError(f"beta must be positive, got {self.beta}")
 
 # %% ../nbs/10_baselines.ipynb #c042
 def beta_vae_loss(model: HierarchicalVAE, x: Tensor, hp: BetaVAEHparams) -> dict:
     "Loss -(E_q log p(x|z) - beta * KL), with the ELBO (beta = 1) and its parts beside it, averaged over the batch."
     p = elbo_parts(model, x, model.infer(x))
-    return dict(loss=-(p["recon"] - hp.beta * p["kl"].sum(0)).mean(), elbo=p["elbo"].mean().detach(),
-                recon=p["recon"].mean().detach(), kl=p["kl"].mean(1).detach())
+    return dict(
+        loss=-(p["recon"] - hp.beta * p["kl"].sum(0)).mean(),
+        elbo=p["elbo"].mean().detach(),
+        recon=p["recon"].mean().detach(),
+        kl=p["kl"].mean(1).detach(),
+    )

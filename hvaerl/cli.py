@@ -13,34 +13,55 @@ __all__ = ['TRUE', 'FALSE', 'USAGE', 'COMMANDS', 'flag', 'flag_value', 'OneLineP
 import argparse, dataclasses, sys, tempfile, typing
 from pathlib import Path
 import hvaerl
-from .train import TrainConfig, train, CheckpointError, DifferentRunError, UsageError, optional_type, field_comments
+from hvaerl.train import (
+    TrainConfig,
+    train,
+    CheckpointError,
+    DifferentRunError,
+    UsageError,
+    optional_type,
+    field_comments,
+)
 
 # %% ../nbs/14_cli.ipynb #c004
-def flag(name: str) -> str: return "--" + name.replace("_", "-")
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
+# %% ../nbs/14_cli.ipynb #c004_1
 TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
 
-def flag_value(text: str, # what the user typed after the flag
-               annotation, # the field's type: str, int, float, bool, tuple (of ints), or one of these | None
-              ):
+# %% ../nbs/14_cli.ipynb #c004_2
+def flag_value(
+    text: str,  # what the user typed after the flag
+    annotation,  # the field's type: str, int, float, bool, tuple (of ints), or one of these | None
+):
     "The value of a flag in its field's type; an `argparse.ArgumentTypeError` says what was expected."
     kind, optional = optional_type(annotation)
-    if optional and text.lower() == "none": return None
+    if optional and text.lower() == "none":
+        return None
     bad = lambda what: argparse.ArgumentTypeError(f"expected {what}{' or none' if optional else ''}, got {text!r}")
     if kind is bool:
-        if text.lower() in TRUE + FALSE: return text.lower() in TRUE
+        if text.lower() in TRUE + FALSE:
+            return text.lower() in TRUE
         raise bad("true or false")
     if kind is int:
-        try: return int(text)
-        except ValueError: raise bad("an integer") from None
+        try:
+            return int(text)
+        except ValueError:
+            raise bad("an integer") from None
     if kind is float:
-        try: return float(text)
-        except ValueError: raise bad("a number") from None
+        try:
+            return float(text)
+        except ValueError:
+            raise bad("a number") from None
     if kind is tuple:
-        try: return tuple(int(v) for v in text.split(","))
-        except ValueError: raise bad("comma-separated integers such as 64,32 (one per level)") from None
+        try:
+            return tuple(int(v) for v in text.split(","))
+        except ValueError:
+            raise bad("comma-separated integers such as 64,32 (one per level)") from None
     return text
 
+# %% ../nbs/14_cli.ipynb #c004_3
 def _type_name(annotation) -> str:
     "The metavar of a field's flag."
     kind, optional = optional_type(annotation)
@@ -50,131 +71,224 @@ def _type_name(annotation) -> str:
 # %% ../nbs/14_cli.ipynb #c006
 class OneLineParser(argparse.ArgumentParser):
     "An ArgumentParser whose errors raise `UsageError` (one line: the program, the flag, what to do) instead of printing the usage."
+
     def __init__(self, *args, **kw):
         super().__init__(*args, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
+
     def error(self, message):
         raise UsageError(f"{message.replace('argument ', '', 1)} (see {self.prog} --help)")
 
+# %% ../nbs/14_cli.ipynb #c006_1
 def positive_int(text: str) -> int:
     "An argparse type: an integer >= 1."
-    try: n = int(text)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if n < 1: raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
     return n
 
+# %% ../nbs/14_cli.ipynb #c006_2
 def _dataset_name(text: str) -> str:
     from hvaerl.data import DATASETS
-    if text not in DATASETS: raise argparse.ArgumentTypeError(f"unknown dataset {text!r}: use one of {', '.join(DATASETS)}")
+
+    if text not in DATASETS:
+        raise argparse.ArgumentTypeError(f"unknown dataset {text!r}: use one of {', '.join(DATASETS)}")
     return text
 
+# %% ../nbs/14_cli.ipynb #c006_3
 def _names_epilog() -> str:
     "The valid names of datasets, methods and objectives, for the end of `hvaerl train --help`."
     from hvaerl.data import DATASETS
     from hvaerl.methods import METHODS
     from hvaerl.objectives import OBJECTIVES
-    return ("datasets (--dataset):\n" + "".join(f"  {n:14} {s.description}\n" for n, s in DATASETS.items())
-            + "methods (--method; the paper's names such as HVAE+RL work too):\n" + "".join(f"  {n:14} {m.summary}\n" for n, m in METHODS.items())
-            + f"objectives (--objective): {', '.join(OBJECTIVES)}\n")
+
+    return (
+        "datasets (--dataset):\n"
+        + "".join(f"  {n:14} {s.description}\n" for n, s in DATASETS.items())
+        + "methods (--method; the paper's names such as HVAE+RL work too):\n"
+        + "".join(f"  {n:14} {m.summary}\n" for n, m in METHODS.items())
+        + f"objectives (--objective): {', '.join(OBJECTIVES)}\n"
+    )
 
 # %% ../nbs/14_cli.ipynb #c006b
 def train_parser() -> argparse.ArgumentParser:
     "The parser of `hvaerl train`: one --flag per TrainConfig field (help from its comment, type from its annotation), one per method hyperparameter (hvaerl.methods), plus --download and --no-resume."
     from hvaerl.methods import hparam_fields
-    p = OneLineParser(prog="hvaerl train", epilog=_names_epilog(),
-                      description="Train one hierarchical VAE (the fields of hvaerl.train.TrainConfig; a method's own hyperparameters by name).")
+
+    p = OneLineParser(
+        prog="hvaerl train",
+        epilog=_names_epilog(),
+        description="Train one hierarchical VAE (the fields of hvaerl.train.TrainConfig; a method's own hyperparameters by name).",
+    )
     docs, hints = field_comments(TrainConfig), typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
-        if f.name == "hparams": continue  # its entries have flags of their own, below
+        if f.name == "hparams":
+            continue  # its entries have flags of their own, below
         typ = _dataset_name if f.name == "dataset" else (lambda text, a=hints[f.name]: flag_value(text, a))
-        p.add_argument(flag(f.name), dest=f.name, default=None, type=typ, metavar=_type_name(hints[f.name]),
-                       help=f"{docs[f.name] or f.name.replace('_', ' ')} (default: {f.default!r})".replace("%", "%%"))
-    for name, (annotation, doc, owners) in hparam_fields().items():  # a new method's hyperparameters appear here by themselves
-        p.add_argument(flag(name), dest=f"hp_{name}", default=None, type=lambda text, a=annotation: flag_value(text, a), metavar=_type_name(annotation),
-                       help=f"{doc} (a method hyperparameter, of {', '.join(owners)}; default: the method's)".replace("%", "%%"))
-    p.add_argument("--download", action="store_true", help="download the dataset when it is not on disk (torchvision datasets)")
+        p.add_argument(
+            flag(f.name),
+            dest=f.name,
+            default=None,
+            type=typ,
+            metavar=_type_name(hints[f.name]),
+            help=f"{docs[f.name] or f.name.replace('_', ' ')} (default: {f.default!r})".replace("%", "%%"),
+        )
+    for name, (
+        annotation,
+        doc,
+        owners,
+    ) in hparam_fields().items():  # a new method's hyperparameters appear here by themselves
+        p.add_argument(
+            flag(name),
+            dest=f"hp_{name}",
+            default=None,
+            type=lambda text, a=annotation: flag_value(text, a),
+            metavar=_type_name(annotation),
+            help=f"{doc} (a method hyperparameter, of {', '.join(owners)}; default: the method's)".replace("%", "%%"),
+        )
+    p.add_argument(
+        "--download", action="store_true", help="download the dataset when it is not on disk (torchvision datasets)"
+    )
     p.add_argument("--no-resume", action="store_true", help="start over even if out_dir holds a checkpoint")
     return p
 
+# %% ../nbs/14_cli.ipynb #c006b_1
 def _named_flag(message: str, given: list) -> str | None:
     "The flag of the field an error message is about: the first field it names, preferring the flags given (then a given field's singular, 'latent' for latents); None when it names none."
     import re
     from hvaerl.methods import hparam_fields
+
     names = [f.name for f in dataclasses.fields(TrainConfig)] + list(hparam_fields())
     at = lambda n: m.start() if (m := re.search(rf"\b{n}\b", message)) else len(message) + 1
     for pool, word in ((given, str), (names, str), (given, lambda n: n[:-1] if n.endswith("s") else n)):
         hits = sorted((at(word(n)), n) for n in pool if at(word(n)) <= len(message))
-        if hits: return flag(hits[0][1])
+        if hits:
+            return flag(hits[0][1])
     return None
 
+# %% ../nbs/14_cli.ipynb #c006b_2
 def train_argv(**values) -> list:
     "The `hvaerl train` flags that set these TrainConfig fields and method hyperparameters (what `train_parser` reads back): for scripts and notebooks that launch training processes."
     from hvaerl.methods import hparam_fields
+
     names = {f.name for f in dataclasses.fields(TrainConfig)} - {"hparams"} | set(hparam_fields())
-    if unknown := sorted(set(values) - names): raise TypeError(f"not TrainConfig fields nor method hyperparameters: {', '.join(unknown)}")
-    text = lambda v: "none" if v is None else str(v).lower() if isinstance(v, bool) else ",".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
+    if unknown := sorted(set(values) - names):
+        raise TypeError(f"not TrainConfig fields nor method hyperparameters: {', '.join(unknown)}")
+    text = lambda v: (
+        "none"
+        if v is None
+        else str(v).lower()
+        if isinstance(v, bool)
+        else ",".join(map(str, v))
+        if isinstance(v, (tuple, list))
+        else str(v)
+    )
     return [a for k, v in values.items() for a in (flag(k), text(v))]
 
+# %% ../nbs/14_cli.ipynb #c006b_3
 def config_from_args(args) -> TrainConfig:
     "A TrainConfig from parsed flags (unset flags keep their defaults; a method hyperparameter's flag goes into `hparams`); its ValueError becomes a `UsageError` naming the flag."
     from hvaerl.data import ImageFolderError
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if f.name != "hparams" and getattr(args, f.name) is not None}
+
+    given = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if f.name != "hparams" and getattr(args, f.name) is not None
+    }
     hparams = {k[3:]: v for k, v in vars(args).items() if k.startswith("hp_") and v is not None}
-    if hparams: given["hparams"] = hparams
+    if hparams:
+        given["hparams"] = hparams
     if "dataset" in given and "data_folder" in given:
-        raise UsageError(f"--dataset {given['dataset']} and --data-folder {given['data_folder']}: give one of them (the folder's images replace the dataset)")
-    try: return TrainConfig(**given)
-    except ImageFolderError as e: raise UsageError(f"--data-folder: {e}") from None  # the folder's own one line: the file and what to do
+        raise UsageError(
+            f"--dataset {given['dataset']} and --data-folder {given['data_folder']}: give one of them (the folder's images replace the dataset)"
+        )
+    try:
+        return TrainConfig(**given)
+    except ImageFolderError as e:
+        raise UsageError(f"--data-folder: {e}") from None  # the folder's own one line: the file and what to do
     except ValueError as e:
-        named = _named_flag(str(e), [k for k in given if k != "hparams"] + list(hparams))  # main() prefixes "hvaerl train: " itself
+        named = _named_flag(
+            str(e), [k for k in given if k != "hparams"] + list(hparams)
+        )  # main() prefixes "hvaerl train: " itself
         raise UsageError(f"{named + ': ' if named else ''}{' '.join(str(e).split())}") from None
 
 # %% ../nbs/14_cli.ipynb #c008
 def check_device(cfg: TrainConfig) -> None:
     "A `UsageError` when the config asks for CUDA on a machine without a visible GPU."
     import torch
+
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError(f"--device {cfg.device}: no GPU is visible here: use --device cpu or --device auto")
 
+# %% ../nbs/14_cli.ipynb #c008_1
 def check_out_dir(path: str | Path) -> None:
     "A `UsageError` unless `path` is (or can be made) a folder we can write into; creates nothing."
     p = Path(path).expanduser()
-    if p.exists() and not p.is_dir(): raise UsageError(f"--out-dir {p} is a file: give a folder (it is created when missing)")
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"--out-dir {p} is a file: give a folder (it is created when missing)")
     base = next(q for q in [p, *p.parents] if q.exists())  # the nearest folder that exists
-    if not base.is_dir(): raise UsageError(f"--out-dir {p}: {base} is a file, so the folder cannot be created: give another path")
-    try: tempfile.TemporaryFile(dir=base).close()  # unnamed on Linux: gone when closed
-    except OSError as e: raise UsageError(f"--out-dir {p}: cannot write in {base} ({e.strerror}): give a folder you can write to") from None
+    if not base.is_dir():
+        raise UsageError(f"--out-dir {p}: {base} is a file, so the folder cannot be created: give another path")
+    try:
+        tempfile.TemporaryFile(dir=base).close()  # unnamed on Linux: gone when closed
+    except OSError as e:
+        raise UsageError(
+            f"--out-dir {p}: cannot write in {base} ({e.strerror}): give a folder you can write to"
+        ) from None
 
+# %% ../nbs/14_cli.ipynb #c008_2
 def load_training_sets(cfg: TrainConfig, download: bool = False) -> tuple:
     "The (fit, valid) sets `train` would load; a dataset that is not on disk, or an image folder that cannot be read, is a `UsageError` that says where it looked or which file."
     from hvaerl.data import ImageFolderError
     from hvaerl.sources import DatasetNotFoundError, default_data_root
-    try: return tuple(cfg.load(s, download) for s in ("fit", "valid"))
-    except ImageFolderError as e: raise UsageError(f"--data-folder: {e}") from None
-    except DatasetNotFoundError as e:
-        looked = ", ".join(dict.fromkeys(l.split(" (")[0] for l in e.looked)) or str(cfg.data_root or default_data_root())
-        raise UsageError(f"--dataset {cfg.dataset}: not found (looked in {looked}): add --download to fetch it, "
-                         f"or give --data-root DIR where it is") from None
 
+    try:
+        return tuple(cfg.load(s, download) for s in ("fit", "valid"))
+    except ImageFolderError as e:
+        raise UsageError(f"--data-folder: {e}") from None
+    except DatasetNotFoundError as e:
+        looked = ", ".join(dict.fromkeys(l.split(" (")[0] for l in e.looked)) or str(
+            cfg.data_root or default_data_root()
+        )
+        raise UsageError(
+            f"--dataset {cfg.dataset}: not found (looked in {looked}): add --download to fetch it, "
+            f"or give --data-root DIR where it is"
+        ) from None
+
+# %% ../nbs/14_cli.ipynb #c008_3
 def check_batch_size(cfg: TrainConfig, train_set) -> None:
     "A `UsageError` when not one batch of `cfg.batch_size` fits in the training set (what `train` would raise)."
     if len(train_set) // cfg.batch_size == 0:
         if cfg.data_folder is not None:
-            raise UsageError(f"--data-folder {cfg.data_folder}: {len(train_set)} training images (the rest is held out) are fewer than one batch of "
-                             f"{cfg.batch_size}: add images, or give a smaller --batch-size")
-        raise UsageError(f"--batch-size {cfg.batch_size} is larger than the {len(train_set)} training images of {cfg.dataset}: give a smaller --batch-size")
+            raise UsageError(
+                f"--data-folder {cfg.data_folder}: {len(train_set)} training images (the rest is held out) are fewer than one batch of "
+                f"{cfg.batch_size}: add images, or give a smaller --batch-size"
+            )
+        raise UsageError(
+            f"--batch-size {cfg.batch_size} is larger than the {len(train_set)} training images of {cfg.dataset}: give a smaller --batch-size"
+        )
 
 # %% ../nbs/14_cli.ipynb #c009c
 import os, time
 
+# %% ../nbs/14_cli.ipynb #c009c_1
 def _preset_arg(name_or_path: str) -> dict:
     "`hvaerl.pipeline.load_preset` for --preset: an unknown name or a missing file is a UsageError too (one line, exit 2), like a bad preset."
     from hvaerl import pipeline as pl  # here, not at the top: `hvaerl train` does not need the pipeline
-    try: return pl.load_preset(name_or_path)
-    except UsageError: raise
-    except (ValueError, FileNotFoundError) as e: raise UsageError(f"--preset: {e}") from None
 
+    try:
+        return pl.load_preset(name_or_path)
+    except UsageError:
+        raise
+    except (ValueError, FileNotFoundError) as e:
+        raise UsageError(f"--preset: {e}") from None
+
+# %% ../nbs/14_cli.ipynb #c009c_2
 def _preset_help() -> str:
     from hvaerl import pipeline as pl
+
     known = sorted(f.stem for f in pl.PRESETS.glob("*.yaml")) if pl.PRESETS.exists() else []
     return f"one of {', '.join(known) or 'none found'} (presets/), or a path to a preset .yaml (default: quick)"
 
@@ -182,42 +296,90 @@ def _preset_help() -> str:
 def aggregate_main(argv=None) -> int:
     "hvaerl aggregate [--preset quick]: rebuild a preset's tables and figures from its results, without training."
     from hvaerl import pipeline as pl
-    p = OneLineParser(prog="hvaerl aggregate", description="Rebuild a preset's tables and figures from its runs' small files (results/<preset>/).")
+
+    p = OneLineParser(
+        prog="hvaerl aggregate",
+        description="Rebuild a preset's tables and figures from its runs' small files (results/<preset>/).",
+    )
     p.add_argument("--preset", default="quick", help=_preset_help())
-    p.add_argument("--results-dir", default=None, help="the runs' small files (default: results/<preset> for a built-in preset)")
-    p.add_argument("--figures-dir", default=None, help="where tables and figures go (default: figures/ when the grid is complete)")
+    p.add_argument(
+        "--results-dir", default=None, help="the runs' small files (default: results/<preset> for a built-in preset)"
+    )
+    p.add_argument(
+        "--figures-dir", default=None, help="where tables and figures go (default: figures/ when the grid is complete)"
+    )
     a = p.parse_args(argv)
     preset = _preset_arg(a.preset)
     runs_dir = Path("runs") / preset.get("name", Path(a.preset).stem)
     results_dir = Path(a.results_dir) if a.results_dir else pl.results_folder(preset, runs_dir)
     runs = pl.build_grid(preset)
     done = [r for r in runs if pl.is_complete(results_dir / r.run_id)]
-    if not done: sys.exit(f"hvaerl aggregate: no complete run of preset {preset.get('name')!r} in {results_dir}: run `hvaerl reproduce --preset {a.preset}` first")
+    if not done:
+        sys.exit(
+            f"hvaerl aggregate: no complete run of preset {preset.get('name')!r} in {results_dir}: run `hvaerl reproduce --preset {a.preset}` first"
+        )
     figures_dir = pl.figures_folder(preset, len(done) == len(runs), runs_dir, a.figures_dir)
     t0 = time.time()
     out_nb = pl.aggregate(preset, results_dir, figures_dir, runs_dir / "aggregate.ipynb")
-    print(f"{len(done)}/{len(runs)} runs of {results_dir} -> tables and figures in {figures_dir} ({time.time() - t0:.0f} s; notebook {out_nb})")
+    print(
+        f"{len(done)}/{len(runs)} runs of {results_dir} -> tables and figures in {figures_dir} ({time.time() - t0:.0f} s; notebook {out_nb})"
+    )
     return 0
 
 # %% ../nbs/14_cli.ipynb #c009cs1
 def reproduce_main(argv=None) -> int:
     "hvaerl reproduce [--preset quick] [--jobs N] [--executor local|slurm] ..."
     from hvaerl import pipeline as pl
+
     p = OneLineParser(prog="hvaerl reproduce", description="Run a preset's grid and write every table and figure.")
     p.add_argument("--preset", default="quick", help=_preset_help() + "; quick: CPU, FashionMNIST; paper: GPU")
-    p.add_argument("--runs-dir", default=None, help="where run folders go (default: runs/<preset> under the current directory)")
-    p.add_argument("--figures-dir", default=None, help="default: figures/ for a built-in preset whose runs all completed, else runs/<preset>/figures")
-    p.add_argument("--jobs", type=positive_int, default=None, help="parallel runs for the local executor (default: the preset's `jobs`, else 1)")
-    p.add_argument("--threads-per-run", type=positive_int, default=None, help="torch threads of each run (default: the preset's `threads_per_run`)")
+    p.add_argument(
+        "--runs-dir", default=None, help="where run folders go (default: runs/<preset> under the current directory)"
+    )
+    p.add_argument(
+        "--figures-dir",
+        default=None,
+        help="default: figures/ for a built-in preset whose runs all completed, else runs/<preset>/figures",
+    )
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=None,
+        help="parallel runs for the local executor (default: the preset's `jobs`, else 1)",
+    )
+    p.add_argument(
+        "--threads-per-run",
+        type=positive_int,
+        default=None,
+        help="torch threads of each run (default: the preset's `threads_per_run`)",
+    )
     p.add_argument("--executor", default="local", choices=["local", "slurm", "submitit_local"])
     p.add_argument("--partition", help="Slurm partition (default: the preset's slurm.partition)")
     p.add_argument("--gpus", type=int, default=None, help="GPUs per run (default: the preset's slurm.gpus, else 1)")
-    p.add_argument("--time-min", type=positive_int, default=None, help="Slurm time limit per run in minutes (default: the preset's slurm.time_min, else 1440)")
-    p.add_argument("--array-parallelism", type=positive_int, default=None, help="Slurm array jobs at once (default: the preset's, else 16)")
+    p.add_argument(
+        "--time-min",
+        type=positive_int,
+        default=None,
+        help="Slurm time limit per run in minutes (default: the preset's slurm.time_min, else 1440)",
+    )
+    p.add_argument(
+        "--array-parallelism",
+        type=positive_int,
+        default=None,
+        help="Slurm array jobs at once (default: the preset's, else 16)",
+    )
     p.add_argument("--skip-aggregate", action="store_true")
-    p.add_argument("--dry-run", action="store_true", help="run the grid with a stand-in notebook that trains nothing (checks executors)")
-    p.add_argument("--smoke", action="store_true", help="check every configuration of the grid: two CPU training steps and one evaluation each, "
-                   "on stand-in files in the datasets' real formats, into runs/<preset>-smoke; writes nothing to figures/ or results/")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run the grid with a stand-in notebook that trains nothing (checks executors)",
+    )
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="check every configuration of the grid: two CPU training steps and one evaluation each, "
+        "on stand-in files in the datasets' real formats, into runs/<preset>-smoke; writes nothing to figures/ or results/",
+    )
     a = p.parse_args(argv)
     preset = _preset_arg(a.preset)
     jobs = a.jobs or ((os.cpu_count() or 1) if a.smoke else preset.get("jobs", 1))
@@ -228,33 +390,57 @@ def reproduce_main(argv=None) -> int:
     runs_dir = Path(a.runs_dir or Path("runs") / preset.get("name", Path(a.preset).stem))
     if a.smoke:
         from hvaerl.data import write_standin_files
+
         runs_dir = runs_dir.with_name(runs_dir.name + "-smoke")
-        data_root = write_standin_files((runs_dir / "standin-data").resolve(), sorted({r.dataset for r in runs}), n=pl.SMOKE_IMAGES)  # absolute: kernels run elsewhere
-        print(f"smoke check: {len(runs)} runs of the grid, {len({r.run_id for r in pl.smoke_grid(runs, data_root)})} distinct configurations; stand-in files in {data_root}")
+        data_root = write_standin_files(
+            (runs_dir / "standin-data").resolve(), sorted({r.dataset for r in runs}), n=pl.SMOKE_IMAGES
+        )  # absolute: kernels run elsewhere
+        print(
+            f"smoke check: {len(runs)} runs of the grid, {len({r.run_id for r in pl.smoke_grid(runs, data_root)})} distinct configurations; stand-in files in {data_root}"
+        )
         runs = pl.smoke_grid(runs, data_root)
-    print(f"preset {preset.get('name')}: {len(runs)} runs into {runs_dir}, {jobs} at a time, {threads or 'default'} thread(s) each")
+    print(
+        f"preset {preset.get('name')}: {len(runs)} runs into {runs_dir}, {jobs} at a time, {threads or 'default'} thread(s) each"
+    )
     t0 = time.time()
     notebook = pl.RUN_NOTEBOOK
     if a.dry_run:
-        runs_dir = runs_dir.with_name(runs_dir.name + "-dry-run"); runs_dir.mkdir(parents=True, exist_ok=True)
+        runs_dir = runs_dir.with_name(runs_dir.name + "-dry-run")
+        runs_dir.mkdir(parents=True, exist_ok=True)
         notebook = pl.dry_run_notebook(runs_dir / "dry_run.ipynb")
     elif not pl.RUN_NOTEBOOK.exists():
-        raise FileNotFoundError(f"{pl.RUN_NOTEBOOK} not found: reinstall hvaerl (the run notebook ships inside the package)")
+        raise FileNotFoundError(
+            f"{pl.RUN_NOTEBOOK} not found: reinstall hvaerl (the run notebook ships inside the package)"
+        )
     results_dir = None if a.dry_run or a.smoke else pl.results_folder(preset, runs_dir)
     asked = dict(partition=a.partition, gpus=a.gpus, time_min=a.time_min, array_parallelism=a.array_parallelism)
-    slurm = {**preset.get("slurm", {}), **{k: v for k, v in asked.items() if v is not None}}  # the flags override the preset's
-    try: outcomes = pl.run_grid(runs, runs_dir, a.executor, jobs, notebook=notebook, results_dir=results_dir, slurm=slurm)
+    slurm = {
+        **preset.get("slurm", {}),
+        **{k: v for k, v in asked.items() if v is not None},
+    }  # the flags override the preset's
+    try:
+        outcomes = pl.run_grid(
+            runs, runs_dir, a.executor, jobs, notebook=notebook, results_dir=results_dir, slurm=slurm
+        )
     except KeyboardInterrupt:  # the workers and their kernels are stopped by now (pl.run_grid); complete runs are kept
-        print(f"\ninterrupted: every run of this batch was stopped; complete runs are kept in {runs_dir}; rerun the same command to resume", file=sys.stderr)
+        print(
+            f"\ninterrupted: every run of this batch was stopped; complete runs are kept in {runs_dir}; rerun the same command to resume",
+            file=sys.stderr,
+        )
         return 130
     failed = [o for o in outcomes if o.status == "failed"]
     print(f"runs finished in {time.time() - t0:.0f} s: {len(outcomes) - len(failed)} complete, {len(failed)} failed")
-    for o in failed: print(f"  FAILED {o.run_id}: {o.error}\n    notebook: {o.notebook} (cell {o.cell})")
+    for o in failed:
+        print(f"  FAILED {o.run_id}: {o.error}\n    notebook: {o.notebook} (cell {o.cell})")
     if not a.skip_aggregate and not a.dry_run and not a.smoke:
-        if len(failed) == len(outcomes): print("no complete run: nothing to aggregate"); return 1
+        if len(failed) == len(outcomes):
+            print("no complete run: nothing to aggregate")
+            return 1
         figures_dir = pl.figures_folder(preset, not failed, runs_dir, a.figures_dir)
         out_nb = pl.aggregate(preset, results_dir, figures_dir, runs_dir / "aggregate.ipynb")
-        print(f"tables and figures written to {figures_dir} (aggregation notebook: {out_nb}); run results in {results_dir}")
+        print(
+            f"tables and figures written to {figures_dir} (aggregation notebook: {out_nb}); run results in {results_dir}"
+        )
     return 1 if failed else 0
 
 # %% ../nbs/14_cli.ipynb #c010
@@ -265,40 +451,59 @@ USAGE = """usage: hvaerl {train,reproduce,aggregate,diagnose} ... | hvaerl --ver
   diagnose   which levels of a trained model carry information: a per-level report of a run folder (hvaerl diagnose --help)"""
 COMMANDS = ("train", "reproduce", "aggregate", "diagnose")
 
+# %% ../nbs/14_cli.ipynb #c010_1
 def train_main(argv: list) -> int:
     "hvaerl train [--flags]: check every input, load the data, train; returns the exit status."
     args = train_parser().parse_args(argv)
     cfg = config_from_args(args)
-    check_device(cfg); check_out_dir(cfg.out_dir)
+    check_device(cfg)
+    check_out_dir(cfg.out_dir)
     fit, valid = load_training_sets(cfg, args.download)
     check_batch_size(cfg, fit)
-    try: res = train(cfg, fit, valid, resume=not args.no_resume)
-    except (CheckpointError, DifferentRunError) as e: raise UsageError(f"--out-dir {cfg.out_dir}: {e}") from None  # checked before any training
+    try:
+        res = train(cfg, fit, valid, resume=not args.no_resume)
+    except (CheckpointError, DifferentRunError) as e:
+        raise UsageError(f"--out-dir {cfg.out_dir}: {e}") from None  # checked before any training
     print(f"done ({res.stopped}): {len(res.history)} epochs, checkpoint {res.checkpoint}")
     return 0
 
+# %% ../nbs/14_cli.ipynb #c010_2
 def main(argv: list | None = None) -> int:
     "Entry point of the `hvaerl` command: returns its exit status (a user's error: one line on stderr and 2)."
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] in (["-h"], ["--help"]): print(USAGE); return 0
-    if argv[:1] == ["--version"]: print(f"hvaerl {hvaerl.__version__}"); return 0
-    if not argv: print(USAGE, file=sys.stderr); return 2
+    if argv[:1] in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
+    if argv[:1] == ["--version"]:
+        print(f"hvaerl {hvaerl.__version__}")
+        return 0
+    if not argv:
+        print(USAGE, file=sys.stderr)
+        return 2
     cmd, rest = argv[0], argv[1:]
     try:
-        if cmd == "train": return train_main(rest)
-        if cmd == "reproduce": return reproduce_main(rest)
-        if cmd == "aggregate": return aggregate_main(rest)
+        if cmd == "train":
+            return train_main(rest)
+        if cmd == "reproduce":
+            return reproduce_main(rest)
+        if cmd == "aggregate":
+            return aggregate_main(rest)
         if cmd == "diagnose":
             from hvaerl.diagnose import diagnose_main  # here: the other commands do not need it
+
             return diagnose_main(rest)
-        raise UsageError(f"unknown command {cmd!r}: use {', '.join(COMMANDS[:-1])} or {COMMANDS[-1]} (see hvaerl --help)")
+        raise UsageError(
+            f"unknown command {cmd!r}: use {', '.join(COMMANDS[:-1])} or {COMMANDS[-1]} (see hvaerl --help)"
+        )
     except UsageError as e:
         print(f"hvaerl {cmd if cmd in COMMANDS else ''}: {e}".replace("hvaerl : ", "hvaerl: "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        if cmd != "train": raise
+        if cmd != "train":
+            raise
         print("interrupted: resume with the same command (the last finished epoch is checkpointed)", file=sys.stderr)
         return 130
 
 # %% ../nbs/14_cli.ipynb #c010b
-if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())  # python -m hvaerl.cli ...
+if __name__ == "__main__" and "__file__" in globals():
+    sys.exit(main())  # python -m hvaerl.cli ...

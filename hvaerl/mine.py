@@ -21,29 +21,41 @@ from .objectives import guarded_update
 # %% ../nbs/08_mine.ipynb #c005
 class StatisticsNetwork(nn.Module):
     "T(x, z): an MLP on the concatenation [x, z], one scalar per pair."
-    def __init__(self, x_dim: int, z_dim: int,
-                 hidden: int = 128, # width of the two hidden layers
-                ):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(x_dim + z_dim, hidden), nn.ELU(), nn.Linear(hidden, hidden), nn.ELU(),
-                                 nn.Linear(hidden, 1))
-    def forward(self, x: Tensor, z: Tensor) -> Tensor: return self.net(torch.cat([x, z], 1)).squeeze(1)
 
+    def __init__(
+        self,
+        x_dim: int,
+        z_dim: int,
+        hidden: int = 128,  # width of the two hidden layers
+    ):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(x_dim + z_dim, hidden), nn.ELU(), nn.Linear(hidden, hidden), nn.ELU(), nn.Linear(hidden, 1)
+        )
+
+    def forward(self, x: Tensor, z: Tensor) -> Tensor:
+        return self.net(torch.cat([x, z], 1)).squeeze(1)
+
+# %% ../nbs/08_mine.ipynb #c005_1
 def log_mean_exp(t: Tensor) -> Tensor:
     "log (1/n) sum_i exp(t_i), stably."
     return torch.logsumexp(t, 0) - math.log(t.numel())
 
-def dv_bound(t_joint: Tensor, # T on pairs drawn from p(x, z)
-             t_marginal: Tensor, # T on pairs drawn from p(x) p(z)
-            ) -> Tensor:
+# %% ../nbs/08_mine.ipynb #c005_2
+def dv_bound(
+    t_joint: Tensor,  # T on pairs drawn from p(x, z)
+    t_marginal: Tensor,  # T on pairs drawn from p(x) p(z)
+) -> Tensor:
     "The Donsker-Varadhan lower bound E_p(x,z)[T] - log E_p(x)p(z)[exp T], nats."
     return t_joint.mean() - log_mean_exp(t_marginal)
 
 # %% ../nbs/08_mine.ipynb #c006
 class EMALogDenominator:
     "Exponential moving average of E[exp T] over batches, kept in log space and debiased like Adam's moments."
-    def __init__(self, rate: float = 0.01): # weight of the newest batch
+
+    def __init__(self, rate: float = 0.01):  # weight of the newest batch
         self.rate, self.log_sum, self.steps = rate, None, 0
+
     def update(self, lme: Tensor) -> Tensor:
         "Fold in a batch's log-mean-exp; return the debiased log of the moving average (no gradient)."
         lme = lme.detach()
@@ -51,8 +63,9 @@ class EMALogDenominator:
         step = lme + math.log(self.rate)
         self.log_sum = step if self.log_sum is None else torch.logaddexp(self.log_sum + a, step)
         self.steps += 1
-        return self.log_sum - math.log1p(-(1 - self.rate) ** self.steps)  # / (1 - (1-rate)^t)
+        return self.log_sum - math.log1p(-((1 - self.rate) ** self.steps))  # / (1 - (1-rate)^t)
 
+# %% ../nbs/08_mine.ipynb #c006_1
 def mine_loss(t_joint: Tensor, t_marginal: Tensor, ema: EMALogDenominator) -> Tensor:
     "Minus a surrogate of the DV bound whose gradient uses the moving average as the denominator of grad log E[exp T]."
     lme = log_mean_exp(t_marginal)
@@ -72,39 +85,43 @@ class MineResult:
     n_estimate: int  # held-out pairs the estimate is computed on
     net: StatisticsNetwork = field(repr=False)
 
+# %% ../nbs/08_mine.ipynb #c010_1
 def _standardize(a: Tensor, idx: Tensor) -> Tensor:
     "Standardize columns with the statistics of the rows `idx`; a floor on the std keeps near-constant coordinates (e.g. border pixels) small."
     mu, sd = a[idx].mean(0), a[idx].std(0)
     return (a - mu) / sd.clamp_min(max(1e-6, 0.1 * sd.mean().item()))
 
+# %% ../nbs/08_mine.ipynb #c010_2
 def _as_2d(a) -> Tensor:
     return (a if torch.is_tensor(a) else torch.as_tensor(np.asarray(a))).float().flatten(1)
 
 # %% ../nbs/08_mine.ipynb #c010s0
-def train_mine(x, # samples of x, (N, ...) array or tensor (flattened)
-               z, # the paired samples of z, (N, ...)
-               hidden: int = 128, # width of the statistics network
-               steps: int = 2000, # Adam steps
-               batch_size: int = 256,
-               lr: float = 1e-3,
-               ema_rate: float = 0.01, # alpha of the moving average of E[exp T]
-               estimate_fraction: float = 0.2, # pairs held out for the reported estimate
-               select_fraction: float = 0.2, # pairs held out to pick the step (early stopping); 0 keeps the last step
-               eval_shuffles: int = 5, # shufflings of z for a held-out marginal term
-               log_every: int = 100, # steps between held-out evaluations
-               seed: int = 0,
-               device=None,
-              ) -> MineResult:
+def train_mine(
+    x,  # samples of x, (N, ...) array or tensor (flattened)
+    z,  # the paired samples of z, (N, ...)
+    hidden: int = 128,  # width of the statistics network
+    steps: int = 2000,  # Adam steps
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    ema_rate: float = 0.01,  # alpha of the moving average of E[exp T]
+    estimate_fraction: float = 0.2,  # pairs held out for the reported estimate
+    select_fraction: float = 0.2,  # pairs held out to pick the step (early stopping); 0 keeps the last step
+    eval_shuffles: int = 5,  # shufflings of z for a held-out marginal term
+    log_every: int = 100,  # steps between held-out evaluations
+    seed: int = 0,
+    device=None,
+) -> MineResult:
     "Train a MINE statistics network on (x, z) pairs; the DV estimate of I(x; z) on held-out pairs, in nats."
     t0 = time.perf_counter()
     x, z = _as_2d(x), _as_2d(z)
-    if len(x) != len(z): raise ValueError(f"x and z must pair up: {len(x)} vs {len(z)} samples")
+    if len(x) != len(z):
+        raise ValueError(f"x and z must pair up: {len(x)} vs {len(z)} samples")
     g = torch.Generator().manual_seed(seed)
     perm = torch.randperm(len(x), generator=g)
     n_est, n_sel = int(round(estimate_fraction * len(x))), int(round(select_fraction * len(x)))
     if n_est < 2 or len(x) - n_est - n_sel < batch_size:
         raise ValueError(f"{len(x)} pairs are too few for {n_est} + {n_sel} held out and batches of {batch_size}")
-    est, sel, tr = perm[:n_est], perm[n_est:n_est + n_sel], perm[n_est + n_sel:]
+    est, sel, tr = perm[:n_est], perm[n_est : n_est + n_sel], perm[n_est + n_sel :]
     device = torch.device(device or "cpu")
     x, z = _standardize(x, tr).to(device), _standardize(z, tr).to(device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -116,7 +133,9 @@ def train_mine(x, # samples of x, (N, ...) array or tensor (flattened)
     @torch.no_grad()
     def held_out(idx):  # DV bound on held-out pairs; the marginal term over several shufflings of z
         xi, zi = x[idx], z[idx]
-        t_marg = torch.cat([net(xi, zi[torch.randperm(len(idx), generator=g).to(device)]) for _ in range(eval_shuffles)])
+        t_marg = torch.cat(
+            [net(xi, zi[torch.randperm(len(idx), generator=g).to(device)]) for _ in range(eval_shuffles)]
+        )
         return dv_bound(net(xi, zi), t_marg).item()
 
     xt, zt = x[tr], z[tr]
@@ -124,9 +143,11 @@ def train_mine(x, # samples of x, (N, ...) array or tensor (flattened)
     for step in range(1, steps + 1):
         i = torch.randint(0, len(tr), (batch_size,), generator=g).to(device)
         j = torch.randint(0, len(tr), (batch_size,), generator=g).to(device)  # an independent z: a draw of p(x)p(z)
+
         def loss_parts():
             t_joint, t_marg = net(xt[i], zt[i]), net(xt[i], zt[j])
             return dict(loss=mine_loss(t_joint, t_marg, ema), t_joint=t_joint.detach(), t_marg=t_marg.detach())
+
         parts = guarded_update(opt, loss_parts, "MINE statistics network")
         t_joint, t_marg = parts["t_joint"], parts["t_marg"]
         if step % log_every == 0 or step == steps:
@@ -139,24 +160,32 @@ def train_mine(x, # samples of x, (N, ...) array or tensor (flattened)
                     best, best_step = h["select"], step
                     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             history.append(h)
-    if best_state is not None: net.load_state_dict(best_state)
+    if best_state is not None:
+        net.load_state_dict(best_state)
     return MineResult(held_out(est), history, best_step, time.perf_counter() - t0, len(tr), n_sel, n_est, net)
 
+# %% ../nbs/08_mine.ipynb #c010s0_1
 def estimate_mi(x, z, **kwargs) -> float:
     "MINE's estimate of I(x; z) in nats (see `train_mine` for the options)."
     return train_mine(x, z, **kwargs).mi
 
 # %% ../nbs/08_mine.ipynb #c014
 @torch.no_grad()
-def model_pairs(model: HierarchicalVAE, dataset, # an hvaerl.data.ImageDataset (x as served: binarized for grayscale)
-                level: int | None = None, # 1-based level (default: the top, z_L)
-                n: int | None = 10000, # first n images (None: all)
-                use: str = "sample", # "sample": one posterior sample per image; "mean": the posterior mean
-                batch_size: int = 1000, seed: int = 0) -> tuple:
+def model_pairs(
+    model: HierarchicalVAE,
+    dataset,  # an hvaerl.data.ImageDataset (x as served: binarized for grayscale)
+    level: int | None = None,  # 1-based level (default: the top, z_L)
+    n: int | None = 10000,  # first n images (None: all)
+    use: str = "sample",  # "sample": one posterior sample per image; "mean": the posterior mean
+    batch_size: int = 1000,
+    seed: int = 0,
+) -> tuple:
     "Pairs (flattened images (N, D), latents (N, d_l)) for MINE."
-    if use not in ("sample", "mean"): raise ValueError(f"use must be 'sample' or 'mean', got {use!r}")
+    if use not in ("sample", "mean"):
+        raise ValueError(f"use must be 'sample' or 'mean', got {use!r}")
     level, device = level or model.levels, next(model.parameters()).device
-    dataset = DatasetHead(dataset, n); n = len(dataset)
+    dataset = DatasetHead(dataset, n)
+    n = len(dataset)
     model.eval()
     xs, zs = [], []
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -164,11 +193,14 @@ def model_pairs(model: HierarchicalVAE, dataset, # an hvaerl.data.ImageDataset (
         for i in range(0, n, batch_size):
             x, _ = dataset.batch(torch.arange(i, min(i + batch_size, n)))
             t = model.infer(x.to(device), sample=use == "sample")
-            xs.append(x.flatten(1)); zs.append((t.z if use == "sample" else t.q_mu)[level - 1].cpu())
+            xs.append(x.flatten(1))
+            zs.append((t.z if use == "sample" else t.q_mu)[level - 1].cpu())
     return torch.cat(xs), torch.cat(zs)
 
-def model_mi(model: HierarchicalVAE, dataset, level: int | None = None, n: int | None = 10000, use: str = "sample",
-             **mine_kwargs) -> MineResult:
+# %% ../nbs/08_mine.ipynb #c014_1
+def model_mi(
+    model: HierarchicalVAE, dataset, level: int | None = None, n: int | None = 10000, use: str = "sample", **mine_kwargs
+) -> MineResult:
     "MINE's estimate of I(x, z_l) (default the top level) on the first `n` images of `dataset`."
     x, z = model_pairs(model, dataset, level, n, use)
     return train_mine(x, z, **mine_kwargs)

@@ -19,7 +19,15 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import weight_norm
-from .distributions import GaussianHead, sample_gaussian, gaussian_kl, gaussian_log_prob, precision_weighted, make_likelihood, to_std
+from hvaerl.distributions import (
+    GaussianHead,
+    sample_gaussian,
+    gaussian_kl,
+    gaussian_log_prob,
+    precision_weighted,
+    make_likelihood,
+    to_std,
+)
 
 # %% ../nbs/03_model.ipynb #c005
 INFERENCES = ("bottom_up", "top_down")
@@ -27,74 +35,112 @@ BACKBONES = ("mlp", "conv")
 MERGES = ("precision", "learned")
 WIRINGS = ("as_run", "skip", "markov")
 
+# %% ../nbs/03_model.ipynb #c005_1
 def default_hidden(latents) -> tuple:
     "Width of each level's deterministic block: 4x its latent size, at least 64 (512, 256, 128, 64, 64 for the paper's FashionMNIST latents)."
     return tuple(max(4 * z, 64) for z in latents)
 
+# %% ../nbs/03_model.ipynb #c005_2
 def default_downsamplings(image_shape, levels: int) -> int:
     "How many of the lowest conv stages halve the feature maps: as many as keep both sides whole, at most one per level (28: 2, as the authors' FashionMNIST net; 32 with 5 levels: 5, as their CIFAR net)."
     k = 0
-    while k < levels and image_shape[1] % 2 ** (k + 1) == 0 and image_shape[2] % 2 ** (k + 1) == 0: k += 1
+    while k < levels and image_shape[1] % 2 ** (k + 1) == 0 and image_shape[2] % 2 ** (k + 1) == 0:
+        k += 1
     return k
 
 # %% ../nbs/03_model.ipynb #c005s0
 @dataclass
 class BaseConfig:
     "The architecture fields every model shares, checked and resolved here once (the baselines' configs subclass it too)."
-    image_shape: tuple = (1, 28, 28)   # (C, H, W) of the input images
-    latents: tuple = (128, 64, 32, 16, 8)  # latent size per level, z_1 (bottom) first (channels for a spatial level); len(latents) = L
-    levels: int | None = None          # L; checked against `latents` when given
-    backbone: str = "mlp"              # "mlp" (CPU) or "conv" (residual conv stages, paper scale)
-    hidden: tuple | None = None        # MLP width per level; default `default_hidden(latents)`
-    likelihood: str = "auto"           # "bernoulli", "dlm" or "auto" (bernoulli for 1 channel, dlm for 3)
-    n_mix: int = 10                    # logistic mixture components (dlm only)
-    channels: int | None = None        # conv feature channels; default 64 on grayscale, 256 on RGB (the authors' scripts)
+
+    image_shape: tuple = (1, 28, 28)  # (C, H, W) of the input images
+    latents: tuple = (
+        128,
+        64,
+        32,
+        16,
+        8,
+    )  # latent size per level, z_1 (bottom) first (channels for a spatial level); len(latents) = L
+    levels: int | None = None  # L; checked against `latents` when given
+    backbone: str = "mlp"  # "mlp" (CPU) or "conv" (residual conv stages, paper scale)
+    hidden: tuple | None = None  # MLP width per level; default `default_hidden(latents)`
+    likelihood: str = "auto"  # "bernoulli", "dlm" or "auto" (bernoulli for 1 channel, dlm for 3)
+    n_mix: int = 10  # logistic mixture components (dlm only)
+    channels: int | None = None  # conv feature channels; default 64 on grayscale, 256 on RGB (the authors' scripts)
 
     def __post_init__(self):
         self.image_shape, self.latents = tuple(self.image_shape), tuple(int(z) for z in self.latents)
-        if self.levels is None: self.levels = len(self.latents)
-        if self.levels < 1: raise ValueError(f"levels must be >= 1 (L=1 is the plain VAE), got {self.levels}")
+        if self.levels is None:
+            self.levels = len(self.latents)
+        if self.levels < 1:
+            raise ValueError(f"levels must be >= 1 (L=1 is the plain VAE), got {self.levels}")
         if len(self.latents) != self.levels:
-            raise ValueError(f"latents {self.latents} has {len(self.latents)} sizes but levels={self.levels}: give one size per level")
-        if any(z < 1 for z in self.latents): raise ValueError(f"latent sizes must be positive, got {self.latents}")
-        if self.backbone not in BACKBONES: raise ValueError(f"unknown backbone {self.backbone!r}: use one of {BACKBONES}")
+            raise ValueError(
+                f"latents {self.latents} has {len(self.latents)} sizes but levels={self.levels}: give one size per level"
+            )
+        if any(z < 1 for z in self.latents):
+            raise ValueError(f"latent sizes must be positive, got {self.latents}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {self.backbone!r}: use one of {BACKBONES}")
         self.hidden = tuple(self.hidden) if self.hidden is not None else default_hidden(self.latents)
-        if len(self.hidden) != self.levels: raise ValueError(f"hidden {self.hidden} needs one width per level ({self.levels})")
-        if self.likelihood == "auto": self.likelihood = "bernoulli" if self.image_shape[0] == 1 else "dlm"
-        if self.likelihood not in ("bernoulli", "dlm"): raise ValueError(f"unknown likelihood {self.likelihood!r}: 'bernoulli' or 'dlm'")
-        if self.likelihood == "dlm" and self.image_shape[0] != 3: raise ValueError("the 'dlm' likelihood models 3-channel RGB images")
+        if len(self.hidden) != self.levels:
+            raise ValueError(f"hidden {self.hidden} needs one width per level ({self.levels})")
+        if self.likelihood == "auto":
+            self.likelihood = "bernoulli" if self.image_shape[0] == 1 else "dlm"
+        if self.likelihood not in ("bernoulli", "dlm"):
+            raise ValueError(f"unknown likelihood {self.likelihood!r}: 'bernoulli' or 'dlm'")
+        if self.likelihood == "dlm" and self.image_shape[0] != 3:
+            raise ValueError("the 'dlm' likelihood models 3-channel RGB images")
         if self.backbone == "conv" and (self.image_shape[1] % 4 or self.image_shape[2] % 4):
-            raise ValueError(f"conv backbones need image sides divisible by 4 (the single-code baselines downsample twice): got {self.image_shape[1:]}")
-        if self.channels is None: self.channels = 64 if self.image_shape[0] == 1 else 256
+            raise ValueError(
+                f"conv backbones need image sides divisible by 4 (the single-code baselines downsample twice): got {self.image_shape[1:]}"
+            )
+        if self.channels is None:
+            self.channels = 64 if self.image_shape[0] == 1 else 256
 
 # %% ../nbs/03_model.ipynb #c005s1
 @dataclass
 class ModelConfig(BaseConfig):
     "Architecture of a hierarchical VAE: the shared fields plus the hierarchy's own."
-    inference: str = "bottom_up"       # "bottom_up" (HVAE) or "top_down" (LVAE, ladder)
-    wiring: str = "as_run"             # which stages read the features/states of their neighbours: "as_run" (the authors' executed network), "skip" (hvae-oodd's intended design) or "markov"
-    spatial_levels: int = 0            # the lowest levels whose latents are conv feature maps (conv backbone); the top stays dense
-    downsamplings: int | None = None   # lowest conv stages that halve the side; default `default_downsamplings`
-    merge: str = "precision"           # top-down posterior: "precision" (Sønderby et al.'s weighted merge) or "learned" (hvae-oodd's)
-    weight_norm: bool = True           # weight-normalised convolutions (conv backbone, as the authors' ResBlockConv2d)
+
+    inference: str = "bottom_up"  # "bottom_up" (HVAE) or "top_down" (LVAE, ladder)
+    wiring: str = "as_run"  # which stages read the features/states of their neighbours: "as_run" (the authors' executed network), "skip" (hvae-oodd's intended design) or "markov"
+    spatial_levels: int = (
+        0  # the lowest levels whose latents are conv feature maps (conv backbone); the top stays dense
+    )
+    downsamplings: int | None = None  # lowest conv stages that halve the side; default `default_downsamplings`
+    merge: str = (
+        "precision"  # top-down posterior: "precision" (Sønderby et al.'s weighted merge) or "learned" (hvae-oodd's)
+    )
+    weight_norm: bool = True  # weight-normalised convolutions (conv backbone, as the authors' ResBlockConv2d)
 
     def __post_init__(self):
         super().__post_init__()
         if self.inference not in INFERENCES:
             raise ValueError(f"unknown inference {self.inference!r}: use one of {INFERENCES}")
-        if self.merge not in MERGES: raise ValueError(f"unknown merge {self.merge!r}: use one of {MERGES}")
-        if self.wiring not in WIRINGS: raise ValueError(f"unknown wiring {self.wiring!r}: use one of {WIRINGS}")
-        if self.downsamplings is None: self.downsamplings = default_downsamplings(self.image_shape, self.levels)
-        if not 0 <= self.downsamplings <= self.levels or any(s % 2 ** self.downsamplings for s in self.image_shape[1:]):
-            raise ValueError(f"downsamplings={self.downsamplings} must be in [0, levels] and keep both sides {self.image_shape[1:]} whole")
+        if self.merge not in MERGES:
+            raise ValueError(f"unknown merge {self.merge!r}: use one of {MERGES}")
+        if self.wiring not in WIRINGS:
+            raise ValueError(f"unknown wiring {self.wiring!r}: use one of {WIRINGS}")
+        if self.downsamplings is None:
+            self.downsamplings = default_downsamplings(self.image_shape, self.levels)
+        if not 0 <= self.downsamplings <= self.levels or any(s % 2**self.downsamplings for s in self.image_shape[1:]):
+            raise ValueError(
+                f"downsamplings={self.downsamplings} must be in [0, levels] and keep both sides {self.image_shape[1:]} whole"
+            )
         if self.spatial_levels and self.backbone != "conv":
-            raise ValueError(f"spatial_levels={self.spatial_levels} needs backbone='conv': the MLP backbone has dense latents only")
+            raise ValueError(
+                f"spatial_levels={self.spatial_levels} needs backbone='conv': the MLP backbone has dense latents only"
+            )
         if not 0 <= self.spatial_levels < self.levels:
-            raise ValueError(f"spatial_levels must be in [0, levels-1] = [0, {self.levels - 1}]: the top level z_L is dense")
+            raise ValueError(
+                f"spatial_levels must be in [0, levels-1] = [0, {self.levels - 1}]: the top level z_L is dense"
+            )
 
     def generative_skip(self, l: int) -> bool:
         "Does generative stage l (1-based) read the state d_{l+1} of the stage above, besides z_l? (`as_run`: only the stages that resample)"
-        if l >= self.levels or self.wiring == "markov": return False
+        if l >= self.levels or self.wiring == "markov":
+            return False
         return self.wiring == "skip" or l <= self.downsamplings
 
     @property
@@ -120,162 +166,260 @@ class ModelConfig(BaseConfig):
 # %% ../nbs/03_model.ipynb #c008
 class ResMLP(nn.Module):
     "x + W2 act(W1 act(x)): a residual MLP block, identity at initialisation."
+
     def __init__(self, width: int):
         super().__init__()
         self.fc1, self.fc2 = nn.Linear(width, width), nn.Linear(width, width)
-        nn.init.zeros_(self.fc2.weight); nn.init.zeros_(self.fc2.bias)
-    def forward(self, x): return x + self.fc2(F.silu(self.fc1(F.silu(x))))
+        nn.init.zeros_(self.fc2.weight)
+        nn.init.zeros_(self.fc2.bias)
 
+    def forward(self, x):
+        return x + self.fc2(F.silu(self.fc1(F.silu(x))))
+
+# %% ../nbs/03_model.ipynb #c008_1
 def _zero_last(conv: nn.Module, wn: bool):
     "Start a residual branch at zero: the weight (or, weight-normalised, its magnitude g) and the bias."
     with torch.no_grad():
-        (conv.parametrizations.weight.original0 if wn else conv.weight).zero_(); conv.bias.zero_()
+        (conv.parametrizations.weight.original0 if wn else conv.weight).zero_()
+        conv.bias.zero_()
 
+# %% ../nbs/03_model.ipynb #c008_2
 class ResConv(nn.Module):
     "skip(x) + conv(act(conv(act(x)))) with kernel k, identity at initialisation; `resample` 'down' halves the side, 'up' doubles it."
+
     def __init__(self, ch: int, k: int = 3, resample: str | None = None, wn: bool = False, act=F.silu):
         super().__init__()
         self.act = act
         maybe_wn = (lambda m, dim=0: weight_norm(m, dim=dim)) if wn else (lambda m, dim=0: m)
         if resample == "up":  # a transposed conv's weight is (in, out, k, k): normalise per output channel, its dim 1
             self.c1 = maybe_wn(nn.ConvTranspose2d(ch, ch, 4, stride=2, padding=1), dim=1)
-        else: self.c1 = maybe_wn(nn.Conv2d(ch, ch, k, stride=2 if resample == "down" else 1, padding=k // 2))
+        else:
+            self.c1 = maybe_wn(nn.Conv2d(ch, ch, k, stride=2 if resample == "down" else 1, padding=k // 2))
         self.c2 = maybe_wn(nn.Conv2d(ch, ch, k, padding=k // 2))
         _zero_last(self.c2, wn)
         self.skip = {"down": nn.AvgPool2d(2), "up": nn.Upsample(scale_factor=2), None: nn.Identity()}[resample]
-    def forward(self, x): return self.skip(x) + self.c2(self.act(self.c1(self.act(x))))
 
+    def forward(self, x):
+        return self.skip(x) + self.c2(self.act(self.c1(self.act(x))))
+
+# %% ../nbs/03_model.ipynb #c008_3
 def mlp_block(n_in: int, width: int) -> nn.Sequential:
     "Project to `width`, then one residual block: each level's deterministic stage."
     return nn.Sequential(nn.Linear(n_in, width), ResMLP(width))
 
+# %% ../nbs/03_model.ipynb #c008_4
 def conv_stage(ch: int, k: int, resample: str | None, wn: bool = True, act=F.relu) -> nn.Sequential:
     "Three residual conv blocks with ReLU, as each stage of the authors' networks: a 'down' stage halves the side in its last block, an 'up' stage doubles it in its first."
     blocks = [ResConv(ch, k, None, wn, act) for _ in range(2)]
-    if resample == "down": return nn.Sequential(*blocks, ResConv(ch, k, "down", wn, act))
-    return nn.Sequential(*([ResConv(ch, k, resample, wn, act)] if resample == "up" else [ResConv(ch, k, None, wn, act)]), *blocks)
+    if resample == "down":
+        return nn.Sequential(*blocks, ResConv(ch, k, "down", wn, act))
+    return nn.Sequential(
+        *([ResConv(ch, k, resample, wn, act)] if resample == "up" else [ResConv(ch, k, None, wn, act)]), *blocks
+    )
 
 # %% ../nbs/03_model.ipynb #c010
 class MLPImageEncoder(nn.Module):
     "Flattened image -> features of width `width`."
+
     def __init__(self, image_shape, width):
         super().__init__()
         self.net = mlp_block(int(torch.tensor(image_shape).prod()), width)
-    def forward(self, x): return self.net(x.flatten(1))
 
+    def forward(self, x):
+        return self.net(x.flatten(1))
+
+# %% ../nbs/03_model.ipynb #c010_1
 class MLPImageDecoder(nn.Module):
     "A code vector -> likelihood parameters with the image's spatial shape (the single-code baselines' decoder)."
+
     def __init__(self, z_dim, width, image_shape, n_params):
         super().__init__()
         C, H, W = image_shape
         self.out_shape = (C * n_params, H, W) if n_params == 1 else (n_params, H, W)
-        self.net = nn.Sequential(nn.Linear(z_dim, width), nn.SiLU(), nn.Linear(width, int(torch.tensor(self.out_shape).prod())))
-    def forward(self, z): return self.net(z).view(z.shape[0], *self.out_shape)
+        self.net = nn.Sequential(
+            nn.Linear(z_dim, width), nn.SiLU(), nn.Linear(width, int(torch.tensor(self.out_shape).prod()))
+        )
 
-def _out_channels(image_shape, n_params): return image_shape[0] * n_params if n_params == 1 else n_params
+    def forward(self, z):
+        return self.net(z).view(z.shape[0], *self.out_shape)
 
+# %% ../nbs/03_model.ipynb #c010_2
+def _out_channels(image_shape, n_params):
+    return image_shape[0] * n_params if n_params == 1 else n_params
+
+# %% ../nbs/03_model.ipynb #c010_3
 class ConvImageEncoder(nn.Module):
     "Residual conv stack, two stride-2 downsamplings (28->7 or 32->8), then a linear map to `width` (the single-code baselines' encoder)."
+
     def __init__(self, image_shape, width, ch):
         super().__init__()
         C, H, W = image_shape
         self.net = nn.Sequential(
-            nn.Conv2d(C, ch, 3, padding=1), ResConv(ch), ResConv(ch),
-            nn.Conv2d(ch, ch, 4, stride=2, padding=1), ResConv(ch), ResConv(ch),
-            nn.Conv2d(ch, ch, 4, stride=2, padding=1), ResConv(ch), ResConv(ch), nn.SiLU(), nn.Flatten(),
-            nn.Linear(ch * (H // 4) * (W // 4), width))
-    def forward(self, x): return self.net(x * 2 - 1)
+            nn.Conv2d(C, ch, 3, padding=1),
+            ResConv(ch),
+            ResConv(ch),
+            nn.Conv2d(ch, ch, 4, stride=2, padding=1),
+            ResConv(ch),
+            ResConv(ch),
+            nn.Conv2d(ch, ch, 4, stride=2, padding=1),
+            ResConv(ch),
+            ResConv(ch),
+            nn.SiLU(),
+            nn.Flatten(),
+            nn.Linear(ch * (H // 4) * (W // 4), width),
+        )
 
+    def forward(self, x):
+        return self.net(x * 2 - 1)
+
+# %% ../nbs/03_model.ipynb #c010_4
 class ConvImageDecoder(nn.Module):
     "A code vector -> (ch, H/4, W/4) -> two stride-2 upsamplings with residual blocks -> likelihood parameters (the single-code baselines' decoder)."
+
     def __init__(self, z_dim, image_shape, n_params, ch):
         super().__init__()
         C, H, W = image_shape
         self.start = (ch, H // 4, W // 4)
         self.fc = nn.Linear(z_dim, ch * (H // 4) * (W // 4))
         self.net = nn.Sequential(
-            ResConv(ch), ResConv(ch), nn.ConvTranspose2d(ch, ch, 4, stride=2, padding=1), ResConv(ch), ResConv(ch),
-            nn.ConvTranspose2d(ch, ch, 4, stride=2, padding=1), ResConv(ch), ResConv(ch), nn.SiLU(),
-            nn.Conv2d(ch, _out_channels(image_shape, n_params), 3, padding=1))
-    def forward(self, z): return self.net(self.fc(z).view(z.shape[0], *self.start))
+            ResConv(ch),
+            ResConv(ch),
+            nn.ConvTranspose2d(ch, ch, 4, stride=2, padding=1),
+            ResConv(ch),
+            ResConv(ch),
+            nn.ConvTranspose2d(ch, ch, 4, stride=2, padding=1),
+            ResConv(ch),
+            ResConv(ch),
+            nn.SiLU(),
+            nn.Conv2d(ch, _out_channels(image_shape, n_params), 3, padding=1),
+        )
+
+    def forward(self, z):
+        return self.net(self.fc(z).view(z.shape[0], *self.start))
 
 # %% ../nbs/03_model.ipynb #c010b
 class CatStage(nn.Module):
     "MLP stage: concatenate the inputs that are present (features, a flat latent), then `mlp_block`."
+
     def __init__(self, n_ins: list, width: int):
         super().__init__()
         self.block = mlp_block(sum(n_ins), width)
-    def forward(self, *xs): return self.block(torch.cat([x for x in xs if x is not None], -1))
 
+    def forward(self, *xs):
+        return self.block(torch.cat([x for x in xs if x is not None], -1))
+
+# %% ../nbs/03_model.ipynb #c010b_1
 class ToMap(nn.Module):
     "A flat latent -> a (ch, H, W) feature map: 1x1 conv for a spatial latent of shape (c, H, W), linear for a dense one."
+
     def __init__(self, z_shape: tuple, ch: int, side: tuple):
         super().__init__()
         self.z_shape, self.map_shape = tuple(z_shape), (ch, *side)
-        self.proj = nn.Conv2d(z_shape[0], ch, 1) if len(z_shape) == 3 else nn.Linear(z_shape[0], math.prod(self.map_shape))
+        self.proj = (
+            nn.Conv2d(z_shape[0], ch, 1) if len(z_shape) == 3 else nn.Linear(z_shape[0], math.prod(self.map_shape))
+        )
+
     def forward(self, z):
-        if len(self.z_shape) == 3: return self.proj(z.view(z.shape[0], *self.z_shape))
+        if len(self.z_shape) == 3:
+            return self.proj(z.view(z.shape[0], *self.z_shape))
         return self.proj(z).view(z.shape[0], *self.map_shape)
 
+# %% ../nbs/03_model.ipynb #c010b_2
 class SumStage(nn.Module):
     "Conv stage: map each present input to a feature map (latents through `ToMap`, features as they are), sum, then the stage's blocks."
+
     def __init__(self, maps: list, blocks: nn.Module):
         super().__init__()
         self.maps, self.blocks = nn.ModuleList([m or nn.Identity() for m in maps]), blocks
-    def forward(self, *xs): return self.blocks(sum(m(x) for m, x in zip(self.maps, xs) if x is not None))
 
+    def forward(self, *xs):
+        return self.blocks(sum(m(x) for m, x in zip(self.maps, xs) if x is not None))
+
+# %% ../nbs/03_model.ipynb #c010b_3
 class ConvGaussianHead(nn.Module):
     "Feature map -> flat (mu, std) of a spatial Gaussian latent with `n_out` channels: one 3x3 convolution."
+
     def __init__(self, ch: int, n_out: int):
         super().__init__()
         self.proj = nn.Conv2d(ch, 2 * n_out, 3, padding=1)
+
     def forward(self, h):
         mu, raw = self.proj(h).chunk(2, dim=1)
         return mu.flatten(1), to_std(raw).flatten(1)
 
+# %% ../nbs/03_model.ipynb #c010b_4
 class FlatGaussianHead(GaussianHead):
     "Feature map -> (mu, std) of a dense Gaussian latent: `GaussianHead` on the flattened map."
-    def forward(self, h): return super().forward(h.flatten(1))
 
+    def forward(self, h):
+        return super().forward(h.flatten(1))
+
+# %% ../nbs/03_model.ipynb #c010b_5
 class LikelihoodHead(nn.Module):
     "The generative state d_1 -> likelihood parameters (C*n or n, H, W): a linear layer (MLP) or a 3x3 convolution (conv)."
+
     def __init__(self, backbone: str, n_in: int, image_shape, n_params: int, act=F.silu):
         super().__init__()
         self.act = act
         C, H, W = image_shape
         self.out_shape = (_out_channels(image_shape, n_params), H, W)
-        self.proj = nn.Linear(n_in, math.prod(self.out_shape)) if backbone == "mlp" else nn.Conv2d(n_in, self.out_shape[0], 3, padding=1)
-    def forward(self, d): return self.proj(self.act(d)).view(d.shape[0], *self.out_shape)
+        self.proj = (
+            nn.Linear(n_in, math.prod(self.out_shape))
+            if backbone == "mlp"
+            else nn.Conv2d(n_in, self.out_shape[0], 3, padding=1)
+        )
 
+    def forward(self, d):
+        return self.proj(self.act(d)).view(d.shape[0], *self.out_shape)
+
+# %% ../nbs/03_model.ipynb #c010b_6
 class _Centered(nn.Module):
     "[0, 1] pixels -> [-1, 1]."
-    def forward(self, x): return x * 2 - 1
+
+    def forward(self, x):
+        return x * 2 - 1
 
 # %% ../nbs/03_model.ipynb #c012
 @dataclass
 class Trajectory:
     "One inference pass, in level order (index 0 is z_1)."
-    q_mu: list; q_std: list; z: list; p_mu: list; p_std: list
+
+    q_mu: list
+    q_std: list
+    z: list
+    p_mu: list
+    p_std: list
     analytic: list | None = None  # per level: is the KL analytic (prior's parents drawn before z_l)? default all
-    d: list | None = None         # per level: the generative state d_l (what the prior of z_{l-1} and stage l-1 read)
-    x_state: Tensor | None = None # what p(x | .) reads: d_1
+    d: list | None = None  # per level: the generative state d_l (what the prior of z_{l-1} and stage l-1 read)
+    x_state: Tensor | None = None  # what p(x | .) reads: d_1
+
     @cached_property  # the reward and the loss parts both read it: compute it once per pass
     def kl(self) -> Tensor:
         "Per-level KL term of the ELBO, shape (L, B): analytic where it is exact, a one-sample estimate elsewhere."
         analytic = self.analytic or [True] * len(self.z)
-        return torch.stack([gaussian_kl(qm, qs, pm, ps) if a else gaussian_log_prob(z, qm, qs) - gaussian_log_prob(z, pm, ps)
-                            for qm, qs, z, pm, ps, a in zip(self.q_mu, self.q_std, self.z, self.p_mu, self.p_std, analytic)])
+        return torch.stack(
+            [
+                gaussian_kl(qm, qs, pm, ps) if a else gaussian_log_prob(z, qm, qs) - gaussian_log_prob(z, pm, ps)
+                for qm, qs, z, pm, ps, a in zip(self.q_mu, self.q_std, self.z, self.p_mu, self.p_std, analytic)
+            ]
+        )
 
 # %% ../nbs/03_model.ipynb #c014
 class HierarchicalVAE(nn.Module):
     "An L-level VAE with bottom-up (HVAE) or top-down ladder (LVAE) inference; L=1 is the plain VAE."
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = c = config
         L, zs, shapes = c.levels, c.latent_dims, c.latent_shapes
         self.lik = make_likelihood(c.likelihood, c.n_mix)
-        self.act = F.silu if c.backbone == "mlp" else F.relu  # the conv backbone is the authors' network: ReLU throughout
-        bu, reads_h = c.inference == "bottom_up", c.inference == "top_down" or c.inference_skip  # enc stage l reads h_{l-1}?
+        self.act = (
+            F.silu if c.backbone == "mlp" else F.relu
+        )  # the conv backbone is the authors' network: ReLU throughout
+        bu, reads_h = (
+            c.inference == "bottom_up",
+            c.inference == "top_down" or c.inference_skip,
+        )  # enc stage l reads h_{l-1}?
         if c.backbone == "mlp":
             w = c.hidden  # features h_l and states d_l of level l are vectors of width w[l-1]
             self.x_encoder = MLPImageEncoder(c.image_shape, w[0])
@@ -289,23 +433,42 @@ class HierarchicalVAE(nn.Module):
             ch, wn, down = c.channels, c.weight_norm, c.downsamplings
             k = lambda l: 5 if l == 1 else 3  # kernel of level l's stages (1-based): 5x5 at the pixels, as the authors'
             rs = lambda l, way: way if l <= down else None  # level l's stage changes the side iff l <= downsamplings
-            self.x_encoder = nn.Sequential(_Centered(), nn.Conv2d(c.image_shape[0], ch, 5, padding=2), conv_stage(ch, 5, rs(1, "down"), wn))
-            enc = [SumStage([None] + ([ToMap(shapes[l - 1], ch, c.side(l))] if bu else []), conv_stage(ch, k(l + 1), rs(l + 1, "down"), wn))
-                   for l in range(1, L)]
-            head = lambda l: ConvGaussianHead(ch, c.latents[l]) if l < c.spatial_levels else FlatGaussianHead(ch * math.prod(c.side(l + 1)), zs[l])
+            self.x_encoder = nn.Sequential(
+                _Centered(), nn.Conv2d(c.image_shape[0], ch, 5, padding=2), conv_stage(ch, 5, rs(1, "down"), wn)
+            )
+            enc = [
+                SumStage(
+                    [None] + ([ToMap(shapes[l - 1], ch, c.side(l))] if bu else []),
+                    conv_stage(ch, k(l + 1), rs(l + 1, "down"), wn),
+                )
+                for l in range(1, L)
+            ]
+            head = lambda l: (
+                ConvGaussianHead(ch, c.latents[l])
+                if l < c.spatial_levels
+                else FlatGaussianHead(ch * math.prod(c.side(l + 1)), zs[l])
+            )
             prior_head = head  # d_{l+2} has level l+1's side and channels, like h_{l+1}
-            gen = [SumStage([ToMap(shapes[l], ch, c.side(l + 1)), None], conv_stage(ch, k(l + 1), rs(l + 1, "up"), wn)) for l in range(L)]
+            gen = [
+                SumStage([ToMap(shapes[l], ch, c.side(l + 1)), None], conv_stage(ch, k(l + 1), rs(l + 1, "up"), wn))
+                for l in range(L)
+            ]
             merge = lambda l: SumStage([None, None], ResConv(ch, 3, None, wn, F.relu))
             self.x_decoder = LikelihoodHead("conv", ch, c.image_shape, self.lik.n_params, F.relu)
-        self.enc_stages = nn.ModuleList(enc)        # h_l from h_{l-1} (and z_{l-1}, bottom-up), l = 2..L
+        self.enc_stages = nn.ModuleList(enc)  # h_l from h_{l-1} (and z_{l-1}, bottom-up), l = 2..L
         self.q_heads = nn.ModuleList([head(l) for l in range(L)])  # q(z_l | .) from h_l (bottom-up estimate, top-down)
-        self.prior_heads = nn.ModuleList([prior_head(l) for l in range(L - 1)])  # p(z_l | d_{l+1}), l = 1..L-1; p(z_L) = N(0, I)
-        self.gen_stages = nn.ModuleList(gen)        # d_l from z_l (and d_{l+1} where `generative_skip(l)`)
-        learned = not bu and c.merge == "learned" and c.inference_skip  # as_run's ladder posterior reads h_l alone: nothing to merge
+        self.prior_heads = nn.ModuleList(
+            [prior_head(l) for l in range(L - 1)]
+        )  # p(z_l | d_{l+1}), l = 1..L-1; p(z_L) = N(0, I)
+        self.gen_stages = nn.ModuleList(gen)  # d_l from z_l (and d_{l+1} where `generative_skip(l)`)
+        learned = (
+            not bu and c.merge == "learned" and c.inference_skip
+        )  # as_run's ladder posterior reads h_l alone: nothing to merge
         self.merges = nn.ModuleList([merge(l) for l in range(L - 1)] if learned else [])
 
     @property
-    def levels(self) -> int: return self.config.levels
+    def levels(self) -> int:
+        return self.config.levels
 
     def prior(self, l: int, d_above: Tensor | None, batch: int = 1):
         "(mu, std) of p(z_l | d_{l+1}) for level l (1-based); the top level's prior is N(0, I)."
@@ -340,22 +503,28 @@ class HierarchicalVAE(nn.Module):
     def sample(self, n: int) -> Tensor:
         "Ancestral samples from the prior, returned as expected images."
         d = None
-        for l in range(self.levels, 0, -1): d = self.state(l, sample_gaussian(*self.prior(l, d, n)), d)
+        for l in range(self.levels, 0, -1):
+            d = self.state(l, sample_gaussian(*self.prior(l, d, n)), d)
         return self.lik.mean(self.decode(d))
 
 # %% ../nbs/03_model.ipynb #c014j
 @patch
 def _posterior_top_down(self: HierarchicalVAE, l: int, h: Tensor, d_above: Tensor | None, p_mu: Tensor, p_std: Tensor):
     "q(z_l | z_{>l}, x) of the ladder (l 0-based): the top, and every level under `as_run`, reads h_l alone; below, the precision or learned merge."
-    if d_above is None or not self.config.inference_skip: return self.q_heads[l](self.act(h))
-    if self.config.merge == "learned": return self.q_heads[l](self.act(self.merges[l](h, d_above)))
+    if d_above is None or not self.config.inference_skip:
+        return self.q_heads[l](self.act(h))
+    if self.config.merge == "learned":
+        return self.q_heads[l](self.act(self.merges[l](h, d_above)))
     return precision_weighted(*self.q_heads[l](self.act(h)), p_mu, p_std)
 
+# %% ../nbs/03_model.ipynb #c014j_1
 @patch
-def infer(self: HierarchicalVAE, x: Tensor, # images (B, C, H, W)
-          eps: list | None = None, # fixed noise per level (level order); None draws fresh noise
-          sample: bool = True, # False: use posterior means (the MAP representation), no noise
-         ) -> Trajectory:
+def infer(
+    self: HierarchicalVAE,
+    x: Tensor,  # images (B, C, H, W)
+    eps: list | None = None,  # fixed noise per level (level order); None draws fresh noise
+    sample: bool = True,  # False: use posterior means (the MAP representation), no noise
+) -> Trajectory:
     "Run inference, and the generative pass at the inferred levels: priors and states d_l."
     L, B = self.levels, x.shape[0]
     draw = lambda mu, std, l: sample_gaussian(mu, std, None if eps is None else eps[l]) if sample else mu
@@ -364,14 +533,16 @@ def infer(self: HierarchicalVAE, x: Tensor, # images (B, C, H, W)
     above = lambda l: d[l + 1] if l + 1 < L else None
     if self.config.inference == "bottom_up":
         for l in range(L):  # q(z_l | z_{l-1}, x), Eq. 1
-            if l > 0: h.append(self.enc_stages[l - 1](h[l - 1] if self.config.inference_skip else None, z[l - 1]))
+            if l > 0:
+                h.append(self.enc_stages[l - 1](h[l - 1] if self.config.inference_skip else None, z[l - 1]))
             q_mu[l], q_std[l] = self.q_heads[l](self.act(h[l]))
             z[l] = draw(q_mu[l], q_std[l], l)
         for l in reversed(range(L)):  # the generative pass down the posterior samples
             p_mu[l], p_std[l] = self.prior(l + 1, above(l), B)
             d[l] = self.state(l + 1, z[l], above(l))
     else:
-        for l in range(1, L): h.append(self.enc_stages[l - 1](h[l - 1]))
+        for l in range(1, L):
+            h.append(self.enc_stages[l - 1](h[l - 1]))
         for l in reversed(range(L)):  # q(z_l | z_{>l}, x), Eq. 2, interleaved with the generative pass
             p_mu[l], p_std[l] = self.prior(l + 1, above(l), B)
             q_mu[l], q_std[l] = self._posterior_top_down(l, h[l], above(l), p_mu[l], p_std[l])
@@ -384,41 +555,60 @@ def infer(self: HierarchicalVAE, x: Tensor, # images (B, C, H, W)
 # %% ../nbs/03_model.ipynb #c014e
 from torch.nn.utils import parametrize
 
+# %% ../nbs/03_model.ipynb #c014e_1
 @patch
 def weight_normed_convs(self: HierarchicalVAE) -> list:
     "The weight-normalised convolutions, in module order (none on the MLP backbone)."
-    return [m for m in self.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and parametrize.is_parametrized(m, "weight")]
+    return [
+        m
+        for m in self.modules()
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and parametrize.is_parametrized(m, "weight")
+    ]
 
+# %% ../nbs/03_model.ipynb #c014e_2
 @patch(as_prop=True)
 def wants_data_init(self: HierarchicalVAE) -> bool:
     "Has this model weight-normalised convolutions that `data_init` should initialise?"
     return bool(self.weight_normed_convs())
 
+# %% ../nbs/03_model.ipynb #c014e_3
 @patch
 @torch.no_grad()
-def data_init(self: HierarchicalVAE, x: Tensor, # a training batch (the authors': the first)
-             ) -> int:
+def data_init(
+    self: HierarchicalVAE,
+    x: Tensor,  # a training batch (the authors': the first)
+) -> int:
     "Set every weight-normalised convolution's gain and bias so its output on `x` has zero mean and unit variance per channel; returns how many were set."
     convs = self.weight_normed_convs()
     for m in convs:  # start from W = v / ||v|| and no bias (this also wakes the residual branches that start at zero)
-        m.parametrizations.weight.original0.fill_(1.0); m.bias.zero_()
+        m.parametrizations.weight.original0.fill_(1.0)
+        m.bias.zero_()
+
     def normalise(m, args, out):
         mean, std = out.mean((0, 2, 3)), out.std((0, 2, 3)).clamp_min(1e-6)
         g = m.parametrizations.weight.original0
-        g.copy_((g.flatten() / std).view_as(g)); m.bias.copy_(-mean / std)
-        return (out - mean[:, None, None]) / std[:, None, None]  # what the layer now outputs: the layers after it see it
+        g.copy_((g.flatten() / std).view_as(g))
+        m.bias.copy_(-mean / std)
+        return (out - mean[:, None, None]) / std[
+            :, None, None
+        ]  # what the layer now outputs: the layers after it see it
+
     hooks = [m.register_forward_hook(normalise) for m in convs]
-    try: self.decode(self.infer(x, sample=False).x_state)
+    try:
+        self.decode(self.infer(x, sample=False).x_state)
     finally:
-        for hk in hooks: hk.remove()
+        for hk in hooks:
+            hk.remove()
     return len(convs)
 
 # %% ../nbs/03_model.ipynb #c014t
 @patch
-def skip_decode(self: HierarchicalVAE, traj: Trajectory, # an inference pass (its states d_l)
-                levels: list, # 1-based levels to decode from, through the skip-generative path
-                sample_lower: bool = False, # sample the marginalised lower levels instead of their prior means
-               ) -> dict:
+def skip_decode(
+    self: HierarchicalVAE,
+    traj: Trajectory,  # an inference pass (its states d_l)
+    levels: list,  # 1-based levels to decode from, through the skip-generative path
+    sample_lower: bool = False,  # sample the marginalised lower levels instead of their prior means
+) -> dict:
     "Likelihood parameters of the skip-generative path p(x | z_l) for each l in `levels`, in one batched pass."
     # Walk down from the highest requested level: each path joins the batch at its own level l with d_l; below
     # that, every path goes through the same prior heads and stages at once (one call per level, one decoder call).
@@ -431,7 +621,7 @@ def skip_decode(self: HierarchicalVAE, traj: Trajectory, # an inference pass (it
             mu, std = self.prior(l - 1, cur)
             cur = self.state(l - 1, sample_gaussian(mu, std) if sample_lower else mu, cur)
     params, B = self.decode(cur), cur.shape[0] // len(order)
-    return {l: params[i * B:(i + 1) * B] for i, l in enumerate(order)}
+    return {l: params[i * B : (i + 1) * B] for i, l in enumerate(order)}
 
 # %% ../nbs/03_model.ipynb #c018x
 def generative_dependence(model: HierarchicalVAE, n: int = 2, seed: int = 0) -> Tensor:
@@ -440,12 +630,14 @@ def generative_dependence(model: HierarchicalVAE, n: int = 2, seed: int = 0) -> 
     z = [torch.randn(n, k, generator=g, requires_grad=True) for k in model.config.latent_dims]
     outputs, d = [None] * (L + 1), None
     for l in range(L, 0, -1):  # the generative pass from explicit latents
-        if l < L: outputs[l] = torch.cat(model.prior(l, d), -1)
+        if l < L:
+            outputs[l] = torch.cat(model.prior(l, d), -1)
         d = model.state(l, z[l - 1], d)
     outputs[0] = model.decode(d)
     dep = torch.zeros(L + 1, L, dtype=torch.bool)
     for row, out in enumerate(outputs):
-        if out is None: continue  # p(z_L) = N(0, I) depends on nothing
+        if out is None:
+            continue  # p(z_L) = N(0, I) depends on nothing
         grads = torch.autograd.grad(out.sum(), z, retain_graph=True, allow_unused=True)
         dep[row] = torch.tensor([gr is not None and bool(gr.abs().max() > 0) for gr in grads])
     return dep

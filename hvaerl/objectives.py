@@ -21,23 +21,28 @@ def step_levels(levels: int, inference: str) -> list:
     "The level (1-based) inferred at each time step t = 1..T (Eq. 3): `order[t - 1]` is the action of step t."
     return list(range(1, levels + 1)) if inference == "bottom_up" else list(range(levels, 0, -1))
 
+# %% ../nbs/04_objectives.ipynb #c005_1
 def step_of_z1(order: list) -> int:
     "The step t (1-based) whose action is z_1: its skip path is the ordinary decoder, so r_t = log p(x|z_1) - KL(z^{1:t})."
     return order.index(1) + 1
 
+# %% ../nbs/04_objectives.ipynb #c005_2
 def kl_by_step(traj: Trajectory, order: list) -> Tensor:
     "The KL terms in time order, (T, B): row t-1 is the level inferred at step t."
     return traj.kl[[l - 1 for l in order]]
 
 # %% ../nbs/04_objectives.ipynb #c008
-def skip_log_likelihoods(model: HierarchicalVAE, x: Tensor, traj: Trajectory, levels: list,
-                         sample_lower: bool = False) -> dict:
+def skip_log_likelihoods(
+    model: HierarchicalVAE, x: Tensor, traj: Trajectory, levels: list, sample_lower: bool = False
+) -> dict:
     "log p(x | z_l) through the skip-generative path for each level in `levels`: {level: (B,)}."
     params = model.skip_decode(traj, levels, sample_lower)
     return {l: model.log_likelihood(x, p) for l, p in params.items()}
 
-def rewards(model: HierarchicalVAE, x: Tensor, traj: Trajectory, steps: list | None = None,
-            sample_lower: bool = False) -> Tensor:
+# %% ../nbs/04_objectives.ipynb #c008_1
+def rewards(
+    model: HierarchicalVAE, x: Tensor, traj: Trajectory, steps: list | None = None, sample_lower: bool = False
+) -> Tensor:
     "r(s_t, a_t) of Eq. 24 for each 1-based step t in `steps` (default all): shape (len(steps), B)."
     order = step_levels(model.levels, model.config.inference)
     steps = steps or list(range(1, model.levels + 1))
@@ -46,8 +51,10 @@ def rewards(model: HierarchicalVAE, x: Tensor, traj: Trajectory, steps: list | N
     return torch.stack([skip[order[t - 1]] - kl_so_far[t - 1] for t in steps])
 
 # %% ../nbs/04_objectives.ipynb #c012
-def q_values(r: Tensor, # rewards (T, ...) in time order
-             gamma: float) -> Tensor:
+def q_values(
+    r: Tensor,  # rewards (T, ...) in time order
+    gamma: float,
+) -> Tensor:
     "Q_t = r_t + gamma * Q_{t+1} (Eq. 26, the discounted return from step t), for every t at once: shape of `r`."
     q, acc = torch.empty_like(r), torch.zeros_like(r[0])
     for t in range(r.shape[0] - 1, -1, -1):
@@ -57,18 +64,30 @@ def q_values(r: Tensor, # rewards (T, ...) in time order
 
 # %% ../nbs/04_objectives.ipynb #c016
 def _check_gamma(gamma):
-    if not 0.0 <= gamma < 1.0: raise ValueError(f"gamma must be in [0, 1): got {gamma} (the paper uses 0.9; 0 is the reward-only ablation)")
+    if not 0.0 <= gamma < 1.0:
+        raise ValueError(f"gamma must be in [0, 1): got {gamma} (the paper uses 0.9; 0 is the reward-only ablation)")
 
+# %% ../nbs/04_objectives.ipynb #c016_1
 def elbo_parts(model, x: Tensor, traj) -> dict:
     "The ELBO of one inference pass per image, with its parts: `recon` = log p(x|z) (B,), `kl` per level (L, B), `elbo` = recon - sum of kl (B,)."
     recon, kl = model.log_likelihood(x, model.likelihood_params(traj)), traj.kl
     return dict(elbo=recon - kl.sum(0), recon=recon, kl=kl)
 
-def elbo(model: HierarchicalVAE, # or any model whose passes carry KL terms (BIVA)
-         x: Tensor, eps: list | None = None, **_) -> dict:
+# %% ../nbs/04_objectives.ipynb #c016_2
+def elbo(
+    model: HierarchicalVAE,  # or any model whose passes carry KL terms (BIVA)
+    x: Tensor,
+    eps: list | None = None,
+    **_,
+) -> dict:
     "Negative ELBO as the loss, with its parts averaged over the batch."
     p = elbo_parts(model, x, model.infer(x, eps))
-    return dict(loss=-p["elbo"].mean(), elbo=p["elbo"].mean().detach(), recon=p["recon"].mean().detach(), kl=p["kl"].mean(1).detach())
+    return dict(
+        loss=-p["elbo"].mean(),
+        elbo=p["elbo"].mean().detach(),
+        recon=p["recon"].mean().detach(),
+        kl=p["kl"].mean(1).detach(),
+    )
 
 # %% ../nbs/04_objectives.ipynb #c018
 def _parts(model, traj, steps, r, q, loss) -> dict:
@@ -82,8 +101,10 @@ def _parts(model, traj, steps, r, q, loss) -> dict:
         out.update(elbo=(recon - kl.sum(0)).mean().detach(), recon=recon.mean().detach())
     return out
 
-def rl_fused(model: HierarchicalVAE, x: Tensor, gamma: float = 0.9, eps: list | None = None,
-             sample_lower: bool = False, **_) -> dict:
+# %% ../nbs/04_objectives.ipynb #c018_1
+def rl_fused(
+    model: HierarchicalVAE, x: Tensor, gamma: float = 0.9, eps: list | None = None, sample_lower: bool = False, **_
+) -> dict:
     "-sum_t Q_t from one trajectory: one update follows Eq. 28."
     traj = model.infer(x, eps)
     r = rewards(model, x, traj, sample_lower=sample_lower)
@@ -91,8 +112,9 @@ def rl_fused(model: HierarchicalVAE, x: Tensor, gamma: float = 0.9, eps: list | 
     return _parts(model, traj, list(range(1, model.levels + 1)), r, q, -q.sum(0).mean())
 
 # %% ../nbs/04_objectives.ipynb #c020
-def rl_step(model: HierarchicalVAE, x: Tensor, t: int, gamma: float = 0.9, eps: list | None = None,
-            sample_lower: bool = False) -> dict:
+def rl_step(
+    model: HierarchicalVAE, x: Tensor, t: int, gamma: float = 0.9, eps: list | None = None, sample_lower: bool = False
+) -> dict:
     "-Q_t for one time step t (1-based) from a trajectory, the loss of one of Algorithm 1's L updates per batch: decodes only the skip paths of steps t..T."
     traj = model.infer(x, eps)
     steps = list(range(t, model.levels + 1))
@@ -103,55 +125,87 @@ def rl_step(model: HierarchicalVAE, x: Tensor, t: int, gamma: float = 0.9, eps: 
 # %% ../nbs/04_objectives.ipynb #c024
 OBJECTIVES = ("elbo", "rl_stepwise", "rl_fused")
 
+# %% ../nbs/04_objectives.ipynb #c024_1
 class NonFiniteLossError(FloatingPointError):
     "The loss became NaN or infinite; the parameters were not updated (inside `deferred_nan_check`: found later, see there)."
 
+# %% ../nbs/04_objectives.ipynb #c024_2
 # (device type, dtype) of autocast while a `mixed_precision` block is active; None: full precision
 _AUTOCAST = contextvars.ContextVar("hvaerl_autocast", default=None)
 
+# %% ../nbs/04_objectives.ipynb #c024_3
 @contextmanager
-def mixed_precision(device, # the training device (a torch.device or its name)
-                    enabled: bool = True, # False: a no-op block, so callers need no branch
-                    dtype=torch.bfloat16, # bf16 keeps float32's range: no loss scaling needed
-                   ):
+def mixed_precision(
+    device,  # the training device (a torch.device or its name)
+    enabled: bool = True,  # False: a no-op block, so callers need no branch
+    dtype=torch.bfloat16,  # bf16 keeps float32's range: no loss scaling needed
+):
     "Inside this block `guarded_update` computes losses under `torch.autocast`; backward and the optimizer stay outside it."
     token = _AUTOCAST.set((torch.device(device).type, dtype) if enabled else None)
-    try: yield
-    finally: _AUTOCAST.reset(token)
+    try:
+        yield
+    finally:
+        _AUTOCAST.reset(token)
 
+# %% ../nbs/04_objectives.ipynb #c024_4
 # True inside `deferred_nan_check`: the caller checks the summed losses itself, later
 _DEFER_NAN_CHECK = contextvars.ContextVar("hvaerl_defer_nan_check", default=False)
 
+# %% ../nbs/04_objectives.ipynb #c024_5
 @contextmanager
 def deferred_nan_check(enabled: bool = True):
     "Inside this block `guarded_update` does not check each loss (a host sync on a GPU): the caller must check the losses it sums (`train` does, every `log_every` batches)."
     token = _DEFER_NAN_CHECK.set(enabled)
-    try: yield
-    finally: _DEFER_NAN_CHECK.reset(token)
+    try:
+        yield
+    finally:
+        _DEFER_NAN_CHECK.reset(token)
 
-def guarded_update(opt: torch.optim.Optimizer, # the optimizer of the parameters this loss trains
-                   loss_parts, # () -> dict of named loss parts, with the scalar "loss" to minimise
-                   what: str, # names the phase in the error message
-                  ) -> dict:
+# %% ../nbs/04_objectives.ipynb #c024_6
+def guarded_update(
+    opt: torch.optim.Optimizer,  # the optimizer of the parameters this loss trains
+    loss_parts,  # () -> dict of named loss parts, with the scalar "loss" to minimise
+    what: str,  # names the phase in the error message
+) -> dict:
     "The one place where parameters change: compute the loss parts, refuse a non-finite loss, then zero_grad, backward, step."
     amp = _AUTOCAST.get()
-    with torch.autocast(amp[0], dtype=amp[1]) if amp else nullcontext(): parts = loss_parts()
+    with torch.autocast(amp[0], dtype=amp[1]) if amp else nullcontext():
+        parts = loss_parts()
     loss = parts["loss"]
     # Checked before the update, unless the caller defers it: on a GPU the check is a host sync that stalls the queue
     # every step, so the trainer checks its summed losses every `log_every` steps instead (hvaerl.train.train)
-    if not _DEFER_NAN_CHECK.get() and not torch.isfinite(loss): raise NonFiniteLossError(f"non-finite loss ({loss.item()}) in {what}")
-    opt.zero_grad(set_to_none=True); loss.float().backward(); opt.step()
+    if not _DEFER_NAN_CHECK.get() and not torch.isfinite(loss):
+        raise NonFiniteLossError(f"non-finite loss ({loss.item()}) in {what}")
+    opt.zero_grad(set_to_none=True)
+    loss.float().backward()
+    opt.step()
     parts["loss"] = loss.detach()
     return parts
 
-def train_step(model: HierarchicalVAE, opt: torch.optim.Optimizer, x: Tensor, objective: str = "rl_fused",
-               gamma: float = 0.9, sample_lower: bool = False) -> dict:
+# %% ../nbs/04_objectives.ipynb #c024_7
+def train_step(
+    model: HierarchicalVAE,
+    opt: torch.optim.Optimizer,
+    x: Tensor,
+    objective: str = "rl_fused",
+    gamma: float = 0.9,
+    sample_lower: bool = False,
+) -> dict:
     "One batch of training; returns the named loss parts (for `rl_stepwise`: those of its first step, which decodes every path, with the mean loss)."
-    if objective not in OBJECTIVES: raise ValueError(f"unknown objective {objective!r}: use one of {OBJECTIVES}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}: use one of {OBJECTIVES}")
     _check_gamma(gamma)
     if objective == "rl_stepwise":  # Algorithm 1: a fresh trajectory and an update for each time step t
-        steps = [guarded_update(opt, lambda: rl_step(model, x, t, gamma, sample_lower=sample_lower), f"rl_stepwise step t={t}")
-                 for t in range(1, model.levels + 1)]
+        steps = [
+            guarded_update(
+                opt, lambda: rl_step(model, x, t, gamma, sample_lower=sample_lower), f"rl_stepwise step t={t}"
+            )
+            for t in range(1, model.levels + 1)
+        ]
         return {**steps[0], "loss": torch.stack([s["loss"] for s in steps]).mean()}
-    loss_parts = (lambda: elbo(model, x)) if objective == "elbo" else (lambda: rl_fused(model, x, gamma, sample_lower=sample_lower))
+    loss_parts = (
+        (lambda: elbo(model, x))
+        if objective == "elbo"
+        else (lambda: rl_fused(model, x, gamma, sample_lower=sample_lower))
+    )
     return guarded_update(opt, loss_parts, objective)

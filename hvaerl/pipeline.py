@@ -26,47 +26,67 @@ from .sources import write_json_atomic
 
 # %% ../nbs/12_pipeline.ipynb #c005
 REPO = Path(hvaerl.__file__).resolve().parents[1]
-IN_CLONE = (REPO / "nbs" / "experiments").is_dir() and (REPO / "pyproject.toml").is_file()  # a source checkout, not a wheel
-_SHIPPED = Path(hvaerl.__file__).resolve().parent  # a wheel's copies: hvaerl/experiments/, hvaerl/presets/ (pyproject's package-dir)
+IN_CLONE = (REPO / "nbs" / "experiments").is_dir() and (
+    REPO / "pyproject.toml"
+).is_file()  # a source checkout, not a wheel
+_SHIPPED = (
+    Path(hvaerl.__file__).resolve().parent
+)  # a wheel's copies: hvaerl/experiments/, hvaerl/presets/ (pyproject's package-dir)
 RUN_NOTEBOOK = (REPO / "nbs" / "experiments" if IN_CLONE else _SHIPPED / "experiments") / "run.ipynb"
 AGGREGATE_NOTEBOOK = RUN_NOTEBOOK.with_name("aggregate.ipynb")
 PRESETS = REPO / "presets" if IN_CLONE else _SHIPPED / "presets"
 
+# %% ../nbs/12_pipeline.ipynb #c005_1
 def outputs_home() -> Path:
     "Where tracked outputs (results/, figures/) live: the repository in a clone, else the current directory."
     return REPO if IN_CLONE else Path.cwd()
 
-RESULTS = REPO / "results" if IN_CLONE else None  # a built-in preset's small run files (metrics, history, figure arrays), kept in git
+# %% ../nbs/12_pipeline.ipynb #c005_2
+RESULTS = (
+    REPO / "results" if IN_CLONE else None
+)  # a built-in preset's small run files (metrics, history, figure arrays), kept in git
 
+# %% ../nbs/12_pipeline.ipynb #c005_3
 def kernel_name() -> str:
     "A Jupyter kernel of this interpreter for papermill: 'hvaerl' when it is one, else one registered now inside sys.prefix."
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
     # compare paths as written, not resolved: every venv's python is a symlink to the same base interpreter
     ksm, me = KernelSpecManager(), os.path.abspath(sys.executable)
     try:
-        if os.path.abspath(ksm.get_kernel_spec("hvaerl").argv[0]) == me: return "hvaerl"
-    except NoSuchKernel: pass
+        if os.path.abspath(ksm.get_kernel_spec("hvaerl").argv[0]) == me:
+            return "hvaerl"
+    except NoSuchKernel:
+        pass
     name = "hvaerl-" + hashlib.sha256(me.encode()).hexdigest()[:8]
-    try: ksm.get_kernel_spec(name)
+    try:
+        ksm.get_kernel_spec(name)
     except NoSuchKernel:
         from ipykernel.kernelspec import install
+
         install(kernel_name=name, display_name=f"hvaerl ({me})", prefix=sys.prefix)
     return name
 
+# %% ../nbs/12_pipeline.ipynb #c005_4
 from jupyter_client.manager import AsyncKernelManager
 
+# %% ../nbs/12_pipeline.ipynb #c005_5
 class LocalKernelManager(AsyncKernelManager):
     "Papermill's kernels talk to it over Unix sockets in a private temporary folder: no TCP ports, no 'running over TCP without encryption' warnings."
+
     def __init__(self, **kwargs):
         import tempfile
+
         super().__init__(**kwargs)
         self.transport, self.ip = "ipc", os.path.join(tempfile.mkdtemp(prefix="hvaerl-kernel-"), "ipc")
 
+# %% ../nbs/12_pipeline.ipynb #c005_6
 def preset_path(name_or_path: str) -> Path:
     "A preset file: a path, or the name of a built-in one ('quick', 'paper')."
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml"):
-        if not p.exists(): raise FileNotFoundError(f"no preset file {p}")
+        if not p.exists():
+            raise FileNotFoundError(f"no preset file {p}")
         return p
     p = PRESETS / f"{name_or_path}.yaml"
     if not p.exists():
@@ -76,48 +96,69 @@ def preset_path(name_or_path: str) -> Path:
 
 # %% ../nbs/12_pipeline.ipynb #c007
 from .train import TrainConfig
+
 DEFAULT_WIRING = TrainConfig.__dataclass_fields__["wiring"].default  # runs of another wiring say so in their name
 
+# %% ../nbs/12_pipeline.ipynb #c007_1
 @dataclass
 class RunSpec:
     "One training-and-evaluation run: the parameters of the run notebook."
+
     dataset: str
     method: str
     seed: int = 0
-    levels: int | None = None          # None: the method's default
-    gamma: float | None = None         # None: the method's default (RL methods: 0.9)
+    levels: int | None = None  # None: the method's default
+    gamma: float | None = None  # None: the method's default (RL methods: 0.9)
     budget_minutes: float | None = None
-    epochs: int = 10_000               # budget_minutes usually ends the run first
+    epochs: int = 10_000  # budget_minutes usually ends the run first
     groups: list = field(default_factory=list)  # which tables/figures use this run
     params: dict = field(default_factory=dict)  # everything else the run notebook takes (device, backbone, eval sizes)
-    figure_data: bool = False          # save the arrays Figs. 1, 2 and 5 draw (the preset's `figure_data` selects these runs)
+    figure_data: bool = False  # save the arrays Figs. 1, 2 and 5 draw (the preset's `figure_data` selects these runs)
 
     @property
     def run_id(self) -> str:
         parts = [self.dataset, self.method, f"s{self.seed}"]
-        if self.levels is not None: parts.append(f"L{self.levels}")
-        if self.gamma is not None: parts.append(f"g{self.gamma:g}")
-        if self.params.get("wiring", DEFAULT_WIRING) != DEFAULT_WIRING: parts.append(self.params["wiring"])  # the wiring ablation's runs
+        if self.levels is not None:
+            parts.append(f"L{self.levels}")
+        if self.gamma is not None:
+            parts.append(f"g{self.gamma:g}")
+        if self.params.get("wiring", DEFAULT_WIRING) != DEFAULT_WIRING:
+            parts.append(self.params["wiring"])  # the wiring ablation's runs
         return "-".join(parts)
 
     def flat_parameters(self, out_dir: Path) -> dict:
         "Every parameter of this run by its own name, a method's hyperparameters too (the grid's gamma, a preset's objective): what its fingerprint hashes."
-        return dict(dataset=self.dataset, method=self.method, seed=self.seed, levels=self.levels, gamma=self.gamma,
-                    budget_minutes=self.budget_minutes, epochs=self.epochs, out_dir=str(out_dir),
-                    groups=list(self.groups), figure_data=self.figure_data, **self.params)
+        return dict(
+            dataset=self.dataset,
+            method=self.method,
+            seed=self.seed,
+            levels=self.levels,
+            gamma=self.gamma,
+            budget_minutes=self.budget_minutes,
+            epochs=self.epochs,
+            out_dir=str(out_dir),
+            groups=list(self.groups),
+            figure_data=self.figure_data,
+            **self.params,
+        )
 
     def notebook_parameters(self, out_dir: Path, notebook: str | Path | None = None) -> dict:
         "The run notebook's parameters for this run, a method's hyperparameters gathered into `hparams`; given `notebook`, only the ones it declares (papermill would warn about the rest)."
         from hvaerl.methods import hparam_fields
+
         given, names = self.flat_parameters(out_dir), set(hparam_fields())
         hp = {**(given.pop("hparams", None) or {}), **{k: given.pop(k) for k in [k for k in given if k in names]}}
         hp = {k: v for k, v in hp.items() if v is not None}  # gamma None: the method's own default
-        if hp: given["hparams"] = hp
+        if hp:
+            given["hparams"] = hp
         declared = None if notebook is None else notebook_parameter_names(notebook)
         return given if declared is None else {k: v for k, v in given.items() if k in declared}
 
-def _as_list(v, default): return default if v is None else (v if isinstance(v, list) else [v])
+# %% ../nbs/12_pipeline.ipynb #c007_2
+def _as_list(v, default):
+    return default if v is None else (v if isinstance(v, list) else [v])
 
+# %% ../nbs/12_pipeline.ipynb #c007_3
 def build_grid(preset: dict) -> list:
     "The runs of a preset (a dict as loaded from its YAML), deduplicated by run id, groups merged."
     common = preset.get("run") or {}
@@ -131,23 +172,38 @@ def build_grid(preset: dict) -> list:
                             epochs = g.get("epochs", 10_000)
                             if "epochs_over_levels" in g:  # the paper trains RL methods for 1000/L epochs
                                 epochs = max(1, g["epochs_over_levels"] // (levels or preset.get("default_levels", 5)))
-                            spec = RunSpec(ds, method, seed, levels, gamma, g.get("budget_minutes"), epochs,
-                                           [g["name"]], {**common, **(g.get("run") or {})})
+                            spec = RunSpec(
+                                ds,
+                                method,
+                                seed,
+                                levels,
+                                gamma,
+                                g.get("budget_minutes"),
+                                epochs,
+                                [g["name"]],
+                                {**common, **(g.get("run") or {})},
+                            )
                             if spec.run_id in runs:
                                 old = runs[spec.run_id]
                                 old.groups.append(g["name"])
                                 # a run shared by groups trains for the largest budget any of them asks
-                                if (spec.budget_minutes or 0) > (old.budget_minutes or 0): old.budget_minutes = spec.budget_minutes
-                            else: runs[spec.run_id] = spec
+                                if (spec.budget_minutes or 0) > (old.budget_minutes or 0):
+                                    old.budget_minutes = spec.budget_minutes
+                            else:
+                                runs[spec.run_id] = spec
     selectors = [FigureRuns(**s) for s in preset.get("figure_data") or []]
-    for r in runs.values(): r.figure_data = any(s.selects(r) for s in selectors)
+    for r in runs.values():
+        r.figure_data = any(s.selects(r) for s in selectors)
     return list(runs.values())
 
+# %% ../nbs/12_pipeline.ipynb #c007_4
 def load_preset(name_or_path: str) -> dict:
     "A preset's YAML as a dict, with its file path under 'path'; checked (`check_preset`) before any work, so a bad preset fails in one line."
     p = preset_path(name_or_path)
-    try: preset = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e: raise PresetError(f"{p}: not valid YAML: {' '.join(str(e).split())}") from None
+    try:
+        preset = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise PresetError(f"{p}: not valid YAML: {' '.join(str(e).split())}") from None
     check_preset(preset, p)
     preset["path"] = str(p.resolve())  # absolute: the aggregation kernel runs elsewhere
     return preset
@@ -157,24 +213,27 @@ import typing
 from dataclasses import fields, MISSING
 from .train import TrainConfig, UsageError, optional_type, field_comments
 
+# %% ../nbs/12_pipeline.ipynb #c007b_1
 @dataclass
 class EvalConfig:
     "How a run is evaluated (the run notebook's evaluation parameters, beside TrainConfig's training ones)."
-    probe_train: int | None = 2000   # training images that fit the probe (None: all)
-    probe_test: int | None = 1000    # test images the probe is scored on (None: all)
-    eval_images: int | None = 500    # test images for bits/dim, KL per level and MINE (None: all)
-    iw_samples: int = 4              # K of the importance-weighted bound
-    mine_steps: int = 200            # MINE optimisation steps
-    mine_batch_size: int = 256       # MINE's pairs per step
-    tsne_images: int = 200           # test images in the t-SNE of Fig. 5 (the HVAE and HVAE+RL runs)
-    probe_full: bool = True          # also probe all levels concatenated (Table 3's full z), paper's protocol: the SVM on 60k x 248 raw features takes ~2 min
-    probe_full_scaled: bool = True   # the same under the standardized protocol (~1 min at full size)
+
+    probe_train: int | None = 2000  # training images that fit the probe (None: all)
+    probe_test: int | None = 1000  # test images the probe is scored on (None: all)
+    eval_images: int | None = 500  # test images for bits/dim, KL per level and MINE (None: all)
+    iw_samples: int = 4  # K of the importance-weighted bound
+    mine_steps: int = 200  # MINE optimisation steps
+    mine_batch_size: int = 256  # MINE's pairs per step
+    tsne_images: int = 200  # test images in the t-SNE of Fig. 5 (the HVAE and HVAE+RL runs)
+    probe_full: bool = True  # also probe all levels concatenated (Table 3's full z), paper's protocol: the SVM on 60k x 248 raw features takes ~2 min
+    probe_full_scaled: bool = True  # the same under the standardized protocol (~1 min at full size)
 
     def __post_init__(self):
         for f in fields(self):
             v = getattr(self, f.name)
             if f.type is bool or f.type == "bool":
-                if not isinstance(v, bool): raise ValueError(f"{f.name} must be true or false, got {v!r}")
+                if not isinstance(v, bool):
+                    raise ValueError(f"{f.name} must be true or false, got {v!r}")
             elif v is not None and not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
                 raise ValueError(f"{f.name} must be a positive integer, got {v!r}")
 
@@ -184,164 +243,276 @@ class EvalConfig:
 RUN_NOTEBOOK_DEFAULTS = dict(method="hvae_rl", epochs=1, max_batches_per_epoch=5, out_dir="../../runs/smoke/run")
 PIPELINE_PARAMETERS = dict(  # the run notebook's parameters that are not configuration: (default, comment)
     groups=([], "which tables/figures use this run (set by the pipeline)"),
-    figure_data=(True, "save the arrays Figs. 1, 2 and 5 draw (set by the pipeline from the preset's figure_data; this notebook's default checks that path)"),
-    fingerprint=(None, "hash of this run's parameters (set by the pipeline; recorded so a changed preset reruns it)"))
+    figure_data=(
+        True,
+        "save the arrays Figs. 1, 2 and 5 draw (set by the pipeline from the preset's figure_data; this notebook's default checks that path)",
+    ),
+    fingerprint=(None, "hash of this run's parameters (set by the pipeline; recorded so a changed preset reruns it)"),
+)
 
-def _assignment(name: str, value, comment: str) -> str: return f"{name} = {value!r}".ljust(34) + f"  # {comment}" if comment else f"{name} = {value!r}"
+# %% ../nbs/12_pipeline.ipynb #c007b2_1
+def _assignment(name: str, value, comment: str) -> str:
+    return f"{name} = {value!r}".ljust(34) + f"  # {comment}" if comment else f"{name} = {value!r}"
 
+# %% ../nbs/12_pipeline.ipynb #c007b2_2
 def run_parameters_cell() -> str:
     "The source of the run notebook's `parameters` cell: every TrainConfig and EvalConfig field with its default (or the notebook's own, `RUN_NOTEBOOK_DEFAULTS`) and comment, then `PIPELINE_PARAMETERS`."
-    lines = ["# written by hvaerl.pipeline.write_run_parameters_cell() from TrainConfig and EvalConfig: change them there"]
-    for cls, title in ((TrainConfig, "training (hvaerl.train.TrainConfig)"), (EvalConfig, "evaluation (hvaerl.pipeline.EvalConfig)")):
+    lines = [
+        "# written by hvaerl.pipeline.write_run_parameters_cell() from TrainConfig and EvalConfig: change them there"
+    ]
+    for cls, title in (
+        (TrainConfig, "training (hvaerl.train.TrainConfig)"),
+        (EvalConfig, "evaluation (hvaerl.pipeline.EvalConfig)"),
+    ):
         lines.append(f"# {title}")
         docs = field_comments(cls)
         for f in fields(cls):
             own = f.name in RUN_NOTEBOOK_DEFAULTS
-            lines.append(_assignment(f.name, RUN_NOTEBOOK_DEFAULTS[f.name] if own else f.default,
-                                     " ".join(filter(None, [docs[f.name], f"[this notebook's default; the field's is {f.default!r}]" if own else ""]))))
+            lines.append(
+                _assignment(
+                    f.name,
+                    RUN_NOTEBOOK_DEFAULTS[f.name] if own else f.default,
+                    " ".join(
+                        filter(
+                            None,
+                            [docs[f.name], f"[this notebook's default; the field's is {f.default!r}]" if own else ""],
+                        )
+                    ),
+                )
+            )
     lines.append("# set by the pipeline")
     lines += [_assignment(k, v, doc) for k, (v, doc) in PIPELINE_PARAMETERS.items()]
     return "\n".join(lines)
 
+# %% ../nbs/12_pipeline.ipynb #c007b2_3
 def write_run_parameters_cell(notebook: str | Path = RUN_NOTEBOOK) -> None:
     "Rewrite the `parameters` cell of the run notebook from `run_parameters_cell()` (after a TrainConfig or EvalConfig change)."
     import nbformat
+
     nb = nbformat.read(str(notebook), as_version=4)
     next(c for c in nb.cells if "parameters" in c.metadata.get("tags", [])).source = run_parameters_cell()
     nbformat.write(nb, str(notebook))
 
-def configs_from_parameters(namespace: dict, # the run notebook's variables (`globals()`)
-                            **overrides) -> tuple:
+# %% ../nbs/12_pipeline.ipynb #c007b2_4
+def configs_from_parameters(
+    namespace: dict,  # the run notebook's variables (`globals()`)
+    **overrides,
+) -> tuple:
     "(TrainConfig, EvalConfig) from the variables named like their fields; `overrides` replace some (the notebook's resolved `out_dir`)."
-    build = lambda cls: cls(**{f.name: overrides.get(f.name, namespace[f.name]) for f in fields(cls) if f.name in namespace or f.name in overrides})
+    build = lambda cls: cls(
+        **{
+            f.name: overrides.get(f.name, namespace[f.name])
+            for f in fields(cls)
+            if f.name in namespace or f.name in overrides
+        }
+    )
     return build(TrainConfig), build(EvalConfig)
 
 # %% ../nbs/12_pipeline.ipynb #c007d
 @dataclass
 class PresetGroup:
     "One group of a preset: the runs it crosses (datasets x methods x seeds x levels x gammas) and their budget."
-    name: str                                # the table or figure these runs serve (table1, table4, fig2, fig6, ...)
-    methods: list[str]                       # names from hvaerl.methods.METHODS
-    datasets: list[str] | None = None        # names from hvaerl.data.DATASETS (default: [fashion_mnist])
-    seeds: list[int] | None = None           # default: the preset's seeds
-    levels: list[int] | None = None          # L of the runs (default: each method's own)
-    gammas: list[float] | None = None        # discounts of the RL runs (default: 0.9)
-    epochs: int | None = None                # epochs per run
-    epochs_over_levels: int | None = None    # epochs = this // L (the paper's RL runs: 1000/L)
-    budget_minutes: float | None = None      # wall-clock cap per run
-    run: dict | None = None                  # run parameters of these runs only, over the preset's `run:`
 
+    name: str  # the table or figure these runs serve (table1, table4, fig2, fig6, ...)
+    methods: list[str]  # names from hvaerl.methods.METHODS
+    datasets: list[str] | None = None  # names from hvaerl.data.DATASETS (default: [fashion_mnist])
+    seeds: list[int] | None = None  # default: the preset's seeds
+    levels: list[int] | None = None  # L of the runs (default: each method's own)
+    gammas: list[float] | None = None  # discounts of the RL runs (default: 0.9)
+    epochs: int | None = None  # epochs per run
+    epochs_over_levels: int | None = None  # epochs = this // L (the paper's RL runs: 1000/L)
+    budget_minutes: float | None = None  # wall-clock cap per run
+    run: dict | None = None  # run parameters of these runs only, over the preset's `run:`
+
+# %% ../nbs/12_pipeline.ipynb #c007d_1
 @dataclass
 class FigureRuns:
     "Which runs of a preset's grid save the arrays Figures 1, 2 and 5 draw (figure_data.npz): those matching every key."
-    datasets: list[str] | None = None        # default: any
-    methods: list[str] | None = None         # default: any
-    seeds: list[int] | None = None           # default: any
-    levels: list[int] | None = None          # default: only runs at the method's own L (no `levels` in their group)
-    gammas: list[float] | None = None        # default: only runs at the default discount (no `gammas` in their group)
+
+    datasets: list[str] | None = None  # default: any
+    methods: list[str] | None = None  # default: any
+    seeds: list[int] | None = None  # default: any
+    levels: list[int] | None = None  # default: only runs at the method's own L (no `levels` in their group)
+    gammas: list[float] | None = None  # default: only runs at the default discount (no `gammas` in their group)
 
     def selects(self, r: "RunSpec") -> bool:
-        return ((self.datasets is None or r.dataset in self.datasets) and (self.methods is None or r.method in self.methods)
-                and (self.seeds is None or r.seed in self.seeds) and r.levels in (self.levels or [None]) and r.gamma in (self.gammas or [None]))
+        return (
+            (self.datasets is None or r.dataset in self.datasets)
+            and (self.methods is None or r.method in self.methods)
+            and (self.seeds is None or r.seed in self.seeds)
+            and r.levels in (self.levels or [None])
+            and r.gamma in (self.gammas or [None])
+        )
 
+# %% ../nbs/12_pipeline.ipynb #c007d_2
 @dataclass
 class SlurmResources:
     "What each run asks a Slurm cluster for (the flags of `hvaerl reproduce` override these)."
-    partition: str | None = None             # Slurm partition
-    gpus: int = 1                            # GPUs per run
-    cpus: int = 8                            # CPUs per run
-    mem_gb: float = 32                       # host memory per run
-    time_min: int = 1440                     # time limit per run, minutes
-    array_parallelism: int = 16              # array tasks at once
 
+    partition: str | None = None  # Slurm partition
+    gpus: int = 1  # GPUs per run
+    cpus: int = 8  # CPUs per run
+    mem_gb: float = 32  # host memory per run
+    time_min: int = 1440  # time limit per run, minutes
+    array_parallelism: int = 16  # array tasks at once
+
+# %% ../nbs/12_pipeline.ipynb #c007d_3
 @dataclass
 class Preset:
     "A preset file: the runs of a reproduction and how to run them."
-    groups: list[dict]                       # PresetGroup entries
-    name: str | None = None                  # folder names of its runs and results (default: the file's stem)
-    description: str | None = None           # one line for people
-    seeds: list[int] | None = None           # seeds of every group that gives none (default: [0])
-    jobs: int = 1                            # runs side by side (the local executor's pool)
-    threads_per_run: int | None = None       # torch threads of each run
-    run: dict | None = None                  # run parameters shared by every run (see `run_parameters`)
-    slurm: dict | None = None                # SlurmResources
-    default_levels: int = 5                  # the L that epochs_over_levels divides by when a group gives no levels
-    figures: str = "figures"                 # where a built-in preset's tables and figures go, under the repository (an ablation: figures/<name>)
-    figure_data: list[dict] | None = None    # FigureRuns entries: the runs that save the arrays the figures draw (default: none)
 
-GRID_KEYS = dict(dataset="datasets", method="methods", seed="seeds", levels="levels", gamma="gammas", epochs="epochs",
-                 budget_minutes="budget_minutes", out_dir=None, groups=None)  # set per run by the grid: {run parameter: its group key}
-POSITIVE = {"jobs", "threads_per_run", "default_levels", "epochs", "epochs_over_levels", "budget_minutes", "gpus", "cpus",
-            "mem_gb", "time_min", "array_parallelism", "levels"}  # keys whose numbers must be > 0
+    groups: list[dict]  # PresetGroup entries
+    name: str | None = None  # folder names of its runs and results (default: the file's stem)
+    description: str | None = None  # one line for people
+    seeds: list[int] | None = None  # seeds of every group that gives none (default: [0])
+    jobs: int = 1  # runs side by side (the local executor's pool)
+    threads_per_run: int | None = None  # torch threads of each run
+    run: dict | None = None  # run parameters shared by every run (see `run_parameters`)
+    slurm: dict | None = None  # SlurmResources
+    default_levels: int = 5  # the L that epochs_over_levels divides by when a group gives no levels
+    figures: str = (
+        "figures"  # where a built-in preset's tables and figures go, under the repository (an ablation: figures/<name>)
+    )
+    figure_data: list[dict] | None = (
+        None  # FigureRuns entries: the runs that save the arrays the figures draw (default: none)
+    )
+
+# %% ../nbs/12_pipeline.ipynb #c007d_4
+GRID_KEYS = dict(
+    dataset="datasets",
+    method="methods",
+    seed="seeds",
+    levels="levels",
+    gamma="gammas",
+    epochs="epochs",
+    budget_minutes="budget_minutes",
+    out_dir=None,
+    groups=None,
+)  # set per run by the grid: {run parameter: its group key}
+POSITIVE = {
+    "jobs",
+    "threads_per_run",
+    "default_levels",
+    "epochs",
+    "epochs_over_levels",
+    "budget_minutes",
+    "gpus",
+    "cpus",
+    "mem_gb",
+    "time_min",
+    "array_parallelism",
+    "levels",
+}  # keys whose numbers must be > 0
 
 # %% ../nbs/12_pipeline.ipynb #c007e
 import functools
 
+# %% ../nbs/12_pipeline.ipynb #c007e_1
 @functools.lru_cache(maxsize=16)
 def _declared(path: str, mtime: float) -> frozenset:
     import papermill as pm
+
     return frozenset(pm.inspect_notebook(path))
 
+# %% ../nbs/12_pipeline.ipynb #c007e_2
 def notebook_parameter_names(notebook: str | Path) -> frozenset | None:
     "The parameters a notebook declares in its `parameters` cell (papermill's reading), or None when there is no such file."
     p = Path(notebook)
     return _declared(str(p.resolve()), p.stat().st_mtime) if p.exists() else None
 
+# %% ../nbs/12_pipeline.ipynb #c007e_3
 def run_parameters(notebook: str | Path = RUN_NOTEBOOK) -> dict:
     "{name: type} of what a preset's `run:` may set: the TrainConfig and EvalConfig fields the run notebook declares and every method's hyperparameters (they travel in `hparams`), less those the grid sets."
     from hvaerl.methods import hparam_fields
+
     hints = {**typing.get_type_hints(TrainConfig), **typing.get_type_hints(EvalConfig)}
     declared = notebook_parameter_names(notebook)
-    fields_ = {k: t for k, t in hints.items() if (declared is None or k in declared) and k in {f.name for f in (*fields(TrainConfig), *fields(EvalConfig))}}
-    return {k: t for k, t in {**fields_, **{n: a for n, (a, _, _) in hparam_fields().items()}}.items() if k not in GRID_KEYS}
+    fields_ = {
+        k: t
+        for k, t in hints.items()
+        if (declared is None or k in declared) and k in {f.name for f in (*fields(TrainConfig), *fields(EvalConfig))}
+    }
+    return {
+        k: t for k, t in {**fields_, **{n: a for n, (a, _, _) in hparam_fields().items()}}.items() if k not in GRID_KEYS
+    }
 
 # %% ../nbs/12_pipeline.ipynb #c007f
 class PresetError(UsageError):
     "A preset that cannot run as written: the message names the file, the key and what it expects."
 
+# %% ../nbs/12_pipeline.ipynb #c007f_1
 def _fits(value, t) -> bool:
     "Does a YAML value have the type `t` (an annotation: int, float, str, bool, dict, tuple, list[...], X | None)?"
     kind, optional = optional_type(t)
-    if value is None: return optional
-    if typing.get_origin(kind) is list: return isinstance(value, list) and all(_fits(v, typing.get_args(kind)[0]) for v in value)
-    if kind in (int, float): return isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
-    if kind is tuple: return isinstance(value, list) and all(_fits(v, int) for v in value)
+    if value is None:
+        return optional
+    if typing.get_origin(kind) is list:
+        return isinstance(value, list) and all(_fits(v, typing.get_args(kind)[0]) for v in value)
+    if kind in (int, float):
+        return isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
+    if kind is tuple:
+        return isinstance(value, list) and all(_fits(v, int) for v in value)
     return isinstance(value, kind)
 
+# %% ../nbs/12_pipeline.ipynb #c007f_2
 def _expects(t) -> str:
     "What an annotation asks for, in words."
     kind, optional = optional_type(t)
     item = typing.get_args(kind)[0] if typing.get_origin(kind) is list else None
-    words = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping (key: value)",
-             tuple: "a list of integers such as [64, 32]"}.get(kind) or {
-             str: "a list of names such as [a, b]", int: "a list of integers such as [0, 1]", float: "a list of numbers such as [0.0, 0.9]",
-             dict: "a list of mappings (one per group)"}.get(item, str(kind))
+    words = {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        dict: "a mapping (key: value)",
+        tuple: "a list of integers such as [64, 32]",
+    }.get(kind) or {
+        str: "a list of names such as [a, b]",
+        int: "a list of integers such as [0, 1]",
+        float: "a list of numbers such as [0.0, 0.9]",
+        dict: "a list of mappings (one per group)",
+    }.get(item, str(kind))
     return words + (" or null" if optional else "")
 
+# %% ../nbs/12_pipeline.ipynb #c007f_3
 def _check_mapping(d, schema, where: str, hints: dict | None = None) -> None:
     "PresetError for the first key of `d` that `schema` (a dataclass, or `hints` {key: type}) lacks, a value of the wrong type, or a missing key."
     import difflib
-    if not isinstance(d, dict): raise PresetError(f"{where}: expected a mapping (key: value lines), got {d!r}")
+
+    if not isinstance(d, dict):
+        raise PresetError(f"{where}: expected a mapping (key: value lines), got {d!r}")
     hints = hints if hints is not None else typing.get_type_hints(schema)
     for k, v in d.items():
         if k not in hints:
             close = difflib.get_close_matches(str(k), list(hints), n=1)
-            raise PresetError(f"{where}: unknown key {k!r}{f' (did you mean {close[0]!r}?)' if close else ''}: use one of {', '.join(hints)}")
+            raise PresetError(
+                f"{where}: unknown key {k!r}{f' (did you mean {close[0]!r}?)' if close else ''}: use one of {', '.join(hints)}"
+            )
         if not _fits(v, hints[k]):
-            hint = f" (a single one: write [{v}])" if "list" in _expects(hints[k]) and isinstance(v, (str, int, float)) else ""
+            hint = (
+                f" (a single one: write [{v}])"
+                if "list" in _expects(hints[k]) and isinstance(v, (str, int, float))
+                else ""
+            )
             raise PresetError(f"{where}: {k} expects {_expects(hints[k])}, got {v!r}{hint}")
         if k in POSITIVE and any(x is not None and x <= 0 for x in (v if isinstance(v, list) else [v])):
             raise PresetError(f"{where}: {k} must be positive, got {v!r}")
     if schema is not None:
-        missing = [f.name for f in fields(schema) if f.default is MISSING and f.default_factory is MISSING and f.name not in d]
-        if missing: raise PresetError(f"{where}: missing key {missing[0]!r}: it expects {_expects(hints[missing[0]])}")
+        missing = [
+            f.name for f in fields(schema) if f.default is MISSING and f.default_factory is MISSING and f.name not in d
+        ]
+        if missing:
+            raise PresetError(f"{where}: missing key {missing[0]!r}: it expects {_expects(hints[missing[0]])}")
 
+# %% ../nbs/12_pipeline.ipynb #c007f_4
 def _check_run(run, where: str, allowed: dict) -> None:
     "A `run:` mapping: run parameters only (`run_parameters`), none the grid sets per run."
     for k in (run or {}) if isinstance(run, dict) else ():
         if k in GRID_KEYS:
-            raise PresetError(f"{where}: {k!r} is set per run by the grid, not under run:"
-                              + (f" use the group's {GRID_KEYS[k]!r}" if GRID_KEYS[k] else " (the pipeline sets it)"))
+            raise PresetError(
+                f"{where}: {k!r} is set per run by the grid, not under run:"
+                + (f" use the group's {GRID_KEYS[k]!r}" if GRID_KEYS[k] else " (the pipeline sets it)")
+            )
     _check_mapping(run or {}, None, where, allowed)
 
 # %% ../nbs/12_pipeline.ipynb #c007g
@@ -352,27 +523,37 @@ def _check_runs(preset: dict, where: str) -> None:
     for r in build_grid(preset):
         ps = r.notebook_parameters(Path("."))
         key = json.dumps({k: v for k, v in ps.items() if k not in ("seed", "groups")}, sort_keys=True, default=str)
-        if key in seen: continue
+        if key in seen:
+            continue
         seen.add(key)
-        try: TrainConfig(**{k: v for k, v in ps.items() if k in train_keys}); EvalConfig(**{k: v for k, v in ps.items() if k in eval_keys})
-        except ValueError as e: raise PresetError(f"{where}: group {r.groups[0]!r}, run {r.run_id}: {' '.join(str(e).split())}") from None
+        try:
+            TrainConfig(**{k: v for k, v in ps.items() if k in train_keys})
+            EvalConfig(**{k: v for k, v in ps.items() if k in eval_keys})
+        except ValueError as e:
+            raise PresetError(f"{where}: group {r.groups[0]!r}, run {r.run_id}: {' '.join(str(e).split())}") from None
 
+# %% ../nbs/12_pipeline.ipynb #c007g_1
 def check_preset(preset, path: str | Path, notebook: str | Path = RUN_NOTEBOOK) -> None:
     "Raise a PresetError (file, key, what it expects) unless `preset` (a preset file's YAML) can run as written."
     from hvaerl.data import DATASETS
     from hvaerl.methods import METHODS
+
     _check_mapping(preset, Preset, str(path))
     allowed = run_parameters(notebook)
     _check_run(preset.get("run"), f"{path}: run", allowed)
     _check_mapping(preset.get("slurm") or {}, SlurmResources, f"{path}: slurm")
-    if not preset["groups"]: raise PresetError(f"{path}: groups is empty: give at least one group (name, methods, ...)")
+    if not preset["groups"]:
+        raise PresetError(f"{path}: groups is empty: give at least one group (name, methods, ...)")
     for i, g in enumerate(preset["groups"]):
-        where = f"{path}: groups[{i}]" + (f" ({g['name']})" if isinstance(g, dict) and isinstance(g.get("name"), str) else "")
+        where = f"{path}: groups[{i}]" + (
+            f" ({g['name']})" if isinstance(g, dict) and isinstance(g.get("name"), str) else ""
+        )
         _check_mapping(g, PresetGroup, where)
         _check_run(g.get("run"), f"{where} run", allowed)
         for key, known in (("datasets", DATASETS), ("methods", METHODS)):
             bad = [n for n in g.get(key) or [] if n not in known]
-            if bad: raise PresetError(f"{where}: {key}: unknown name {bad[0]!r}: use {', '.join(known)}")
+            if bad:
+                raise PresetError(f"{where}: {key}: unknown name {bad[0]!r}: use {', '.join(known)}")
     for i, s in enumerate(preset.get("figure_data") or []):
         _check_mapping(s, FigureRuns, f"{path}: figure_data[{i}]")
     _check_runs(preset, str(path))
@@ -381,56 +562,82 @@ def check_preset(preset, path: str | Path, notebook: str | Path = RUN_NOTEBOOK) 
 @dataclass
 class RunOutcome:
     run_id: str
-    status: str                  # "done", "skipped" (already complete) or "failed"
+    status: str  # "done", "skipped" (already complete) or "failed"
     folder: str
     seconds: float = 0.0
-    error: str | None = None     # the exception, for failed runs
+    error: str | None = None  # the exception, for failed runs
     notebook: str | None = None  # the executed notebook, to open at the failing cell
-    cell: int | None = None      # index of the failing cell in the executed notebook
+    cell: int | None = None  # index of the failing cell in the executed notebook
 
+# %% ../nbs/12_pipeline.ipynb #c010_1
 def run_fingerprint(spec: RunSpec) -> str:
     "A hash of everything that defines a run's result: its resolved notebook parameters (not where it is written, which tables use it, nor whether it also saves figure arrays) and hvaerl's version."
     params = {k: v for k, v in spec.flat_parameters(Path(".")).items() if k not in ("out_dir", "groups", "figure_data")}
     blob = json.dumps(dict(params, hvaerl_version=hvaerl.__version__), sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
+# %% ../nbs/12_pipeline.ipynb #c010_2
 def _metrics(folder: Path) -> dict | None:
-    try: return json.loads((Path(folder) / "metrics.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError): return None
+    try:
+        return json.loads((Path(folder) / "metrics.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
 
-def is_complete(folder: Path, # a run folder
-                fingerprint: str | None = None, # when given, the result must also come from exactly these parameters
-               ) -> bool:
+# %% ../nbs/12_pipeline.ipynb #c010_3
+def is_complete(
+    folder: Path,  # a run folder
+    fingerprint: str | None = None,  # when given, the result must also come from exactly these parameters
+) -> bool:
     "A run is complete when its metrics.json parses with complete=true (and, when asked, records the same fingerprint)."
     m = _metrics(folder)
     return m is not None and m.get("complete") is True and (fingerprint is None or m.get("fingerprint") == fingerprint)
+
 
 # notebook parameters a run can change and still continue from its checkpoint: how long and where it trains (what
 # `hvaerl.train.RESUMABLE_CHANGES` allows) and how it is evaluated (EvalConfig): such a run reruns in its own folder
 
 # %% ../nbs/12_pipeline.ipynb #c010s0
-CONTINUABLE = {"epochs", "budget_minutes", "device", "data_root", "out_dir", "groups", "amp", "compile", "data_on_device",
-               "log_every", "fingerprint"} | {f.name for f in fields(EvalConfig)}
+CONTINUABLE = {
+    "epochs",
+    "budget_minutes",
+    "device",
+    "data_root",
+    "out_dir",
+    "groups",
+    "amp",
+    "compile",
+    "data_on_device",
+    "log_every",
+    "fingerprint",
+} | {f.name for f in fields(EvalConfig)}
 
+# %% ../nbs/12_pipeline.ipynb #c010s0_1
 def _continuable(folder: Path, params: dict) -> list | None:
     "The parameters that changed since `folder` was started, when the run can continue there with them; None when it cannot."
-    try: old = json.loads((Path(folder) / "run_spec.json").read_text())["parameters"]
-    except (FileNotFoundError, json.JSONDecodeError, KeyError): return None
+    try:
+        old = json.loads((Path(folder) / "run_spec.json").read_text())["parameters"]
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return None
     changed = sorted(k for k in set(old) | set(params) if old.get(k) != params.get(k))
     return changed if set(changed) <= CONTINUABLE else None
 
+# %% ../nbs/12_pipeline.ipynb #c010s0_2
 def _recorded_fingerprint(folder: Path) -> str | None:
     "The fingerprint a run folder was started with (run_spec.json), or finished with (metrics.json)."
     for f in ("run_spec.json", "metrics.json"):
-        try: return json.loads((Path(folder) / f).read_text()).get("fingerprint")
-        except (FileNotFoundError, json.JSONDecodeError): pass
+        try:
+            return json.loads((Path(folder) / f).read_text()).get("fingerprint")
+        except (FileNotFoundError, json.JSONDecodeError):
+            pass
     return None
 
+# %% ../nbs/12_pipeline.ipynb #c010s0_3
 def _set_aside(folder: Path, old: str | None) -> Path:
     "Rename a run folder made with other parameters to <run>.stale-<its fingerprint>[-k]: kept, never overwritten."
     dest = folder.with_name(f"{folder.name}.stale-{(old or 'unrecorded')[:8]}")
     k = 1
-    while dest.exists(): dest, k = folder.with_name(f"{folder.name}.stale-{(old or 'unrecorded')[:8]}-{k}"), k + 1
+    while dest.exists():
+        dest, k = folder.with_name(f"{folder.name}.stale-{(old or 'unrecorded')[:8]}-{k}"), k + 1
     os.replace(folder, dest)
     return dest
 
@@ -438,60 +645,121 @@ def _set_aside(folder: Path, old: str | None) -> Path:
 def _failing_cell(executed: Path) -> int | None:
     "Index, in the executed notebook, of the cell that raised: papermill marks it with an anchor cell just before it."
     import nbformat
-    try: cells = nbformat.read(str(executed), 4).cells
-    except Exception: return None
-    return next((i + 1 for i, c in enumerate(cells) if c.cell_type == "markdown" and 'id="papermill-error-cell"' in c.source), None)
 
-RESULT_FILES = ("metrics.json", "history.json", "figure_data.npz")  # what a run keeps in results/: small files, no weights
+    try:
+        cells = nbformat.read(str(executed), 4).cells
+    except Exception:
+        return None
+    return next(
+        (i + 1 for i, c in enumerate(cells) if c.cell_type == "markdown" and 'id="papermill-error-cell"' in c.source),
+        None,
+    )
 
+# %% ../nbs/12_pipeline.ipynb #c010s1_1
+RESULT_FILES = (
+    "metrics.json",
+    "history.json",
+    "figure_data.npz",
+)  # what a run keeps in results/: small files, no weights
+
+# %% ../nbs/12_pipeline.ipynb #c010s1_2
 def keep_results(folder: Path, results_dir: str | Path | None) -> None:
     "Copy a complete run's small files into results_dir/<run folder name>/, replacing what an earlier run of that id left there."
     import shutil
-    if results_dir is None: return
+
+    if results_dir is None:
+        return
     dest = Path(results_dir) / Path(folder).name
-    tmp = dest.with_name(dest.name + ".tmp"); shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     for name in RESULT_FILES:
-        if (Path(folder) / name).exists(): shutil.copyfile(Path(folder) / name, tmp / name)
+        if (Path(folder) / name).exists():
+            shutil.copyfile(Path(folder) / name, tmp / name)
     # the new files replace the old folder whole: nothing of an earlier run of the same id survives beside them
-    shutil.rmtree(dest, ignore_errors=True); os.replace(tmp, dest)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)
 
 # %% ../nbs/12_pipeline.ipynb #c010s2
-def execute_run(spec: RunSpec, runs_dir: str | Path, notebook: str | Path = RUN_NOTEBOOK, kernel: str | None = None,
-                results_dir: str | Path | None = None) -> RunOutcome:
+def execute_run(
+    spec: RunSpec,
+    runs_dir: str | Path,
+    notebook: str | Path = RUN_NOTEBOOK,
+    kernel: str | None = None,
+    results_dir: str | Path | None = None,
+) -> RunOutcome:
     "Execute the run notebook for `spec` with papermill into runs_dir/<run_id>/ (skipped when complete with the same parameters); keep its small files in results_dir."
     from filelock import FileLock, Timeout
+
     folder, fp = Path(runs_dir).resolve() / spec.run_id, run_fingerprint(spec)
     (folder.parent / ".locks").mkdir(parents=True, exist_ok=True)
-    lock = FileLock(folder.parent / ".locks" / f"{spec.run_id}.lock")  # an OS lock: released when its holder dies, even by kill -9
-    try: lock.acquire(timeout=0)
-    except Timeout: return RunOutcome(spec.run_id, "failed", str(folder), error=f"another process is running it (lock {lock.lock_file}): wait for it, or stop it")
-    try: return _execute_locked(spec, folder, fp, notebook, kernel, results_dir)
-    finally: lock.release()
+    lock = FileLock(
+        folder.parent / ".locks" / f"{spec.run_id}.lock"
+    )  # an OS lock: released when its holder dies, even by kill -9
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return RunOutcome(
+            spec.run_id,
+            "failed",
+            str(folder),
+            error=f"another process is running it (lock {lock.lock_file}): wait for it, or stop it",
+        )
+    try:
+        return _execute_locked(spec, folder, fp, notebook, kernel, results_dir)
+    finally:
+        lock.release()
 
+# %% ../nbs/12_pipeline.ipynb #c010s2_1
 def _execute_locked(spec, folder: Path, fp: str, notebook, kernel, results_dir) -> RunOutcome:
     import papermill as pm
+
     kernel = kernel or kernel_name()
-    if is_complete(folder, fp): keep_results(folder, results_dir); return RunOutcome(spec.run_id, "skipped", str(folder))
+    if is_complete(folder, fp):
+        keep_results(folder, results_dir)
+        return RunOutcome(spec.run_id, "skipped", str(folder))
     if folder.exists() and _recorded_fingerprint(folder) != fp:  # made with other parameters
         changed = _continuable(folder, spec.notebook_parameters(folder))
-        if changed is not None:  # more epochs, another probe size...: continue from the checkpoint, keep the old metrics
-            if (folder / "metrics.json").exists(): os.replace(folder / "metrics.json", folder / f"metrics.{(_recorded_fingerprint(folder) or 'old')[:8]}.json")
+        if (
+            changed is not None
+        ):  # more epochs, another probe size...: continue from the checkpoint, keep the old metrics
+            if (folder / "metrics.json").exists():
+                os.replace(
+                    folder / "metrics.json", folder / f"metrics.{(_recorded_fingerprint(folder) or 'old')[:8]}.json"
+                )
             print(f"{spec.run_id}: continuing in {folder} with new {', '.join(changed)}", flush=True)
         else:  # another model or objective: keep the old run aside, start over
             old = _set_aside(folder, _recorded_fingerprint(folder))
-            print(f"{spec.run_id}: its parameters changed since {folder} was made; the old run is kept in {old}", flush=True)
+            print(
+                f"{spec.run_id}: its parameters changed since {folder} was made; the old run is kept in {old}",
+                flush=True,
+            )
     folder.mkdir(parents=True, exist_ok=True)
     write_json_atomic(folder / "run_spec.json", dict(fingerprint=fp, parameters=spec.notebook_parameters(folder)))
     out_nb, t0 = folder / "run.ipynb", time.time()
     try:
-        pm.execute_notebook(str(notebook), str(out_nb), parameters={**spec.notebook_parameters(folder, notebook), "fingerprint": fp},
-                            kernel_name=kernel, progress_bar=False, cwd=str(Path(notebook).parent), kernel_manager_class=LocalKernelManager)
+        pm.execute_notebook(
+            str(notebook),
+            str(out_nb),
+            parameters={**spec.notebook_parameters(folder, notebook), "fingerprint": fp},
+            kernel_name=kernel,
+            progress_bar=False,
+            cwd=str(Path(notebook).parent),
+            kernel_manager_class=LocalKernelManager,
+        )
     except Exception as e:
         cell = _failing_cell(out_nb)
         msg = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', str(e))}"
         return RunOutcome(spec.run_id, "failed", str(folder), time.time() - t0, msg, str(out_nb), cell)
     if not is_complete(folder, fp):
-        return RunOutcome(spec.run_id, "failed", str(folder), time.time() - t0, "the notebook finished without writing metrics.json", str(out_nb))
+        return RunOutcome(
+            spec.run_id,
+            "failed",
+            str(folder),
+            time.time() - t0,
+            "the notebook finished without writing metrics.json",
+            str(out_nb),
+        )
     keep_results(folder, results_dir)
     return RunOutcome(spec.run_id, "done", str(folder), time.time() - t0)
 
@@ -499,86 +767,153 @@ def _execute_locked(spec, folder: Path, fp: str, notebook, kernel, results_dir) 
 def _kill_tree(pid: int) -> None:
     "SIGKILL a process and all its descendants (a worker, its papermill kernel and anything the kernel started)."
     import psutil
-    try: procs = psutil.Process(pid).children(recursive=True) + [psutil.Process(pid)]
-    except psutil.NoSuchProcess: return
+
+    try:
+        procs = psutil.Process(pid).children(recursive=True) + [psutil.Process(pid)]
+    except psutil.NoSuchProcess:
+        return
     for p in procs:
-        try: p.kill()
-        except psutil.NoSuchProcess: pass
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
     psutil.wait_procs(procs, timeout=5)
 
+# %% ../nbs/12_pipeline.ipynb #c011b_1
 def _worker_init() -> None:
     "A local pool worker: its own session (Ctrl-C goes to the parent only), and it dies, with its kernels, when the parent dies."
     os.setsid()
+
     def die(*_):
         import psutil
-        for p in psutil.Process().children(recursive=True): _kill_tree(p.pid)
+
+        for p in psutil.Process().children(recursive=True):
+            _kill_tree(p.pid)
         os._exit(143)
+
     signal.signal(signal.SIGTERM, die)
     if sys.platform.startswith("linux"):  # PR_SET_PDEATHSIG = 1: SIGTERM to us when the parent exits, however it exits
         import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-        if os.getppid() == 1: die()  # the parent died before prctl took effect
 
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+        if os.getppid() == 1:
+            die()  # the parent died before prctl took effect
+
+# %% ../nbs/12_pipeline.ipynb #c011b_2
 def _running_epochs(runs_dir: Path, running: list) -> str:
     "'run e/n' for each running run, from the progress.json the trainer writes after every epoch."
     out = []
     for r in running:
-        try: p = json.loads((runs_dir / r.run_id / "progress.json").read_text()); out.append(f"{r.run_id} {p['epoch']}/{p['epochs']}")
-        except (FileNotFoundError, json.JSONDecodeError, KeyError): out.append(f"{r.run_id} starting")
+        try:
+            p = json.loads((runs_dir / r.run_id / "progress.json").read_text())
+            out.append(f"{r.run_id} {p['epoch']}/{p['epochs']}")
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            out.append(f"{r.run_id} starting")
     return "; ".join(out)
 
+# %% ../nbs/12_pipeline.ipynb #c011b_3
 def _run_local(todo: list, runs_dir: Path, jobs: int, notebook, kernel, results_dir, record, bar) -> None:
     "The local executor: a pool of `jobs` workers; on any exit but success (Ctrl-C, an error), every worker and kernel is stopped."
     from concurrent.futures import FIRST_COMPLETED, wait
+
     pool = ProcessPoolExecutor(max(1, jobs), initializer=_worker_init)
     try:
         running, shown = {pool.submit(execute_run, r, runs_dir, notebook, kernel, results_dir): r for r in todo}, "runs"
         while running:
             done, _ = wait(running, timeout=5, return_when=FIRST_COMPLETED)
-            for f in done: running.pop(f); record(f.result())
+            for f in done:
+                running.pop(f)
+                record(f.result())
             desc = f"runs ({_running_epochs(runs_dir, list(running.values())[:jobs])})" if running else "runs"
-            if desc != shown: bar.set_description(desc); shown = desc  # redraw only when an epoch ends (a log file gets a line each time)
+            if desc != shown:
+                bar.set_description(desc)
+                shown = desc  # redraw only when an epoch ends (a log file gets a line each time)
         pool.shutdown()
     except BaseException:
-        for p in list(getattr(pool, "_processes", {}).values()): _kill_tree(p.pid)
+        for p in list(getattr(pool, "_processes", {}).values()):
+            _kill_tree(p.pid)
         pool.shutdown(wait=False, cancel_futures=True)
         raise
 
 # %% ../nbs/12_pipeline.ipynb #c012
-def run_grid(runs: list, runs_dir: str | Path, executor: str = "local", jobs: int = 1, notebook=RUN_NOTEBOOK,
-             kernel: str | None = None, slurm: dict | None = None, progress: bool = True,
-             results_dir: str | Path | None = None) -> list:
+def run_grid(
+    runs: list,
+    runs_dir: str | Path,
+    executor: str = "local",
+    jobs: int = 1,
+    notebook=RUN_NOTEBOOK,
+    kernel: str | None = None,
+    slurm: dict | None = None,
+    progress: bool = True,
+    results_dir: str | Path | None = None,
+) -> list:
     "Execute every run not yet complete with its current parameters; returns one RunOutcome per run."
-    runs_dir = Path(runs_dir).resolve(); runs_dir.mkdir(parents=True, exist_ok=True)
+    runs_dir = Path(runs_dir).resolve()
+    runs_dir.mkdir(parents=True, exist_ok=True)
     kernel = kernel or kernel_name()  # resolved (and registered, the first time) once, before any worker starts
     todo = [r for r in runs if not is_complete(runs_dir / r.run_id, run_fingerprint(r))]
     outcomes = [RunOutcome(r.run_id, "skipped", str(runs_dir / r.run_id)) for r in runs if r not in todo]
-    for o in outcomes: keep_results(Path(o.folder), results_dir)
+    for o in outcomes:
+        keep_results(Path(o.folder), results_dir)
     bar = tqdm(total=len(runs), initial=len(outcomes), desc="runs", disable=not progress)
+
     def record(o):
-        outcomes.append(o); bar.update(1)
+        outcomes.append(o)
+        bar.update(1)
         failed = sum(x.status == "failed" for x in outcomes)
         bar.set_postfix(done=len(outcomes) - failed, failed=failed, remaining=len(runs) - len(outcomes))
-        if o.status == "failed": tqdm.write(f"FAILED {o.run_id}: {o.error}\n  open {o.notebook} (cell {o.cell})")
-    if executor == "local": _run_local(todo, runs_dir, jobs, notebook, kernel, results_dir, record, bar)
+        if o.status == "failed":
+            tqdm.write(f"FAILED {o.run_id}: {o.error}\n  open {o.notebook} (cell {o.cell})")
+
+    if executor == "local":
+        _run_local(todo, runs_dir, jobs, notebook, kernel, results_dir, record, bar)
     elif executor in ("slurm", "submitit_local"):
         import submitit
+
         folder = runs_dir / "submitit"
         ex = submitit.LocalExecutor(folder) if executor == "submitit_local" else submitit.AutoExecutor(folder)
         s = dict(slurm or {})
         if executor == "slurm":
             # what one run needs: a GPU, CPU workers for the probe's SVM and MINE, memory for the training set and
             # the probe's 60k features, and the time the preset estimates for its longest run
-            ex.update_parameters(slurm_partition=s.get("partition"), gpus_per_node=s.get("gpus", 1),
-                                 timeout_min=s.get("time_min", 24 * 60), slurm_array_parallelism=s.get("array_parallelism", 16),
-                                 cpus_per_task=s.get("cpus", 8), mem_gb=s.get("mem_gb", 32), name="hvaerl")
-        else: ex.update_parameters(timeout_min=s.get("time_min", 60))
-        jobs_ = ex.map_array(execute_run, todo, [runs_dir] * len(todo), [notebook] * len(todo), [kernel] * len(todo), [results_dir] * len(todo)) if todo else []
+            ex.update_parameters(
+                slurm_partition=s.get("partition"),
+                gpus_per_node=s.get("gpus", 1),
+                timeout_min=s.get("time_min", 24 * 60),
+                slurm_array_parallelism=s.get("array_parallelism", 16),
+                cpus_per_task=s.get("cpus", 8),
+                mem_gb=s.get("mem_gb", 32),
+                name="hvaerl",
+            )
+        else:
+            ex.update_parameters(timeout_min=s.get("time_min", 60))
+        jobs_ = (
+            ex.map_array(
+                execute_run,
+                todo,
+                [runs_dir] * len(todo),
+                [notebook] * len(todo),
+                [kernel] * len(todo),
+                [results_dir] * len(todo),
+            )
+            if todo
+            else []
+        )
         for r, j in zip(todo, jobs_):
-            try: record(j.result())
+            try:
+                record(j.result())
             except Exception as e:  # the job itself died (pre-emption, time limit): the run stays incomplete
-                record(RunOutcome(r.run_id, "failed", str(runs_dir / r.run_id), error=f"job {j.job_id}: {e}", notebook=str(j.paths.stderr)))
-    else: raise ValueError(f"unknown executor {executor!r}: 'local', 'slurm' or 'submitit_local'")
+                record(
+                    RunOutcome(
+                        r.run_id,
+                        "failed",
+                        str(runs_dir / r.run_id),
+                        error=f"job {j.job_id}: {e}",
+                        notebook=str(j.paths.stderr),
+                    )
+                )
+    else:
+        raise ValueError(f"unknown executor {executor!r}: 'local', 'slurm' or 'submitit_local'")
     bar.close()
     return outcomes
 
@@ -586,31 +921,66 @@ def run_grid(runs: list, runs_dir: str | Path, executor: str = "local", jobs: in
 def dry_run_notebook(path: str | Path, sleep: float = 0.0) -> Path:
     "Write a stand-in run notebook to `path`: it sleeps `sleep` s, then writes metrics.json (or raises when method == 'boom')."
     import nbformat
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell('dataset = "x"\nmethod = "m"\nseed = 0\nlevels = None\ngamma = None\nbudget_minutes = None\n'
-                                  'epochs = 1\nout_dir = "."\ngroups = []\nfingerprint = None', metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(f'import time\ntime.sleep({sleep})\nif method == "boom": raise RuntimeError("exploded on purpose")'),
-        nbformat.v4.new_code_cell('from hvaerl.sources import write_json_atomic\nfrom pathlib import Path\n'
-                                  'write_json_atomic(Path(out_dir) / "metrics.json", dict(complete=True, method=method, seed=seed, fingerprint=fingerprint))')])
+
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                'dataset = "x"\nmethod = "m"\nseed = 0\nlevels = None\ngamma = None\nbudget_minutes = None\n'
+                'epochs = 1\nout_dir = "."\ngroups = []\nfingerprint = None',
+                metadata={"tags": ["parameters"]},
+            ),
+            nbformat.v4.new_code_cell(
+                f'import time\ntime.sleep({sleep})\nif method == "boom": raise RuntimeError("exploded on purpose")'
+            ),
+            nbformat.v4.new_code_cell(
+                "from hvaerl.sources import write_json_atomic\nfrom pathlib import Path\n"
+                'write_json_atomic(Path(out_dir) / "metrics.json", dict(complete=True, method=method, seed=seed, fingerprint=fingerprint))'
+            ),
+        ]
+    )
     nb.metadata["kernelspec"] = {"name": "hvaerl", "display_name": "hvaerl", "language": "python"}
-    nbformat.write(nb, str(path)); return Path(path)
+    nbformat.write(nb, str(path))
+    return Path(path)
 
 # %% ../nbs/12_pipeline.ipynb #c015t
 # what a smoke run changes: two steps on small batches, a small but complete evaluation, on the CPU
-SMOKE_RUN = dict(device="cpu", max_batches_per_epoch=2, batch_size=4, probe_train=None, probe_test=None,
-                 eval_images=None, iw_samples=2, mine_steps=2, mine_batch_size=8, tsne_images=32)
+SMOKE_RUN = dict(
+    device="cpu",
+    max_batches_per_epoch=2,
+    batch_size=4,
+    probe_train=None,
+    probe_test=None,
+    eval_images=None,
+    iw_samples=2,
+    mine_steps=2,
+    mine_batch_size=8,
+    tsne_images=32,
+)
 SMOKE_IMAGES = 40  # stand-in images per split: enough for every evaluation (t-SNE's perplexity 30 needs > 30 points)
 
-def smoke_grid(runs: list, # a preset's grid (`build_grid`)
-               data_root: str | Path, # where the stand-in files are (`hvaerl.data.write_standin_files`)
-              ) -> list:
+# %% ../nbs/12_pipeline.ipynb #c015t_1
+def smoke_grid(
+    runs: list,  # a preset's grid (`build_grid`)
+    data_root: str | Path,  # where the stand-in files are (`hvaerl.data.write_standin_files`)
+) -> list:
     "One smoke run per distinct configuration of `runs` (dataset, method, levels, objective and network: seeds and gammas share one)."
     picked = {}
     for r in runs:
         key = (r.dataset, r.method, r.levels, json.dumps(r.params, sort_keys=True, default=str))
-        if key in picked: continue
-        picked[key] = RunSpec(r.dataset, r.method, r.seed, r.levels, r.gamma, None, 1, list(r.groups),  # one epoch of two batches
-                              {**r.params, **SMOKE_RUN, "data_root": str(data_root)}, r.figure_data)
+        if key in picked:
+            continue
+        picked[key] = RunSpec(
+            r.dataset,
+            r.method,
+            r.seed,
+            r.levels,
+            r.gamma,
+            None,
+            1,
+            list(r.groups),  # one epoch of two batches
+            {**r.params, **SMOKE_RUN, "data_root": str(data_root)},
+            r.figure_data,
+        )
     return list(picked.values())
 
 # %% ../nbs/12_pipeline.ipynb #c028
@@ -618,10 +988,16 @@ def is_builtin(preset: dict) -> bool:
     "Is this one of the repository's presets (presets/*.yaml), as opposed to a user's file?"
     return Path(preset["path"]).resolve().parent == PRESETS.resolve()
 
+# %% ../nbs/12_pipeline.ipynb #c028_1
 def results_folder(preset: dict, runs_dir: Path) -> Path:
     "Where a preset's small result files go: results/<name>/ for a built-in preset (kept in git), else beside its runs."
-    return outputs_home() / "results" / preset.get("name", Path(preset["path"]).stem) if is_builtin(preset) else Path(runs_dir) / "results"
+    return (
+        outputs_home() / "results" / preset.get("name", Path(preset["path"]).stem)
+        if is_builtin(preset)
+        else Path(runs_dir) / "results"
+    )
 
+# %% ../nbs/12_pipeline.ipynb #c028_2
 def figures_folder(preset: dict, complete: bool, runs_dir: Path, asked: str | Path | None = None) -> Path:
     "The preset's `figures` folder (figures/ by default) only for a built-in preset whose runs are all complete; otherwise a folder under its runs (figures/ never mixes presets)."
     fallback = Path(runs_dir) / "figures"
@@ -633,11 +1009,24 @@ def figures_folder(preset: dict, complete: bool, runs_dir: Path, asked: str | Pa
         return fallback
     return target
 
+# %% ../nbs/12_pipeline.ipynb #c028_3
 def aggregate(preset: dict, results_dir: Path, figures_dir: Path, notebook_out: Path | None = None) -> Path:
     "Execute the aggregation notebook on the runs under `results_dir`, writing tables and figures into `figures_dir`."
     import papermill as pm
-    out_nb = Path(notebook_out or Path(figures_dir) / "aggregate.ipynb"); out_nb.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(AGGREGATE_NOTEBOOK), str(out_nb), kernel_name=kernel_name(), cwd=str(AGGREGATE_NOTEBOOK.parent),
-                        parameters=dict(runs_dir=str(Path(results_dir).resolve()), figures_dir=str(Path(figures_dir).resolve()),
-                                        preset=preset["path"]), progress_bar=False, kernel_manager_class=LocalKernelManager)
+
+    out_nb = Path(notebook_out or Path(figures_dir) / "aggregate.ipynb")
+    out_nb.parent.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(
+        str(AGGREGATE_NOTEBOOK),
+        str(out_nb),
+        kernel_name=kernel_name(),
+        cwd=str(AGGREGATE_NOTEBOOK.parent),
+        parameters=dict(
+            runs_dir=str(Path(results_dir).resolve()),
+            figures_dir=str(Path(figures_dir).resolve()),
+            preset=preset["path"],
+        ),
+        progress_bar=False,
+        kernel_manager_class=LocalKernelManager,
+    )
     return out_nb

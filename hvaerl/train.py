@@ -20,7 +20,12 @@ from tqdm.auto import tqdm
 from torch import nn
 import hvaerl
 from .data import DATASETS
-from .sources import _sha256, atomic_write, write_json_atomic, remove_stale_temporaries  # the same streamed SHA-256 and atomic writes as the datasets
+from hvaerl.sources import (
+    _sha256,
+    atomic_write,
+    write_json_atomic,
+    remove_stale_temporaries,
+)  # the same streamed SHA-256 and atomic writes as the datasets
 from .metrics import active_units
 from .model import HierarchicalVAE, ModelConfig
 from .objectives import NonFiniteLossError, _check_gamma, mixed_precision, deferred_nan_check
@@ -30,58 +35,91 @@ from .methods import METHODS, get_method, evaluate, default_spatial_levels, GRAY
 @dataclass
 class TrainConfig:
     "Everything that defines a training run."
-    dataset: str = "fashion_mnist"     # a name from hvaerl.data.DATASETS
-    data_root: str | None = None       # where datasets live (default: hvaerl.data.default_data_root())
-    data_folder: str | None = None     # your own images instead of `dataset`: one subfolder per class (ImageFolder layout; labels only for probes) or a flat folder; 10% held out (hvaerl.data.load_image_folder)
-    image_size: int = 28               # side of the square that data_folder's images are resized to
-    image_mode: str = "auto"           # data_folder's images as "L" (grayscale, binarized) or "RGB" (8-bit); auto: the folder's own mode
-    method: str | None = None          # a name of hvaerl.methods.METHODS (or the paper's, e.g. "HVAE+RL"); None: a HierarchicalVAE with `inference` and `objective`
-    latents: tuple | None = None       # latent size per level, z_1 first; None: the method's ((128, 64, 32, 16, 8), its top `levels` when given; VAE/AAE (8,), (64,) on RGB)
-    levels: int | None = None          # L; must match len(latents) when given
-    inference: str | None = None       # "bottom_up" (HVAE) or "top_down" (LVAE); None: the method's (bottom_up without a method)
-    backbone: str = "mlp"              # "mlp" or "conv"
-    hidden: tuple | None = None        # per-level widths (default 4x latent, at least 64)
-    channels: int | None = None        # conv feature channels; None: 64 on grayscale, 256 on RGB (the authors' scripts)
-    wiring: str = "as_run"             # which stages read their neighbours' features: "as_run" (the authors' executed network, the paper's numbers), "skip" (hvae-oodd's intended design) or "markov" (nbs/03_model)
-    spatial_levels: int | None = None  # lowest levels whose latents are conv maps; None: the paper's (2 on RGB with the conv backbone, else 0)
-    merge: str = "precision"           # top-down posterior: "precision" (Sønderby et al.) or "learned" (hvae-oodd's)
-    hparams: dict | None = None        # the method's own hyperparameters by name (its Method.hparams dataclass, hvaerl.methods: the RL methods' objective, gamma, sample_lower; IVAE's weight); None: its defaults
-    lr: float = 3e-4                   # Adam learning rate
-    batch_size: int = 128              # images per training batch (the paper's 128)
-    epochs: int = 10                   # passes over the training images
+
+    dataset: str = "fashion_mnist"  # a name from hvaerl.data.DATASETS
+    data_root: str | None = None  # where datasets live (default: hvaerl.data.default_data_root())
+    data_folder: str | None = (
+        None  # your own images instead of `dataset`: one subfolder per class (ImageFolder layout; labels only for probes) or a flat folder; 10% held out (hvaerl.data.load_image_folder)
+    )
+    image_size: int = 28  # side of the square that data_folder's images are resized to
+    image_mode: str = (
+        "auto"  # data_folder's images as "L" (grayscale, binarized) or "RGB" (8-bit); auto: the folder's own mode
+    )
+    method: str | None = (
+        None  # a name of hvaerl.methods.METHODS (or the paper's, e.g. "HVAE+RL"); None: a HierarchicalVAE with `inference` and `objective`
+    )
+    latents: tuple | None = (
+        None  # latent size per level, z_1 first; None: the method's ((128, 64, 32, 16, 8), its top `levels` when given; VAE/AAE (8,), (64,) on RGB)
+    )
+    levels: int | None = None  # L; must match len(latents) when given
+    inference: str | None = (
+        None  # "bottom_up" (HVAE) or "top_down" (LVAE); None: the method's (bottom_up without a method)
+    )
+    backbone: str = "mlp"  # "mlp" or "conv"
+    hidden: tuple | None = None  # per-level widths (default 4x latent, at least 64)
+    channels: int | None = None  # conv feature channels; None: 64 on grayscale, 256 on RGB (the authors' scripts)
+    wiring: str = "as_run"  # which stages read their neighbours' features: "as_run" (the authors' executed network, the paper's numbers), "skip" (hvae-oodd's intended design) or "markov" (nbs/03_model)
+    spatial_levels: int | None = (
+        None  # lowest levels whose latents are conv maps; None: the paper's (2 on RGB with the conv backbone, else 0)
+    )
+    merge: str = "precision"  # top-down posterior: "precision" (Sønderby et al.) or "learned" (hvae-oodd's)
+    hparams: dict | None = (
+        None  # the method's own hyperparameters by name (its Method.hparams dataclass, hvaerl.methods: the RL methods' objective, gamma, sample_lower; IVAE's weight); None: its defaults
+    )
+    lr: float = 3e-4  # Adam learning rate
+    batch_size: int = 128  # images per training batch (the paper's 128)
+    epochs: int = 10  # passes over the training images
     budget_minutes: float | None = None  # stop after this much training time (summed over resumes)
     max_batches_per_epoch: int | None = None  # cap on batches per epoch (smoke tests)
-    seed: int = 0                      # seeds initialisation, data order and binarization draws
-    device: str = "auto"               # "auto" (cuda when available), "cpu" or "cuda"
-    out_dir: str = "runs/default"      # checkpoint, TensorBoard logs and history go here
-    log_every: int = 50                # TensorBoard scalars every this many batches
-    valid_batches: int = 10            # validation batches per epoch (of batch_size)
-    amp: bool = False                  # bf16 autocast of the networks (GPU speed-up; likelihoods and KLs stay float32); off until checked against float32 on a GPU
-    data_on_device: bool | None = None # hold the training images on the device and binarize there; None: on for CUDA
-    compile: bool = False              # torch.compile each stage of the model (GPU; the first batches pay the compile time)
+    seed: int = 0  # seeds initialisation, data order and binarization draws
+    device: str = "auto"  # "auto" (cuda when available), "cpu" or "cuda"
+    out_dir: str = "runs/default"  # checkpoint, TensorBoard logs and history go here
+    log_every: int = 50  # TensorBoard scalars every this many batches
+    valid_batches: int = 10  # validation batches per epoch (of batch_size)
+    amp: bool = False  # bf16 autocast of the networks (GPU speed-up; likelihoods and KLs stay float32); off until checked against float32 on a GPU
+    data_on_device: bool | None = None  # hold the training images on the device and binarize there; None: on for CUDA
+    compile: bool = False  # torch.compile each stage of the model (GPU; the first batches pay the compile time)
 
     def __post_init__(self):
-        if self.data_folder is not None: self._resolve_folder()  # before the method's defaults: they depend on the image shape
+        if self.data_folder is not None:
+            self._resolve_folder()  # before the method's defaults: they depend on the image shape
         elif (self.image_size, self.image_mode) != (28, "auto"):
-            raise ValueError(f"image_size and image_mode apply to a data_folder's images only (got {self.image_size}, {self.image_mode!r}): give data_folder, or leave them unset")
+            raise ValueError(
+                f"image_size and image_mode apply to a data_folder's images only (got {self.image_size}, {self.image_mode!r}): give data_folder, or leave them unset"
+            )
         spec = get_method(self.method)  # an unknown name lists the valid ones
         latents_given = self.latents is not None
-        if self.method is not None: self.method = spec.name  # the registry name, also when given as the paper writes it
+        if self.method is not None:
+            self.method = spec.name  # the registry name, also when given as the paper writes it
         # fill in the method's defaults, so the stored config says exactly what was trained
         self.inference, self.latents = spec.resolve(self.inference, self.latents, self.levels, self.image_shape)
         self._resolve_hparams(spec)
-        if self.hidden is not None: self.hidden = tuple(self.hidden)
+        if self.hidden is not None:
+            self.hidden = tuple(self.hidden)
         if self.spatial_levels is None:  # the paper's conv latents belong to its default hierarchy only
-            own = latents_given or "spatial_levels" not in {f.name for f in fields(spec.config)}  # BIVA and the AAE have dense codes only
-            self.spatial_levels = 0 if own else default_spatial_levels(self.image_shape, self.backbone, len(self.latents))
-            if not own and self.image_shape[0] == 1 and self.spatial_levels == 1:  # the authors' FashionMNIST network: z_1 is an 8x14x14 map,
-                self.latents = (GRAYSCALE_CONV_Z1,) + self.latents[1:]           # the levels above the text's dense sizes (64, 32, 16, 8)
+            own = latents_given or "spatial_levels" not in {
+                f.name for f in fields(spec.config)
+            }  # BIVA and the AAE have dense codes only
+            self.spatial_levels = (
+                0 if own else default_spatial_levels(self.image_shape, self.backbone, len(self.latents))
+            )
+            if (
+                not own and self.image_shape[0] == 1 and self.spatial_levels == 1
+            ):  # the authors' FashionMNIST network: z_1 is an 8x14x14 map,
+                self.latents = (GRAYSCALE_CONV_Z1,) + self.latents[
+                    1:
+                ]  # the levels above the text's dense sizes (64, 32, 16, 8)
         for name in ("lr", "batch_size", "epochs"):
-            if not getattr(self, name) > 0: raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.budget_minutes is not None and self.budget_minutes <= 0: raise ValueError("budget_minutes must be positive or None")
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.budget_minutes is not None and self.budget_minutes <= 0:
+            raise ValueError("budget_minutes must be positive or None")
         if self.max_batches_per_epoch is not None and self.max_batches_per_epoch < 1:
-            raise ValueError(f"max_batches_per_epoch must be a positive number of batches or None (full epochs), got {self.max_batches_per_epoch}")
-        if self.log_every < 1: raise ValueError(f"log_every must be a positive number of batches, got {self.log_every}")
+            raise ValueError(
+                f"max_batches_per_epoch must be a positive number of batches or None (full epochs), got {self.max_batches_per_epoch}"
+            )
+        if self.log_every < 1:
+            raise ValueError(f"log_every must be a positive number of batches, got {self.log_every}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"unknown device {self.device!r}: 'auto', 'cpu' or 'cuda'")
         self.model_config(self.image_shape)  # validates latents/levels/inference/backbone now
@@ -90,10 +128,16 @@ class TrainConfig:
         "The method's own hyperparameters, those not given at their defaults (validated by its dataclass), so the stored config says what was trained."
         hp = dict(self.hparams or {})
         own = {f.name for f in fields(spec.hparams)}
-        if "objective" in hp and "objective" not in own and hp.pop("objective") != spec.objectives[0]:  # naming its one objective is no conflict
-            raise ValueError(f"method {spec.name!r} trains with objective {spec.objectives[0]!r}: leave objective unset (None) for its default")
+        if (
+            "objective" in hp and "objective" not in own and hp.pop("objective") != spec.objectives[0]
+        ):  # naming its one objective is no conflict
+            raise ValueError(
+                f"method {spec.name!r} trains with objective {spec.objectives[0]!r}: leave objective unset (None) for its default"
+            )
         if unknown := sorted(set(hp) - own):
-            raise ValueError(f"{unknown[0]} is not a hyperparameter of method {spec.name!r} (its own: {', '.join(sorted(own)) or 'none'})")
+            raise ValueError(
+                f"{unknown[0]} is not a hyperparameter of method {spec.name!r} (its own: {', '.join(sorted(own)) or 'none'})"
+            )
         self.hparams = asdict(spec.hparams(**hp))
 
     @property
@@ -103,11 +147,16 @@ class TrainConfig:
 
     # read-only views of what used to be fields: one source, hparams
     @property
-    def objective(self) -> str: return get_method(self.method).objective(self.hp)  # its method's, or hparams' (the RL methods)
+    def objective(self) -> str:
+        return get_method(self.method).objective(self.hp)  # its method's, or hparams' (the RL methods)
+
     @property
-    def gamma(self) -> float | None: return (self.hparams or {}).get("gamma")  # None for a method without a discount
+    def gamma(self) -> float | None:
+        return (self.hparams or {}).get("gamma")  # None for a method without a discount
+
     @property
-    def sample_lower(self) -> bool | None: return (self.hparams or {}).get("sample_lower")
+    def sample_lower(self) -> bool | None:
+        return (self.hparams or {}).get("sample_lower")
 
     @classmethod
     def from_saved(cls, saved: dict) -> "TrainConfig":
@@ -118,54 +167,94 @@ class TrainConfig:
     def _resolve_folder(self):
         "An image folder's run: its absolute path, its mode read from the files when `auto`, and the dataset name that says so."
         from hvaerl.data import folder_files, folder_mode
-        if self.image_mode not in ("auto", "L", "RGB"): raise ValueError(f"image_mode must be 'auto', 'L' or 'RGB', got {self.image_mode!r}")
-        if not (isinstance(self.image_size, int) and self.image_size >= 8): raise ValueError(f"image_size must be an integer >= 8, got {self.image_size!r}")
+
+        if self.image_mode not in ("auto", "L", "RGB"):
+            raise ValueError(f"image_mode must be 'auto', 'L' or 'RGB', got {self.image_mode!r}")
+        if not (isinstance(self.image_size, int) and self.image_size >= 8):
+            raise ValueError(f"image_size must be an integer >= 8, got {self.image_size!r}")
         self.data_folder, self.dataset = str(Path(self.data_folder).expanduser().resolve()), FOLDER_DATASET
-        if self.image_mode == "auto": self.image_mode = folder_mode(folder_files(self.data_folder)[0])  # the stored config says which
+        if self.image_mode == "auto":
+            self.image_mode = folder_mode(folder_files(self.data_folder)[0])  # the stored config says which
 
     @property
     def image_shape(self) -> tuple:
         "The dataset's (C, H, W) (FashionMNIST's for a name hvaerl.data does not know: data passed to `train` directly)."
-        if self.data_folder is not None: return (1 if self.image_mode == "L" else 3, self.image_size, self.image_size)
+        if self.data_folder is not None:
+            return (1 if self.image_mode == "L" else 3, self.image_size, self.image_size)
         return DATASETS[self.dataset].image_shape if self.dataset in DATASETS else (1, 28, 28)
 
-    def load(self, split: str, # "fit"/"valid" (training, validation), or "train"/"test" (a probe's; an image folder's held-out part is its test)
-             download: bool = False) -> "ImageDataset":
+    def load(
+        self,
+        split: str,  # "fit"/"valid" (training, validation), or "train"/"test" (a probe's; an image folder's held-out part is its test)
+        download: bool = False,
+    ) -> "ImageDataset":
         "The run's images of `split`: of `dataset`, or of `data_folder` when one is given."
         from hvaerl.data import load_dataset, load_image_folder
-        if self.data_folder is not None: return load_image_folder(self.data_folder, split, self.image_size, self.image_mode)
+
+        if self.data_folder is not None:
+            return load_image_folder(self.data_folder, split, self.image_size, self.image_mode)
         return load_dataset(self.dataset, split, data_root=self.data_root, download=download)
 
     def model_config(self, image_shape):
         "The architecture config of the run's model (ModelConfig, or the method's own config class)."
-        return get_method(self.method).model_config(image_shape, self.latents, self.levels, self.inference, self.backbone, self.hidden, channels=self.channels,
-                                                    wiring=self.wiring, spatial_levels=self.spatial_levels, merge=self.merge)
+        return get_method(self.method).model_config(
+            image_shape,
+            self.latents,
+            self.levels,
+            self.inference,
+            self.backbone,
+            self.hidden,
+            channels=self.channels,
+            wiring=self.wiring,
+            spatial_levels=self.spatial_levels,
+            merge=self.merge,
+        )
 
     def resolved_device(self) -> torch.device:
-        if self.device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise RuntimeError("device='cuda' was asked for but no GPU is visible: use device='cpu' or 'auto'")
         return torch.device(self.device)
 
-_LEGACY_HPARAMS = ("objective", "gamma", "sample_lower")  # TrainConfig fields until method hyperparameters had their own home
+# %% ../nbs/05_train.ipynb #c005_1
+_LEGACY_HPARAMS = (
+    "objective",
+    "gamma",
+    "sample_lower",
+)  # TrainConfig fields until method hyperparameters had their own home
 
+# %% ../nbs/05_train.ipynb #c005_2
 def _with_hparams(saved: dict) -> dict:
     "A stored train_config with `hparams`: an older one's objective, gamma and sample_lower fields moved there (where its method has them)."
-    if "hparams" in saved: return saved
+    if "hparams" in saved:
+        return saved
     own = {f.name for f in fields(get_method(saved.get("method")).hparams)}
     rest = {k: v for k, v in saved.items() if k not in _LEGACY_HPARAMS}
     return {**rest, "hparams": {k: saved[k] for k in _LEGACY_HPARAMS if k in own and saved.get(k) is not None}}
 
+# %% ../nbs/05_train.ipynb #c005_3
 FOLDER_DATASET = "image_folder"  # the `dataset` of a run on a data_folder
 
 # fields that may change between a run and its resumption without changing what is trained (how long, where, how fast)
-RESUMABLE_CHANGES = {"epochs", "budget_minutes", "out_dir", "data_root", "device", "log_every", "amp", "data_on_device", "compile",
-                     "data_folder"}  # a moved image folder: its content hash, checked on resume, says whether it holds the same images
+RESUMABLE_CHANGES = {
+    "epochs",
+    "budget_minutes",
+    "out_dir",
+    "data_root",
+    "device",
+    "log_every",
+    "amp",
+    "data_on_device",
+    "compile",
+    "data_folder",
+}  # a moved image folder: its content hash, checked on resume, says whether it holds the same images
 
 # %% ../nbs/05_train.ipynb #c009g
 class UsageError(ValueError):
     "A user's mistake on the command line or in a preset: reported as one line on stderr, exit status 2."
 
+# %% ../nbs/05_train.ipynb #c009g_1
 def optional_type(annotation) -> tuple:
     "(the type without None, whether None is allowed) of an annotation such as `int | None`."
     args = typing.get_args(annotation)
@@ -174,86 +263,135 @@ def optional_type(annotation) -> tuple:
         return (rest[0] if len(rest) == 1 else typing.Union[tuple(rest)]), True
     return annotation, False
 
+# %% ../nbs/05_train.ipynb #c009g_2
 def field_comments(cls) -> dict:
     "{field name: its trailing `# comment`} of a dataclass, read from its source ('' for a field without one)."
     src = textwrap.dedent(inspect.getsource(cls))
-    comments = {t.start[0]: t.string.lstrip("#").strip()
-                for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type == tokenize.COMMENT}
+    comments = {
+        t.start[0]: t.string.lstrip("#").strip()
+        for t in tokenize.generate_tokens(io.StringIO(src).readline)
+        if t.type == tokenize.COMMENT
+    }
     body = ast.parse(src).body[0].body
-    return {n.target.id: comments.get(n.lineno, "") for n in body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
-            and not ast.unparse(n.annotation).startswith("InitVar")}  # an InitVar is an argument, not a field
+    return {
+        n.target.id: comments.get(n.lineno, "")
+        for n in body
+        if isinstance(n, ast.AnnAssign)
+        and isinstance(n.target, ast.Name)
+        and not ast.unparse(n.annotation).startswith("InitVar")
+    }  # an InitVar is an argument, not a field
 
 # %% ../nbs/05_train.ipynb #c011
 class CheckpointError(ValueError):
     "A checkpoint that cannot be trusted: truncated, changed on disk, or unreadable."
 
+# %% ../nbs/05_train.ipynb #c011_1
 def save_checkpoint(path, state: dict):
     "`torch.save` streamed into a temporary file, its SHA-256 written beside `path` as pending, then the checkpoint and the checksum renamed into place."
     path = Path(path)
-    sums = path.with_name(path.name + ".sha256"); pending = sums.with_name(sums.name + ".tmp")
+    sums = path.with_name(path.name + ".sha256")
+    pending = sums.with_name(sums.name + ".tmp")
+
     def write(f):
-        torch.save(state, f); f.flush()
+        torch.save(state, f)
+        f.flush()
         # before the rename: a crash from here on leaves a checkpoint that matches `sums` (the old one) or `pending` (the new)
         atomic_write(pending, _sha256(Path(f.name)) + "\n")
+
     atomic_write(path, write)
     os.replace(pending, sums)
 
+# %% ../nbs/05_train.ipynb #c011_2
 def verify_checkpoint(path: Path) -> None:
     "Raise `CheckpointError` unless `path` matches the SHA-256 saved beside it (checkpoints from before checksums are read unchecked)."
     sums = [p for p in (path.with_name(path.name + ".sha256"), path.with_name(path.name + ".sha256.tmp")) if p.exists()]
     if sums and _sha256(path) not in {p.read_text().strip() for p in sums}:
-        raise CheckpointError(f"checkpoint {path} does not match its checksum {sums[0].name} (changed or damaged on disk): "
-                              "delete it, or pass --no-resume (resume=False) to start the run over")
+        raise CheckpointError(
+            f"checkpoint {path} does not match its checksum {sums[0].name} (changed or damaged on disk): "
+            "delete it, or pass --no-resume (resume=False) to start the run over"
+        )
 
+# %% ../nbs/05_train.ipynb #c011_3
 def load_checkpoint(path, map_location="cpu") -> dict:
     "Load a checkpoint written by `save_checkpoint`, verified against its checksum (it holds RNG states and configs, not only tensors)."
     path = Path(path)
-    if path.is_dir(): path = path / "ckpt.pt"
-    if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}: train a model there first (hvaerl.train.train)")
+    if path.is_dir():
+        path = path / "ckpt.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}: train a model there first (hvaerl.train.train)")
     verify_checkpoint(path)
-    try: return torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:  # e.g. a truncated zip archive
-        raise CheckpointError(f"checkpoint {path} cannot be read ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}): "
-                              "delete it, or pass --no-resume (resume=False) to start the run over") from e
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}): "
+            "delete it, or pass --no-resume (resume=False) to start the run over"
+        ) from e
 
+# %% ../nbs/05_train.ipynb #c011_4
 def load_model(path, map_location="cpu") -> nn.Module:
     "The trained model (of any method) stored in a run folder or checkpoint file, in eval mode."
     ck = load_checkpoint(path, map_location)
     model = get_method(ck["train_config"].get("method")).build_model(ck["model_config"])
-    model.load_state_dict(ck["model"]); return model.eval()
+    model.load_state_dict(ck["model"])
+    return model.eval()
 
+# %% ../nbs/05_train.ipynb #c011_5
 def _rng_state():
-    return dict(torch=torch.get_rng_state(), numpy=np.random.get_state(), python=random.getstate(),
-                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+    return dict(
+        torch=torch.get_rng_state(),
+        numpy=np.random.get_state(),
+        python=random.getstate(),
+        cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    )
 
+# %% ../nbs/05_train.ipynb #c011_6
 def _set_rng_state(s):
-    torch.set_rng_state(s["torch"]); np.random.set_state(s["numpy"]); random.setstate(s["python"])
-    if s.get("cuda") is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
+    torch.set_rng_state(s["torch"])
+    np.random.set_state(s["numpy"])
+    random.setstate(s["python"])
+    if s.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
 
 # %% ../nbs/05_train.ipynb #c011c
 def code_commit() -> str:
     "The git commit of hvaerl's source (short hash, '+uncommitted changes' when the package's files differ from it); 'unknown' outside a git checkout (an installed wheel)."
+
     def git(*args):
-        try: return subprocess.run(["git", "-C", str(Path(hvaerl.__file__).parent), *args], capture_output=True, text=True).stdout.strip()
-        except OSError: return ""  # no git on this machine
+        try:
+            return subprocess.run(
+                ["git", "-C", str(Path(hvaerl.__file__).parent), *args], capture_output=True, text=True
+            ).stdout.strip()
+        except OSError:
+            return ""  # no git on this machine
+
     commit = git("rev-parse", "--short", "HEAD")
-    return (commit + ("+uncommitted changes" if git("status", "--porcelain", "--", ".") else "")) if commit else "unknown"
+    return (
+        (commit + ("+uncommitted changes" if git("status", "--porcelain", "--", ".") else "")) if commit else "unknown"
+    )
 
 # %% ../nbs/05_train.ipynb #c013
 def seed_everything(seed: int):
     "Seed python, numpy and torch (all devices)."
-    random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
+# %% ../nbs/05_train.ipynb #c013_1
 def epoch_seed(seed: int, epoch: int) -> int:
     "The seed of an epoch's data order and binarization draws: a function of (seed, epoch) only, so resuming replays it."
-    return (seed * 1_000_003 + epoch) % (2 ** 63)
+    return (seed * 1_000_003 + epoch) % (2**63)
 
 # %% ../nbs/05_train.ipynb #c015
 @torch.no_grad()
-def validate(model: nn.Module, # a model of any method
-             dataset, batch_size: int = 500, max_batches: int | None = 10, device="cpu",
-             evaluate_batch=None, # the method's validation parts, (model, x) -> dict (`Method.evaluate`); default: found by the model's class
-            ) -> dict:
+def validate(
+    model: nn.Module,  # a model of any method
+    dataset,
+    batch_size: int = 500,
+    max_batches: int | None = 10,
+    device="cpu",
+    evaluate_batch=None,  # the method's validation parts, (model, x) -> dict (`Method.evaluate`); default: found by the model's class
+) -> dict:
     "Mean ELBO, reconstruction and per-level KL (where the method defines them) and active units on the first `max_batches` batches."
     model.eval()
     n = len(dataset) if max_batches is None else min(len(dataset), batch_size * max_batches)
@@ -263,7 +401,8 @@ def validate(model: nn.Module, # a model of any method
         x = x.to(device)
         parts = (evaluate_batch or evaluate)(model, x)
         for k in ("elbo", "recon", "kl"):
-            if k in parts: sums[k] = sums.get(k, 0.0) + parts[k].cpu() * x.shape[0]
+            if k in parts:
+                sums[k] = sums.get(k, 0.0) + parts[k].cpu() * x.shape[0]
         means.append([m.cpu() for m in model.infer(x, sample=False).q_mu])
     model.train()
     au = [active_units(torch.cat([m[l] for m in means])) for l in range(model.levels)]
@@ -274,66 +413,97 @@ def validate(model: nn.Module, # a model of any method
 @dataclass
 class TrainResult:
     model: nn.Module
-    history: list      # one dict per finished epoch
+    history: list  # one dict per finished epoch
     checkpoint: Path
-    stopped: str       # "epochs" or "budget"
+    stopped: str  # "epochs" or "budget"
 
+# %% ../nbs/05_train.ipynb #c017_1
 class TrainingDiverged(RuntimeError):
     "Raised when the loss becomes non-finite; the last good checkpoint is kept."
 
+# %% ../nbs/05_train.ipynb #c017_2
 class DifferentRunError(ValueError):
     "The out_dir holds a checkpoint of a run with other settings."
 
+# %% ../nbs/05_train.ipynb #c017_3
 def _same_run(saved: dict, cfg: TrainConfig):
     now, defaults = asdict(cfg), {f.name: f.default for f in fields(TrainConfig)}
-    saved = _with_hparams(saved)  # a checkpoint from before hparams: its objective, gamma, sample_lower, resolved as now
+    saved = _with_hparams(
+        saved
+    )  # a checkpoint from before hparams: its objective, gamma, sample_lower, resolved as now
     saved = {**saved, "hparams": asdict(get_method(saved.get("method")).hparams(**(saved.get("hparams") or {})))}
     # a field added after the checkpoint was written (absent from it) held its default then: the same run
-    diff = {k: (saved.get(k, defaults[k]), now[k]) for k in now if k not in RESUMABLE_CHANGES and _norm(saved.get(k, defaults[k])) != _norm(now[k])}
-    if diff: raise DifferentRunError(f"{cfg.out_dir} holds a checkpoint of a different run {diff}: use another out_dir, "
-                                     "or --no-resume (resume=False) to start over")
+    diff = {
+        k: (saved.get(k, defaults[k]), now[k])
+        for k in now
+        if k not in RESUMABLE_CHANGES and _norm(saved.get(k, defaults[k])) != _norm(now[k])
+    }
+    if diff:
+        raise DifferentRunError(
+            f"{cfg.out_dir} holds a checkpoint of a different run {diff}: use another out_dir, "
+            "or --no-resume (resume=False) to start over"
+        )
 
-def _norm(v): return list(v) if isinstance(v, (tuple, list)) else v
+# %% ../nbs/05_train.ipynb #c017_4
+def _norm(v):
+    return list(v) if isinstance(v, (tuple, list)) else v
 
+# %% ../nbs/05_train.ipynb #c017_5
 def _same_data(saved_hash: str | None, now_hash: str | None, cfg: TrainConfig):
     "An image folder whose content changed since the run started is a different run (built-in datasets are checksummed where they load)."
     if saved_hash and now_hash and saved_hash != now_hash:
-        raise DifferentRunError(f"{cfg.data_folder} changed since this run started (content sha256 {saved_hash[:12]}..., now {now_hash[:12]}...): "
-                                "restore the images, or use another out_dir, or --no-resume (resume=False) to start over")
+        raise DifferentRunError(
+            f"{cfg.data_folder} changed since this run started (content sha256 {saved_hash[:12]}..., now {now_hash[:12]}...): "
+            "restore the images, or use another out_dir, or --no-resume (resume=False) to start over"
+        )
 
+# %% ../nbs/05_train.ipynb #c017_6
 def compile_stages(model: nn.Module) -> nn.Module:
     "torch.compile, in place, the forward of each stage (the models run through `infer`/`skip_decode`, which call their stages, not `forward`)."
     for child in model.children():
-        for m in (child if isinstance(child, nn.ModuleList) else [child]): m.compile()  # names and state_dict keys stay as they are
+        for m in child if isinstance(child, nn.ModuleList) else [child]:
+            m.compile()  # names and state_dict keys stay as they are
     return model
 
+# %% ../nbs/05_train.ipynb #c017_7
 def _diverged(e, epoch: int, b: int, ckpt_path: Path, history: list, start_epoch: int, lr: float) -> TrainingDiverged:
-    last = (f"the last good checkpoint is {ckpt_path} (epoch {history[-1]['epoch'] if history else start_epoch})"
-            if ckpt_path.exists() else "no checkpoint was written yet")
-    return TrainingDiverged(f"{e} at epoch {epoch + 1}, batch {b}: {last}. Try a lower lr (now {lr}) or check the data for NaNs.")
+    last = (
+        f"the last good checkpoint is {ckpt_path} (epoch {history[-1]['epoch'] if history else start_epoch})"
+        if ckpt_path.exists()
+        else "no checkpoint was written yet"
+    )
+    return TrainingDiverged(
+        f"{e} at epoch {epoch + 1}, batch {b}: {last}. Try a lower lr (now {lr}) or check the data for NaNs."
+    )
 
 # %% ../nbs/05_train.ipynb #c017b0
 @dataclass
 class _Session:
     "One call of `train`: the run's config, method, model and optimizers, and where it stands."
+
     cfg: TrainConfig
     spec: "Method"
     model: nn.Module
-    opts: dict            # {name: optimizer}: one for most methods, three for the AAE
+    opts: dict  # {name: optimizer}: one for most methods, three for the AAE
     device: torch.device
-    n_batches: int        # batches per epoch
+    n_batches: int  # batches per epoch
     start_epoch: int = 0  # epochs finished before this call
     history: list = field(default_factory=list)
     elapsed: float = 0.0  # training seconds, summed over resumes
     stopped: str = "epochs"
-    hp: object = None     # the method's hyperparameters (its Method.hparams dataclass)
+    hp: object = None  # the method's hyperparameters (its Method.hparams dataclass)
 
     @property
-    def out(self) -> Path: return Path(self.cfg.out_dir)
+    def out(self) -> Path:
+        return Path(self.cfg.out_dir)
+
     @property
-    def ckpt_path(self) -> Path: return self.out / "ckpt.pt"
+    def ckpt_path(self) -> Path:
+        return self.out / "ckpt.pt"
+
     @property
-    def budget_s(self) -> float | None: return None if self.cfg.budget_minutes is None else 60 * self.cfg.budget_minutes
+    def budget_s(self) -> float | None:
+        return None if self.cfg.budget_minutes is None else 60 * self.cfg.budget_minutes
 
     def diverged(self, e: Exception, epoch: int, b: int) -> TrainingDiverged:
         return _diverged(e, epoch, b, self.ckpt_path, self.history, self.start_epoch, self.cfg.lr)
@@ -342,8 +512,12 @@ class _Session:
 def _start(cfg: TrainConfig, train_set) -> _Session:
     "A session before any epoch: batches per epoch checked, a half-written checkpoint removed, seeds set, the method's model and optimizers built."
     n_batches = len(train_set) // cfg.batch_size  # drop the ragged last batch
-    if n_batches == 0: raise ValueError(f"batch_size {cfg.batch_size} is larger than the {len(train_set)} training images: use a smaller batch_size")
-    if cfg.max_batches_per_epoch: n_batches = min(n_batches, cfg.max_batches_per_epoch)
+    if n_batches == 0:
+        raise ValueError(
+            f"batch_size {cfg.batch_size} is larger than the {len(train_set)} training images: use a smaller batch_size"
+        )
+    if cfg.max_batches_per_epoch:
+        n_batches = min(n_batches, cfg.max_batches_per_epoch)
     remove_stale_temporaries(Path(cfg.out_dir))  # a checkpoint half-written by a killed run
     seed_everything(cfg.seed)
     spec, device = get_method(cfg.method), cfg.resolved_device()
@@ -356,38 +530,61 @@ def _resume(s: _Session, train_set, progress: bool) -> bool:
     ck = load_checkpoint(s.ckpt_path, s.device)
     _same_run(ck["train_config"], s.cfg)
     _same_data(ck.get("data_hash"), getattr(train_set, "content_hash", None), s.cfg)
-    s.model.load_state_dict(ck["model"]); _set_rng_state(ck["rng"])
+    s.model.load_state_dict(ck["model"])
+    _set_rng_state(ck["rng"])
     states = ck.get("optimizers") or {"model": ck["optimizer"]}  # checkpoints before methods held one optimizer
-    for name, o in s.opts.items(): o.load_state_dict(states[name])
+    for name, o in s.opts.items():
+        o.load_state_dict(states[name])
     s.start_epoch, s.history, s.elapsed = ck["epoch"], ck["history"], ck["elapsed"]
     # a run stopped by its budget continues when the budget now allows more time (or was removed)
     if ck.get("stopped") == "budget" and s.budget_s is not None and s.elapsed >= s.budget_s:
-        if progress: print(f"{s.out}: already stopped on its budget after epoch {s.start_epoch} ({s.elapsed / 60:.1f} of {s.cfg.budget_minutes:g} min)")
+        if progress:
+            print(
+                f"{s.out}: already stopped on its budget after epoch {s.start_epoch} ({s.elapsed / 60:.1f} of {s.cfg.budget_minutes:g} min)"
+            )
         return True
-    if progress: print(f"resuming {s.out} after epoch {s.start_epoch} of {s.cfg.epochs} ({s.elapsed:.0f} s trained so far)")
+    if progress:
+        print(f"resuming {s.out} after epoch {s.start_epoch} of {s.cfg.epochs} ({s.elapsed:.0f} s trained so far)")
     return False
 
 # %% ../nbs/05_train.ipynb #c017b3
 def _open_run_folder(s: _Session, train_set, valid_set) -> None:
     "Before this call's first epoch: a fresh conv run's data-dependent init, torch.compile, and the run folder's config.json and provenance.json."
     cfg = s.cfg
-    if s.start_epoch == 0 and getattr(s.model, "wants_data_init", False):  # weight norm's data-dependent init, as the authors'
-        es = epoch_seed(cfg.seed, 0)  # epoch 0's first batch; the epoch reseeds the same way, so its draws are unchanged
+    if s.start_epoch == 0 and getattr(
+        s.model, "wants_data_init", False
+    ):  # weight norm's data-dependent init, as the authors'
+        es = epoch_seed(
+            cfg.seed, 0
+        )  # epoch 0's first batch; the epoch reseeds the same way, so its draws are unchanged
         train_set.reseed(es)
-        first = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(es))[:cfg.batch_size]
+        first = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(es))[: cfg.batch_size]
         s.model.data_init(train_set.batch(first)[0].to(s.device))
-    if cfg.compile: compile_stages(s.model)
+    if cfg.compile:
+        compile_stages(s.model)
     s.out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(s.out / "config.json", asdict(cfg))
-    write_json_atomic(s.out / "provenance.json", dict(train_data=train_set.source, valid_data=valid_set.source, data_hash=getattr(train_set, "content_hash", None),
-                                                      hvaerl_version=hvaerl.__version__, commit=code_commit()))
+    write_json_atomic(
+        s.out / "provenance.json",
+        dict(
+            train_data=train_set.source,
+            valid_data=valid_set.source,
+            data_hash=getattr(train_set, "content_hash", None),
+            hvaerl_version=hvaerl.__version__,
+            commit=code_commit(),
+        ),
+    )
 
 # %% ../nbs/05_train.ipynb #c017b4
 def _log_batch(s: _Session, parts: dict, sums: dict, epoch: int, b: int, writer, bar) -> None:
     "The one host sync every log_every batches: the NaN check of the summed loss (the GPU's), TensorBoard scalars, the progress bar."
-    if not torch.isfinite(sums["loss"]): raise s.diverged(NonFiniteLossError("non-finite loss"), epoch, b)
-    if writer is not None: _log_parts(writer, parts, epoch * s.n_batches + b)
-    bar.set_postfix(loss=f"{float(parts['loss']):.1f}", **({"kl_top": f"{float(parts['kl'][-1]):.2f}"} if "kl" in parts else {}))
+    if not torch.isfinite(sums["loss"]):
+        raise s.diverged(NonFiniteLossError("non-finite loss"), epoch, b)
+    if writer is not None:
+        _log_parts(writer, parts, epoch * s.n_batches + b)
+    bar.set_postfix(
+        loss=f"{float(parts['loss']):.1f}", **({"kl_top": f"{float(parts['kl'][-1]):.2f}"} if "kl" in parts else {})
+    )
 
 # %% ../nbs/05_train.ipynb #c017b5
 def _train_epoch(s: _Session, train_set, epoch: int, writer, progress: bool) -> tuple:
@@ -396,84 +593,138 @@ def _train_epoch(s: _Session, train_set, epoch: int, writer, progress: bool) -> 
     es = epoch_seed(cfg.seed, epoch)
     perm = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(es))
     train_set.reseed(es)
-    bar = tqdm(range(s.n_batches), desc=f"{cfg.method or cfg.objective} epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+    bar = tqdm(
+        range(s.n_batches),
+        desc=f"{cfg.method or cfg.objective} epoch {epoch + 1}/{cfg.epochs}",
+        disable=not progress,
+        leave=False,
+    )
     sums, t0 = {}, time.perf_counter()
     for b in bar:
-        x, _ = train_set.batch(perm[b * cfg.batch_size:(b + 1) * cfg.batch_size])
+        x, _ = train_set.batch(perm[b * cfg.batch_size : (b + 1) * cfg.batch_size])
         try:
             with mixed_precision(s.device, cfg.amp), deferred_nan_check(s.device.type == "cuda"):
                 parts = s.spec.train_batch(s.model, s.opts, x.to(s.device, non_blocking=True), s.hp)
-        except NonFiniteLossError as e: raise s.diverged(e, epoch, b) from e
+        except NonFiniteLossError as e:
+            raise s.diverged(e, epoch, b) from e
         for k in ("loss", "elbo"):  # summed on the device: no host sync per batch
-            if k in parts: sums[k] = sums.get(k, 0.0) + parts[k].detach().float()
-        if (epoch * s.n_batches + b) % cfg.log_every == 0: _log_batch(s, parts, sums, epoch, b, writer, bar)
+            if k in parts:
+                sums[k] = sums.get(k, 0.0) + parts[k].detach().float()
+        if (epoch * s.n_batches + b) % cfg.log_every == 0:
+            _log_batch(s, parts, sums, epoch, b, writer, bar)
         if s.budget_s is not None and s.elapsed + time.perf_counter() - t0 >= s.budget_s:
-            s.stopped = "budget"; break
+            s.stopped = "budget"
+            break
     s.elapsed += time.perf_counter() - t0
     sums = {k: float(v) for k, v in sums.items()}
-    if not math.isfinite(sums["loss"]): raise s.diverged(NonFiniteLossError("non-finite loss"), epoch, b)
+    if not math.isfinite(sums["loss"]):
+        raise s.diverged(NonFiniteLossError("non-finite loss"), epoch, b)
     return sums, b + 1
 
 # %% ../nbs/05_train.ipynb #c017b6
-def _validate_and_checkpoint(s: _Session, valid_set, epoch: int, sums: dict, done: int, writer, data_hash: str | None, progress: bool) -> None:
+def _validate_and_checkpoint(
+    s: _Session, valid_set, epoch: int, sums: dict, done: int, writer, data_hash: str | None, progress: bool
+) -> None:
     "Validate (monitoring only: nothing is selected on it), record the finished epoch, and checkpoint it atomically."
     cfg = s.cfg
     val = validate(s.model, valid_set, cfg.batch_size, cfg.valid_batches, s.device, s.spec.evaluate)
-    s.history.append(dict(epoch=epoch + 1, batches=done, seconds=s.elapsed, loss=sums["loss"] / done,
-                          **({"train_elbo": sums["elbo"] / done} if "elbo" in sums else {}), **{f"valid_{k}": v for k, v in val.items()}))
-    if writer is not None: _log_epoch(writer, val, epoch + 1)
-    if progress: print(f"epoch {epoch + 1}: loss {s.history[-1]['loss']:.2f}  " + _summary(val) + f"  ({s.elapsed:.0f} s)")
-    save_checkpoint(s.ckpt_path, dict(model=s.model.state_dict(), optimizers={k: o.state_dict() for k, o in s.opts.items()},
-                                      rng=_rng_state(), epoch=epoch + 1, history=s.history, elapsed=s.elapsed,
-                                      stopped=s.stopped if s.stopped == "budget" else None,
-                                      train_config=asdict(cfg), model_config=asdict(s.model.config), data_hash=data_hash))
-    write_json_atomic(s.out / "progress.json", dict(epoch=epoch + 1, epochs=cfg.epochs, seconds=s.elapsed))  # for `hvaerl reproduce`'s progress line
+    s.history.append(
+        dict(
+            epoch=epoch + 1,
+            batches=done,
+            seconds=s.elapsed,
+            loss=sums["loss"] / done,
+            **({"train_elbo": sums["elbo"] / done} if "elbo" in sums else {}),
+            **{f"valid_{k}": v for k, v in val.items()},
+        )
+    )
+    if writer is not None:
+        _log_epoch(writer, val, epoch + 1)
+    if progress:
+        print(f"epoch {epoch + 1}: loss {s.history[-1]['loss']:.2f}  " + _summary(val) + f"  ({s.elapsed:.0f} s)")
+    save_checkpoint(
+        s.ckpt_path,
+        dict(
+            model=s.model.state_dict(),
+            optimizers={k: o.state_dict() for k, o in s.opts.items()},
+            rng=_rng_state(),
+            epoch=epoch + 1,
+            history=s.history,
+            elapsed=s.elapsed,
+            stopped=s.stopped if s.stopped == "budget" else None,
+            train_config=asdict(cfg),
+            model_config=asdict(s.model.config),
+            data_hash=data_hash,
+        ),
+    )
+    write_json_atomic(
+        s.out / "progress.json", dict(epoch=epoch + 1, epochs=cfg.epochs, seconds=s.elapsed)
+    )  # for `hvaerl reproduce`'s progress line
 
 # %% ../nbs/05_train.ipynb #c017b
-def train(cfg: TrainConfig, # the run
-          train_set=None, # an hvaerl.data.ImageDataset; default: cfg.load("fit") (the dataset's, or data_folder's)
-          valid_set=None, # default: cfg.load("valid")
-          resume: bool = True, # continue from out_dir/ckpt.pt when it exists
-          progress: bool = True, # show a tqdm progress bar
-          tensorboard: bool = True, # write scalars to out_dir/tb
-         ) -> TrainResult:
+def train(
+    cfg: TrainConfig,  # the run
+    train_set=None,  # an hvaerl.data.ImageDataset; default: cfg.load("fit") (the dataset's, or data_folder's)
+    valid_set=None,  # default: cfg.load("valid")
+    resume: bool = True,  # continue from out_dir/ckpt.pt when it exists
+    progress: bool = True,  # show a tqdm progress bar
+    tensorboard: bool = True,  # write scalars to out_dir/tb
+) -> TrainResult:
     "Train the model of `cfg.method` (a hierarchical VAE without one) as `cfg` says, checkpointing every epoch into `cfg.out_dir`."
-    if train_set is None: train_set = cfg.load("fit")
-    if valid_set is None: valid_set = cfg.load("valid")
+    if train_set is None:
+        train_set = cfg.load("fit")
+    if valid_set is None:
+        valid_set = cfg.load("valid")
     device = cfg.resolved_device()
-    if (device.type == "cuda" if cfg.data_on_device is None else cfg.data_on_device): train_set = train_set.to(device)  # binarized there too
+    if device.type == "cuda" if cfg.data_on_device is None else cfg.data_on_device:
+        train_set = train_set.to(device)  # binarized there too
     s = _start(cfg, train_set)
-    if resume and s.ckpt_path.exists() and _resume(s, train_set, progress): return TrainResult(s.model, s.history, s.ckpt_path, "budget")
+    if resume and s.ckpt_path.exists() and _resume(s, train_set, progress):
+        return TrainResult(s.model, s.history, s.ckpt_path, "budget")
     _open_run_folder(s, train_set, valid_set)
     writer = None
     if tensorboard:
         from torch.utils.tensorboard import SummaryWriter
+
         writer = SummaryWriter(s.out / "tb")
     s.model.train()
     try:
         for epoch in range(s.start_epoch, cfg.epochs):
             sums, done = _train_epoch(s, train_set, epoch, writer, progress)
-            _validate_and_checkpoint(s, valid_set, epoch, sums, done, writer, getattr(train_set, "content_hash", None), progress)
-            if s.stopped == "budget": break
+            _validate_and_checkpoint(
+                s, valid_set, epoch, sums, done, writer, getattr(train_set, "content_hash", None), progress
+            )
+            if s.stopped == "budget":
+                break
     finally:
-        if writer is not None: writer.close()
+        if writer is not None:
+            writer.close()
     write_json_atomic(s.out / "history.json", s.history)
     return TrainResult(s.model, s.history, s.ckpt_path, s.stopped)
 
 # %% ../nbs/05_train.ipynb #c017c
 def _summary(val) -> str:
     out = [f"valid ELBO {val['elbo']:.2f}" if "elbo" in val else f"valid log p(x|z) {val['recon']:.2f}"]
-    if "kl" in val: out.append(f"KL/level {[round(k, 2) for k in val['kl']]}")
+    if "kl" in val:
+        out.append(f"KL/level {[round(k, 2) for k in val['kl']]}")
     return "  ".join(out + [f"active units {val['active_units']}"])
 
+# %% ../nbs/05_train.ipynb #c017c_1
 def _log_parts(writer, parts, step):
     for k in ("loss", "elbo", "recon", "d_loss", "g_loss"):
-        if k in parts: writer.add_scalar(f"train/{k}", float(parts[k]), step)
-    for l, v in enumerate(parts.get("kl", torch.empty(0)).tolist(), 1): writer.add_scalar(f"train/kl_level{l}", v, step)
-    for t, v in enumerate(parts.get("rewards", torch.empty(0)).tolist(), 1): writer.add_scalar(f"train/skip_elbo_step{t}", v, step)
+        if k in parts:
+            writer.add_scalar(f"train/{k}", float(parts[k]), step)
+    for l, v in enumerate(parts.get("kl", torch.empty(0)).tolist(), 1):
+        writer.add_scalar(f"train/kl_level{l}", v, step)
+    for t, v in enumerate(parts.get("rewards", torch.empty(0)).tolist(), 1):
+        writer.add_scalar(f"train/skip_elbo_step{t}", v, step)
 
+# %% ../nbs/05_train.ipynb #c017c_2
 def _log_epoch(writer, val, epoch):
     for k in ("elbo", "recon"):
-        if k in val: writer.add_scalar(f"valid/{k}", val[k], epoch)
-    for l, k in enumerate(val.get("kl", []), 1): writer.add_scalar(f"valid/kl_level{l}", k, epoch)
-    for l, a in enumerate(val["active_units"], 1): writer.add_scalar(f"valid/active_units_level{l}", a, epoch)
+        if k in val:
+            writer.add_scalar(f"valid/{k}", val[k], epoch)
+    for l, k in enumerate(val.get("kl", []), 1):
+        writer.add_scalar(f"valid/kl_level{l}", k, epoch)
+    for l, a in enumerate(val["active_units"], 1):
+        writer.add_scalar(f"valid/active_units_level{l}", a, epoch)

@@ -11,6 +11,7 @@ all 60,000 -> 10,000 images) and the top level's KL. The 10-epoch point is the q
 Writes results/budget/<run>/epoch<N>.json and history.json per run, results/budget/curve.csv, curve.png/pdf and
 README.md. Interrupted, it resumes: a point already written is not recomputed, a run continues from its checkpoint.
 """
+
 import argparse, json, os, shutil, sys, time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -23,25 +24,32 @@ NAMES = {"vae": "VAE", "ivae": "IVAE", "hvae": "HVAE", "lvae": "LVAE", "hvae_rl"
 def continue_run(run: str, epochs: list, runs_dir: Path, threads: int) -> list:
     "Continue runs_dir/<run> (a copy under runs/budget) to each budget in turn; score the probe at each. Returns the points written."
     import torch
+
     torch.set_num_threads(threads)
     from hvaerl.data import load_dataset
     from hvaerl.train import TrainConfig, train
     from hvaerl.probe import probe_model
     from hvaerl.metrics import collapse_report
     from hvaerl.sources import write_json_atomic
+
     src, work, res = runs_dir / "quick" / run, runs_dir / "budget" / run, OUT / run
     res.mkdir(parents=True, exist_ok=True)
     if not (work / "ckpt.pt").exists():  # start from the quick preset's checkpoint, never touching it
         if not (src / "ckpt.pt").exists():
-            raise FileNotFoundError(f"{src}/ckpt.pt not found: run `hvaerl reproduce --preset quick` first (its runs keep their checkpoints)")
+            raise FileNotFoundError(
+                f"{src}/ckpt.pt not found: run `hvaerl reproduce --preset quick` first (its runs keep their checkpoints)"
+            )
         work.mkdir(parents=True, exist_ok=True)
-        for f in ("ckpt.pt", "ckpt.pt.sha256", "config.json"): shutil.copy2(src / f, work / f)
+        for f in ("ckpt.pt", "ckpt.pt.sha256", "config.json"):
+            shutil.copy2(src / f, work / f)
     saved = json.loads((work / "config.json").read_text())
     train_images, test_images = load_dataset(saved["dataset"], "train"), load_dataset(saved["dataset"], "test")
     points = []
     for n in sorted(epochs):
         point = res / f"epoch{n}.json"
-        if point.exists(): points.append(json.loads(point.read_text())); continue
+        if point.exists():
+            points.append(json.loads(point.read_text()))
+            continue
         cfg = TrainConfig.from_saved({**saved, "epochs": n, "out_dir": str(work)})
         t0 = time.time()
         result = train(cfg, train_images, test_images, progress=False, tensorboard=False)
@@ -49,49 +57,91 @@ def continue_run(run: str, epochs: list, runs_dir: Path, threads: int) -> list:
         train_images.reseed(cfg.seed)  # the run notebook's probe: the same binarization draw of the training images
         probe = probe_model(model, train_images, test_images)
         report = collapse_report(model, test_images.head(5000))
-        rec = dict(run=run, method=cfg.method, wiring=cfg.wiring, seed=cfg.seed, epochs=len(result.history),
-                   acc_zL=probe[f"z{model.levels}"], kl_top=float(report["kl_nats"].iloc[-1]),
-                   top_active=int(report["active_units"].iloc[-1]), train_seconds=result.history[-1]["seconds"],
-                   wall_seconds=time.time() - t0, threads=threads, probe="paper (sampled-pass means, raw, SVM C=1, 60000 -> 10000)")
+        rec = dict(
+            run=run,
+            method=cfg.method,
+            wiring=cfg.wiring,
+            seed=cfg.seed,
+            epochs=len(result.history),
+            acc_zL=probe[f"z{model.levels}"],
+            kl_top=float(report["kl_nats"].iloc[-1]),
+            top_active=int(report["active_units"].iloc[-1]),
+            train_seconds=result.history[-1]["seconds"],
+            wall_seconds=time.time() - t0,
+            threads=threads,
+            probe="paper (sampled-pass means, raw, SVM C=1, 60000 -> 10000)",
+        )
         write_json_atomic(point, rec)
         write_json_atomic(res / "history.json", result.history)
-        points.append(rec); print(json.dumps(rec), flush=True)
+        points.append(rec)
+        print(json.dumps(rec), flush=True)
     return points
 
 
 def ten_epoch_point(run: str) -> dict | None:
     "The quick preset's own 10-epoch result of `run` (results/quick/<run>/metrics.json)."
     f = ROOT / "results" / "quick" / run / "metrics.json"
-    if not f.exists(): return None
+    if not f.exists():
+        return None
     from hvaerl.tables import run_wiring
+
     m = json.loads(f.read_text())
-    return dict(run=run, method=m["method"], wiring=run_wiring(m), seed=m["seed"],
-                epochs=m["epochs_done"], acc_zL=m["acc_zL"], kl_top=m["kl_top"], top_active=m["active_units"][-1])
+    return dict(
+        run=run,
+        method=m["method"],
+        wiring=run_wiring(m),
+        seed=m["seed"],
+        epochs=m["epochs_done"],
+        acc_zL=m["acc_zL"],
+        kl_top=m["kl_top"],
+        top_active=m["active_units"][-1],
+    )
 
 
 def plot(methods: list) -> None:
     import pandas as pd, matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     rows = []
     for m in methods:
         run = f"fashion_mnist-{m}-s0"
-        if (p := ten_epoch_point(run)) is not None: rows.append(p)
+        if (p := ten_epoch_point(run)) is not None:
+            rows.append(p)
         rows += [json.loads(f.read_text()) for f in sorted((OUT / run).glob("epoch*.json"))]
     df = pd.DataFrame(rows).sort_values(["method", "epochs"])
     df[["method", "wiring", "seed", "epochs", "acc_zL", "kl_top", "top_active"]].to_csv(OUT / "curve.csv", index=False)
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     for m, part in df.groupby("method", sort=False):
-        a.plot(part.epochs, part.acc_zL, "o-", label=NAMES.get(m, m)); b.plot(part.epochs, part.kl_top, "o-", label=NAMES.get(m, m))
-    a.set(xscale="log", xlabel="epochs (log scale)", ylabel="z_L probe accuracy (%, paper's probe)", title="Probe accuracy of z_L against training")
-    b.set(xscale="log", yscale="symlog", xlabel="epochs (log scale)", ylabel="KL of z_L (nats)", title="Top-level KL against training")
+        a.plot(part.epochs, part.acc_zL, "o-", label=NAMES.get(m, m))
+        b.plot(part.epochs, part.kl_top, "o-", label=NAMES.get(m, m))
+    a.set(
+        xscale="log",
+        xlabel="epochs (log scale)",
+        ylabel="z_L probe accuracy (%, paper's probe)",
+        title="Probe accuracy of z_L against training",
+    )
+    b.set(
+        xscale="log",
+        yscale="symlog",
+        xlabel="epochs (log scale)",
+        ylabel="KL of z_L (nats)",
+        title="Top-level KL against training",
+    )
     for ax in (a, b):
-        ax.set_xticks(sorted(df.epochs.unique())); ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter()); ax.grid(alpha=.3)
+        ax.set_xticks(sorted(df.epochs.unique()))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.grid(alpha=0.3)
     a.legend()
-    fig.suptitle("FashionMNIST, MLP, wiring as_run, seed 0: quick-preset runs continued (one run per method, resumed at each budget)", fontsize=9)
+    fig.suptitle(
+        "FashionMNIST, MLP, wiring as_run, seed 0: quick-preset runs continued (one run per method, resumed at each budget)",
+        fontsize=9,
+    )
     fig.tight_layout()
-    for ext in ("png", "pdf"): fig.savefig(OUT / f"curve.{ext}", dpi=130)
+    for ext in ("png", "pdf"):
+        fig.savefig(OUT / f"curve.{ext}", dpi=130)
     print(df[["method", "epochs", "acc_zL", "kl_top", "top_active"]].to_string(index=False))
 
 
@@ -99,18 +149,25 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, nargs="+", default=[20, 40, 80], help="budgets (total epochs) to score")
     ap.add_argument("--methods", nargs="+", default=["vae", "ivae", "hvae_rl", "lvae_rl"], choices=sorted(NAMES))
-    ap.add_argument("--runs-dir", type=Path, default=ROOT / "runs", help="where runs/quick/<run> (the source) and runs/budget/<run> live")
+    ap.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=ROOT / "runs",
+        help="where runs/quick/<run> (the source) and runs/budget/<run> live",
+    )
     ap.add_argument("--jobs", type=int, default=2, help="runs side by side")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
     ap.add_argument("--plot-only", action="store_true", help="only redraw the curve from results/budget")
     a = ap.parse_args()
-    if any(n <= 10 for n in a.epochs): ap.error("--epochs are totals beyond the quick preset's 10, e.g. 20 40 80")
+    if any(n <= 10 for n in a.epochs):
+        ap.error("--epochs are totals beyond the quick preset's 10, e.g. 20 40 80")
     OUT.mkdir(parents=True, exist_ok=True)
     if not a.plot_only:
         runs = [f"fashion_mnist-{m}-s0" for m in a.methods]
         with ProcessPoolExecutor(a.jobs) as pool:
             futures = [pool.submit(continue_run, r, a.epochs, a.runs_dir, a.threads) for r in runs]
-            for f in futures: f.result()
+            for f in futures:
+                f.result()
     plot(a.methods)
 
 

@@ -2,19 +2,23 @@
 
 nbdev's own `nbdev-readme` needs Quarto, which cannot be installed offline; this keeps the same contract
 (index.ipynb is the source of the README) with no extra tool. Cells flagged `#| hide` are left out."""
+
 import json, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parents[1]
+
 
 def render(nb_path=root / "nbs" / "index.ipynb") -> str:
     nb = json.loads(Path(nb_path).read_text())
     parts = ["<!-- Generated from nbs/index.ipynb by scripts/render_readme.py: edit the notebook, not this file. -->"]
     for cell in nb["cells"]:
         src = "".join(cell["source"]).strip("\n")
-        if not src or src.startswith("#| hide") or src.startswith("#| default_exp"): continue
+        if not src or src.startswith("#| hide") or src.startswith("#| default_exp"):
+            continue
         parts.append(src if cell["cell_type"] == "markdown" else f"```python\n{src}\n```")
     return "\n\n".join(parts) + "\n"
+
 
 if __name__ == "__main__":
     (root / "README.md").write_text(render())

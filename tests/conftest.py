@@ -1,4 +1,5 @@
 """Shared pytest fixtures."""
+
 import os, random
 import numpy as np
 import pytest
@@ -11,5 +12,8 @@ def _global_seed_from_environment():
     seed = os.environ.get("HVAERL_TEST_GLOBAL_SEED")
     if seed:
         import torch
-        torch.manual_seed(int(seed)); np.random.seed(int(seed)); random.seed(int(seed))
+
+        torch.manual_seed(int(seed))
+        np.random.seed(int(seed))
+        random.seed(int(seed))
     yield

@@ -1,20 +1,34 @@
 """User errors of the `hvaerl` command: each exits with status 2 and one line on stderr, no traceback, nothing written.
 
 Every case fails before training starts (most before any data is loaded), so the whole file runs in about a minute."""
+
 import os, subprocess, sys
 from pathlib import Path
 import pytest, yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
 def hvaerl(*args, cwd):
     "Run `python -m hvaerl.cli *args` in `cwd`; the completed process (text)."
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "hvaerl.cli", *map(str, args)], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "hvaerl.cli", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
 
 def files(folder: Path) -> set:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
 
 def assert_one_line_error(r, says: str):
     lines = r.stderr.splitlines()
@@ -23,11 +37,16 @@ def assert_one_line_error(r, says: str):
     assert "Traceback" not in r.stderr + r.stdout
     assert says in lines[0], lines[0]
 
+
 def read_only_dir(tmp_path: Path) -> Path:
     "A folder nobody here can write into: chmod 555 for a user; root ignores modes, so /sys (a kernel filesystem) for root."
-    if os.geteuid() == 0: return Path("/sys/hvaerl-test-out")
-    d = tmp_path / "read_only"; d.mkdir(); d.chmod(0o555)
+    if os.geteuid() == 0:
+        return Path("/sys/hvaerl-test-out")
+    d = tmp_path / "read_only"
+    d.mkdir()
+    d.chmod(0o555)
     return d / "run"
+
 
 BAD_TRAIN = {  # flags -> what the one line must say
     "dataset_unknown": (["--dataset", "cifar11"], "--dataset: unknown dataset 'cifar11': use one of fashion_mnist"),
@@ -38,30 +57,42 @@ BAD_TRAIN = {  # flags -> what the one line must say
     "levels_text": (["--levels", "three"], "--levels: expected an integer or none, got 'three'"),
     "hidden_one": (["--hidden", "64"], "--hidden: hidden (64,) needs one width per level (5)"),
     "batch_size_huge": (["--batch-size", "100000"], "--batch-size 100000 is larger than the"),
-    "max_batches_negative": (["--max-batches-per-epoch", "-1"], "--max-batches-per-epoch: max_batches_per_epoch must be a positive"),
+    "max_batches_negative": (
+        ["--max-batches-per-epoch", "-1"],
+        "--max-batches-per-epoch: max_batches_per_epoch must be a positive",
+    ),
     "gamma_text": (["--gamma", "abc"], "--gamma: expected a number, got 'abc'"),
     "sample_lower_typo": (["--sample-lower", "ture"], "--sample-lower: expected true or false, got 'ture'"),
-    "image_size_without_folder": (["--image-size", "32"], "--image-size: image_size and image_mode apply to a data_folder's images only"),
+    "image_size_without_folder": (
+        ["--image-size", "32"],
+        "--image-size: image_size and image_mode apply to a data_folder's images only",
+    ),
     "dataset_and_folder": (["--dataset", "mnist", "--data-folder", "{tmp}"], "give one of them"),
 }
+
 
 @pytest.mark.parametrize("case", list(BAD_TRAIN))
 def test_train_user_error_is_one_line(case, tmp_path):
     if case == "device_cuda":
         import torch
-        if torch.cuda.is_available(): pytest.skip("a GPU is visible")
+
+        if torch.cuda.is_available():
+            pytest.skip("a GPU is visible")
     (tmp_path / "a_file").write_text("not a folder")
     (tmp_path / "no_data").mkdir()
     argv, says = BAD_TRAIN[case]
     argv = [a.format(tmp=tmp_path, read_only=read_only_dir(tmp_path)) for a in argv]
     out_dir = Path(argv[argv.index("--out-dir") + 1]) if "--out-dir" in argv else tmp_path / "runs"
-    if "--out-dir" not in argv: argv += ["--out-dir", str(out_dir)]
+    if "--out-dir" not in argv:
+        argv += ["--out-dir", str(out_dir)]
     before = files(tmp_path)
     r = hvaerl("train", *argv, cwd=tmp_path)
-    if case == "batch_size_huge" and "not found (looked in" in r.stderr: pytest.skip("FashionMNIST is not on this machine")
+    if case == "batch_size_huge" and "not found (looked in" in r.stderr:
+        pytest.skip("FashionMNIST is not on this machine")
     assert_one_line_error(r, says)
     assert files(tmp_path) == before, "a file was written"
     assert not out_dir.exists() or out_dir.is_file()
+
 
 BAD_REPRODUCE = {
     "jobs_zero": (["--jobs", "0"], "--jobs: expected a positive integer, got 0"),
@@ -69,13 +100,21 @@ BAD_REPRODUCE = {
     "preset_unknown": (["--preset", "nope"], "--preset: unknown preset 'nope': use one of"),
     "preset_typo": (["--preset", "{tmp}/typo.yaml", "--dry-run"], "groups[0] (table1): unknown key 'budget_minute'"),
     "preset_string_for_list": (["--preset", "{tmp}/string.yaml", "--dry-run"], "methods expects a list of names"),
-    "preset_bad_type": (["--preset", "{tmp}/soon.yaml", "--dry-run"], "budget_minutes expects a number or null, got 'soon'"),
+    "preset_bad_type": (
+        ["--preset", "{tmp}/soon.yaml", "--dry-run"],
+        "budget_minutes expects a number or null, got 'soon'",
+    ),
 }
+
 
 @pytest.mark.parametrize("case", list(BAD_REPRODUCE))
 def test_reproduce_user_error_is_one_line(case, tmp_path):
     group = dict(name="table1", methods=["hvae"], epochs=1)
-    for name, change in (("typo", dict(budget_minute=0.1)), ("string", dict(methods="hvae")), ("soon", dict(budget_minutes="soon"))):
+    for name, change in (
+        ("typo", dict(budget_minute=0.1)),
+        ("string", dict(methods="hvae")),
+        ("soon", dict(budget_minutes="soon")),
+    ):
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(dict(name=name, groups=[{**group, **change}])))
     argv, says = BAD_REPRODUCE[case]
     before = files(tmp_path)
@@ -83,10 +122,12 @@ def test_reproduce_user_error_is_one_line(case, tmp_path):
     assert_one_line_error(r, says)
     assert files(tmp_path) == before, "a file was written"
 
+
 def test_no_command_prints_help_and_exits_2(tmp_path):
     r = hvaerl(cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.startswith("usage: hvaerl") and "Traceback" not in r.stderr
     assert files(tmp_path) == set()
+
 
 def test_version_and_help(tmp_path):
     r = hvaerl("--version", cwd=tmp_path)
@@ -94,18 +135,43 @@ def test_version_and_help(tmp_path):
     r = hvaerl("train", "--help", cwd=tmp_path)
     assert r.returncode == 0
     # help from the fields' comments, types from the annotations, the valid names listed
-    for text in ("discount of the Q-value", "--hidden INTS|none", "--sample-lower true|false", "cifar10", "hvae_rl", "rl_stepwise", "--download"):
+    for text in (
+        "discount of the Q-value",
+        "--hidden INTS|none",
+        "--sample-lower true|false",
+        "cifar10",
+        "hvae_rl",
+        "rl_stepwise",
+        "--download",
+    ):
         assert text in r.stdout, text
     r = hvaerl("reproduce", "--help", cwd=tmp_path)
     assert r.returncode == 0 and "quick" in r.stdout and "paper" in r.stdout
 
+
 def test_damaged_or_foreign_checkpoint_is_one_line(tmp_path):
     "A checkpoint changed on disk, or one of a run with other settings: one line naming the folder and --no-resume; the files stay as they were."
     run = tmp_path / "run"
-    ok = hvaerl("train", "--method", "vae", "--epochs", "1", "--max-batches-per-epoch", "1", "--valid-batches", "1", "--out-dir", run, cwd=tmp_path)
-    if "not found (looked in" in ok.stderr: pytest.skip("FashionMNIST is not on this machine")
+    ok = hvaerl(
+        "train",
+        "--method",
+        "vae",
+        "--epochs",
+        "1",
+        "--max-batches-per-epoch",
+        "1",
+        "--valid-batches",
+        "1",
+        "--out-dir",
+        run,
+        cwd=tmp_path,
+    )
+    if "not found (looked in" in ok.stderr:
+        pytest.skip("FashionMNIST is not on this machine")
     assert ok.returncode == 0, ok.stderr
-    other = hvaerl("train", "--method", "hvae", "--epochs", "2", "--out-dir", run, cwd=tmp_path)  # another method, same folder
+    other = hvaerl(
+        "train", "--method", "hvae", "--epochs", "2", "--out-dir", run, cwd=tmp_path
+    )  # another method, same folder
     assert_one_line_error(other, "holds a checkpoint of a different run")
     assert "--no-resume" in other.stderr
     ck = run / "ckpt.pt"

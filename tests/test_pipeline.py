@@ -1,8 +1,10 @@
 "The reproduction pipeline's executors and presets, with a stand-in run notebook (no training)."
+
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
-from hvaerl.pipeline import (RunSpec, build_grid, dry_run_notebook, is_complete, load_preset, run_grid, preset_path)
+from hvaerl.pipeline import RunSpec, build_grid, dry_run_notebook, is_complete, load_preset, run_grid, preset_path
+
 
 def test_quick_preset_grid():
     runs = {r.run_id: r for r in build_grid(load_preset("quick"))}
@@ -12,7 +14,9 @@ def test_quick_preset_grid():
     assert all(r.dataset == "fashion_mnist" for r in table1)
     assert all({r.seed for r in table1 if r.method == m} == {0, 1, 2} for m in {r.method for r in table1})
     table4 = [r for r in runs.values() if "table4" in r.groups]
-    assert {r.gamma for r in table4} == {0.0} and {(r.method, r.seed) for r in table4} == {(m, s) for m in ("hvae_rl", "lvae_rl") for s in (0, 1, 2)}
+    assert {r.gamma for r in table4} == {0.0} and {(r.method, r.seed) for r in table4} == {
+        (m, s) for m in ("hvae_rl", "lvae_rl") for s in (0, 1, 2)
+    }
     assert {r.seed for r in runs.values() if {"fig2", "fig6"} & set(r.groups)} == {0}
     # the full-z probe (two minutes of SVM a run) only where Table 3 reports it: Table 1's four hierarchies
     full = {(r.method, r.seed) for r in runs.values() if {**r.params}.get("probe_full", True)}
@@ -21,7 +25,9 @@ def test_quick_preset_grid():
     assert {r.levels for r in runs.values() if "fig6" in r.groups} == {2, 3}
     assert {r.dataset for r in runs.values() if "fig2" in r.groups} == {"mnist"}
     # the preset declares which runs save the arrays Figs. 1, 2 and 5 draw: seed 0 of HVAE and HVAE+RL at their own L and discount
-    assert {r.run_id for r in runs.values() if r.figure_data} == {f"{d}-{m}-s0" for d in ("fashion_mnist", "mnist") for m in ("hvae", "hvae_rl")}
+    assert {r.run_id for r in runs.values() if r.figure_data} == {
+        f"{d}-{m}-s0" for d in ("fashion_mnist", "mnist") for m in ("hvae", "hvae_rl")
+    }
     # budgets in epochs, not minutes (they reproduce under load), and equal for every FashionMNIST run: with rl_fused, equal
     # epochs are equal numbers of updates, the paper's comparison
     assert all(r.budget_minutes is None for r in runs.values())
@@ -29,13 +35,16 @@ def test_quick_preset_grid():
     # full epochs: the run notebook's smoke cap on batches per epoch must be lifted by the preset
     assert all("max_batches_per_epoch" in r.params and r.params["max_batches_per_epoch"] is None for r in runs.values())
 
+
 def test_wiring_preset_grid():
     "The wiring ablation: four hierarchies under each wiring, seed 0, into its own figures folder (figures/ is the quick preset's)."
     preset = load_preset("wiring")
     runs = build_grid(preset)
-    assert {(r.method, r.params.get("wiring", "as_run")) for r in runs} == {(m, w) for m in ("hvae", "hvae_rl", "lvae", "lvae_rl")
-                                                                            for w in ("as_run", "skip", "markov")}
+    assert {(r.method, r.params.get("wiring", "as_run")) for r in runs} == {
+        (m, w) for m in ("hvae", "hvae_rl", "lvae", "lvae_rl") for w in ("as_run", "skip", "markov")
+    }
     assert {r.seed for r in runs} == {0} and preset["figures"] == "figures/wiring"
+
 
 def test_paper_preset_grid():
     runs = build_grid(load_preset("paper"))
@@ -43,15 +52,23 @@ def test_paper_preset_grid():
     assert len(table1) == 5 * 8 * 5
     assert {r.epochs for r in table1 if r.method.endswith("_rl")} == {200}
     assert {r.epochs for r in table1 if not r.method.endswith("_rl")} == {1000}
-    assert {(r.levels, r.epochs) for r in runs if "fig6" in r.groups and r.method == "hvae_rl"} == {(1, 1000), (2, 500), (3, 333), (4, 250)}
+    assert {(r.levels, r.epochs) for r in runs if "fig6" in r.groups and r.method == "hvae_rl"} == {
+        (1, 1000),
+        (2, 500),
+        (3, 333),
+        (4, 250),
+    }
     assert all(r.params["backbone"] == "conv" and r.params["device"] == "cuda" for r in runs)
     # the RL methods train as Algorithm 1 (L updates per batch), every method for the same number of updates
     assert all(r.params.get("objective") == "rl_stepwise" for r in runs if r.method.endswith("_rl"))
     assert all(r.params.get("merge") == "learned" for r in runs)
     assert all("max_batches_per_epoch" in r.params and r.params["max_batches_per_epoch"] is None for r in runs)
 
+
 def test_unknown_preset_lists_known():
-    with pytest.raises(ValueError, match="quick"): preset_path("nope")
+    with pytest.raises(ValueError, match="quick"):
+        preset_path("nope")
+
 
 def test_failing_run_is_isolated_and_reported(tmp_path):
     nb = dry_run_notebook(tmp_path / "nb.ipynb")
@@ -61,68 +78,100 @@ def test_failing_run_is_isolated_and_reported(tmp_path):
     assert "exploded on purpose" in out["x-boom-s0"].error and Path(out["x-boom-s0"].notebook).exists()
     assert json.loads((tmp_path / "runs/x-ok-s1/metrics.json").read_text())["seed"] == 1  # others untouched
 
+
 def test_resume_after_killed_batch(tmp_path):
     "Kill a batch while its second run is in flight; rerunning skips the finished run and completes the rest."
     nb = dry_run_notebook(tmp_path / "nb.ipynb", sleep=4)
-    script = (f"from hvaerl.pipeline import RunSpec, run_grid\n"
-              f"run_grid([RunSpec('x', 'm', s) for s in range(3)], {str(tmp_path / 'runs')!r}, notebook={str(nb)!r}, progress=False)")
+    script = (
+        f"from hvaerl.pipeline import RunSpec, run_grid\n"
+        f"run_grid([RunSpec('x', 'm', s) for s in range(3)], {str(tmp_path / 'runs')!r}, notebook={str(nb)!r}, progress=False)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
     deadline = time.time() + 120
-    while not is_complete(tmp_path / "runs/x-m-s0") and time.time() < deadline: time.sleep(0.2)
+    while not is_complete(tmp_path / "runs/x-m-s0") and time.time() < deadline:
+        time.sleep(0.2)
     assert is_complete(tmp_path / "runs/x-m-s0")
-    os.killpg(proc.pid, signal.SIGKILL); proc.wait()  # the whole batch dies, kernels included
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()  # the whole batch dies, kernels included
     assert not is_complete(tmp_path / "runs/x-m-s2")
     first = json.loads((tmp_path / "runs/x-m-s0/metrics.json").read_text())
     quick = dry_run_notebook(tmp_path / "nb.ipynb", sleep=0)
-    out = {o.run_id: o.status for o in run_grid([RunSpec("x", "m", s) for s in range(3)], tmp_path / "runs", notebook=quick, progress=False)}
+    out = {
+        o.run_id: o.status
+        for o in run_grid([RunSpec("x", "m", s) for s in range(3)], tmp_path / "runs", notebook=quick, progress=False)
+    }
     assert out["x-m-s0"] == "skipped" and out["x-m-s2"] == "done"
     assert json.loads((tmp_path / "runs/x-m-s0/metrics.json").read_text()) == first
+
 
 def test_slurm_path_through_submitit_local_executor(tmp_path):
     nb = dry_run_notebook(tmp_path / "nb.ipynb")
     runs = [RunSpec("x", "ok", 0), RunSpec("x", "boom", 0)]
-    out = {o.run_id: o.status for o in run_grid(runs, tmp_path / "runs", executor="submitit_local", notebook=nb, progress=False)}
+    out = {
+        o.run_id: o.status
+        for o in run_grid(runs, tmp_path / "runs", executor="submitit_local", notebook=nb, progress=False)
+    }
     assert out == {"x-ok-s0": "done", "x-boom-s0": "failed"}
     assert (tmp_path / "runs/submitit").is_dir()
+
 
 def test_kill9_of_a_batch_leaves_no_process_and_a_rerun_completes_each_run_once(tmp_path):
     "kill -9 of the batch's own process (not its group): its workers and their kernels die within 10 s; a rerun trains each run once."
     import psutil
+
     nb = dry_run_notebook(tmp_path / "nb.ipynb", sleep=30)
-    script = (f"from hvaerl.pipeline import RunSpec, run_grid\n"
-              f"run_grid([RunSpec('x', 'm', s) for s in range(2)], {str(tmp_path / 'runs')!r}, jobs=2, notebook={str(nb)!r}, progress=False)")
+    script = (
+        f"from hvaerl.pipeline import RunSpec, run_grid\n"
+        f"run_grid([RunSpec('x', 'm', s) for s in range(2)], {str(tmp_path / 'runs')!r}, jobs=2, notebook={str(nb)!r}, progress=False)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.time() + 120
-    while time.time() < deadline and len([c for c in psutil.Process(proc.pid).children(recursive=True) if "ipykernel" in " ".join(c.cmdline())]) < 2:
+    while (
+        time.time() < deadline
+        and len([c for c in psutil.Process(proc.pid).children(recursive=True) if "ipykernel" in " ".join(c.cmdline())])
+        < 2
+    ):
         time.sleep(0.2)
     family = psutil.Process(proc.pid).children(recursive=True)
     assert sum("ipykernel" in " ".join(c.cmdline()) for c in family) == 2  # both runs are in flight, each in its kernel
-    proc.kill(); proc.wait()
+    proc.kill()
+    proc.wait()
     gone, alive = psutil.wait_procs(family, timeout=10)
     assert not alive, [p.cmdline() for p in alive]
     assert not any(is_complete(tmp_path / f"runs/x-m-s{s}") for s in range(2))
     quick = dry_run_notebook(tmp_path / "nb.ipynb", sleep=0)
     out = run_grid([RunSpec("x", "m", s) for s in range(2)], tmp_path / "runs", jobs=2, notebook=quick, progress=False)
     assert sorted(o.status for o in out) == ["done", "done"]
-    assert not list((tmp_path / "runs").glob("*.stale-*"))  # the killed folders had the same parameters: resumed in place
+    assert not list(
+        (tmp_path / "runs").glob("*.stale-*")
+    )  # the killed folders had the same parameters: resumed in place
+
 
 def test_only_runs_whose_parameters_changed_are_retrained(tmp_path):
     nb = dry_run_notebook(tmp_path / "nb.ipynb")
     runs = [RunSpec("x", "m", s, epochs=3) for s in range(3)]
     assert [o.status for o in run_grid(runs, tmp_path / "runs", notebook=nb, progress=False)] == ["done"] * 3
     # one run trains longer (it continues in its folder), one changes its model (a new run), one is as it was
-    changed = [RunSpec("x", "m", 0, epochs=3), RunSpec("x", "m", 1, epochs=5), RunSpec("x", "m", 2, epochs=3, params={"lr": 0.001})]
+    changed = [
+        RunSpec("x", "m", 0, epochs=3),
+        RunSpec("x", "m", 1, epochs=5),
+        RunSpec("x", "m", 2, epochs=3, params={"lr": 0.001}),
+    ]
     out = {o.run_id: o.status for o in run_grid(changed, tmp_path / "runs", notebook=nb, progress=False)}
     assert out == {"x-m-s0": "skipped", "x-m-s1": "done", "x-m-s2": "done"}
     assert len(list((tmp_path / "runs/x-m-s1").glob("metrics.*.json"))) == 1  # the shorter run's result kept beside it
     assert not list((tmp_path / "runs").glob("x-m-s1.stale-*"))
-    stale = list((tmp_path / "runs").glob("x-m-s2.stale-*"))  # another model: the old run is kept aside, not overwritten
+    stale = list(
+        (tmp_path / "runs").glob("x-m-s2.stale-*")
+    )  # another model: the old run is kept aside, not overwritten
     assert len(stale) == 1 and is_complete(stale[0])
     # rerunning changes nothing more
     assert {o.status for o in run_grid(changed, tmp_path / "runs", notebook=nb, progress=False)} == {"skipped"}
 
+
 def test_a_locked_run_is_not_trained_twice(tmp_path):
     from filelock import FileLock
+
     nb = dry_run_notebook(tmp_path / "nb.ipynb")
     (tmp_path / "runs/.locks").mkdir(parents=True)
     with FileLock(tmp_path / "runs/.locks/x-m-s0.lock"):  # another process holds this run
