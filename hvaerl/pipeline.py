@@ -257,8 +257,9 @@ def _assignment(name: str, value, comment: str) -> str:
 # %% ../nbs/12_pipeline.ipynb #c007b2_2
 def run_parameters_cell() -> str:
     "The source of the run notebook's `parameters` cell: every TrainConfig and EvalConfig field with its default (or the notebook's own, `RUN_NOTEBOOK_DEFAULTS`) and comment, then `PIPELINE_PARAMETERS`."
-    lines = [
-        "# written by hvaerl.pipeline.write_run_parameters_cell() from TrainConfig and EvalConfig: change them there"
+    lines = [  # fmt: off keeps the aligned comments as written (ruff format leaves the cell alone)
+        "# fmt: off",
+        "# written by hvaerl.pipeline.write_run_parameters_cell() from TrainConfig and EvalConfig: change them there",
     ]
     for cls, title in (
         (TrainConfig, "training (hvaerl.train.TrainConfig)"),
@@ -282,7 +283,7 @@ def run_parameters_cell() -> str:
             )
     lines.append("# set by the pipeline")
     lines += [_assignment(k, v, doc) for k, (v, doc) in PIPELINE_PARAMETERS.items()]
-    return "\n".join(lines)
+    return "\n".join([*lines, "# fmt: on"])
 
 # %% ../nbs/12_pipeline.ipynb #c007b2_3
 def write_run_parameters_cell(notebook: str | Path = RUN_NOTEBOOK) -> None:

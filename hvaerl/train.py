@@ -265,21 +265,15 @@ def optional_type(annotation) -> tuple:
 
 # %% ../nbs/05_train.ipynb #c009g_2
 def field_comments(cls) -> dict:
-    "{field name: its trailing `# comment`} of a dataclass, read from its source ('' for a field without one)."
+    "{field name: its `# comment`} of a dataclass, read from its source ('' for a field without one): the first comment on its lines (a formatter may wrap a long one into parentheses)."
     src = textwrap.dedent(inspect.getsource(cls))
-    comments = {
-        t.start[0]: t.string.lstrip("#").strip()
-        for t in tokenize.generate_tokens(io.StringIO(src).readline)
-        if t.type == tokenize.COMMENT
-    }
+    comments = {}
+    for t in tokenize.generate_tokens(io.StringIO(src).readline):
+        if t.type == tokenize.COMMENT:
+            comments.setdefault(t.start[0], t.string.lstrip("#").strip())
     body = ast.parse(src).body[0].body
-    return {
-        n.target.id: comments.get(n.lineno, "")
-        for n in body
-        if isinstance(n, ast.AnnAssign)
-        and isinstance(n.target, ast.Name)
-        and not ast.unparse(n.annotation).startswith("InitVar")
-    }  # an InitVar is an argument, not a field
+    first = lambda n: next((comments[i] for i in range(n.lineno, n.end_lineno + 1) if i in comments), "")
+    return {n.target.id: first(n) for n in body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
 
 # %% ../nbs/05_train.ipynb #c011
 class CheckpointError(ValueError):
