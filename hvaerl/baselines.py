@@ -25,6 +25,7 @@ from hvaerl.model import (
     mlp_block,
 )
 from .objectives import rewards, step_levels, step_of_z1, kl_by_step, guarded_update, elbo, elbo_parts
+from fastcore.basics import patch
 
 # %% ../nbs/10_baselines.ipynb #c004
 def _backbone(c, z_in: int):
@@ -93,45 +94,64 @@ class AAE(nn.Module):
             nn.Linear(z, h), nn.LeakyReLU(0.2), nn.Linear(h, h), nn.LeakyReLU(0.2), nn.Linear(h, 1)
         )
 
-    @property
-    def levels(self) -> int:
-        return 1
+# %% ../nbs/10_baselines.ipynb #c008_1_m0
+@patch(as_prop=True)
+def levels(self: AAE) -> int:
+    return 1
 
-    def encode(self, x: Tensor) -> Tensor:
-        "The deterministic code E(x), (B, d)."
-        return self.to_code(F.silu(self.x_encoder(x)))
+# %% ../nbs/10_baselines.ipynb #c008_1_m1
+@patch
+def encode(self: AAE, x: Tensor) -> Tensor:
+    "The deterministic code E(x), (B, d)."
+    return self.to_code(F.silu(self.x_encoder(x)))
 
-    def autoencoder_parameters(self) -> list:
-        "Encoder and decoder: what the reconstruction phase trains."
-        return [p for n, p in self.named_parameters() if not n.startswith("discriminator.")]
+# %% ../nbs/10_baselines.ipynb #c008_1_m2
+@patch
+def autoencoder_parameters(self: AAE) -> list:
+    "Encoder and decoder: what the reconstruction phase trains."
+    return [p for n, p in self.named_parameters() if not n.startswith("discriminator.")]
 
-    def encoder_parameters(self) -> list:
-        "What the generator phase trains."
-        return list(self.x_encoder.parameters()) + list(self.to_code.parameters())
+# %% ../nbs/10_baselines.ipynb #c008_1_m3
+@patch
+def encoder_parameters(self: AAE) -> list:
+    "What the generator phase trains."
+    return list(self.x_encoder.parameters()) + list(self.to_code.parameters())
 
-    def infer(self, x: Tensor, eps: list | None = None, sample: bool = True) -> Code:
-        "The code as a one-level representation; `eps` and `sample` are accepted for the common interface (it is deterministic)."
-        z = self.encode(x)
-        return Code(q_mu=[z], z=[z])
+# %% ../nbs/10_baselines.ipynb #c008_1_m4
+@patch
+def infer(self: AAE, x: Tensor, eps: list | None = None, sample: bool = True) -> Code:
+    "The code as a one-level representation; `eps` and `sample` are accepted for the common interface (it is deterministic)."
+    z = self.encode(x)
+    return Code(q_mu=[z], z=[z])
 
-    def decode(self, z: Tensor) -> Tensor:
-        return self.x_decoder(z)
+# %% ../nbs/10_baselines.ipynb #c008_1_m5
+@patch
+def decode(self: AAE, z: Tensor) -> Tensor:
+    return self.x_decoder(z)
 
-    def likelihood_params(self, traj: Code) -> Tensor:
-        return self.decode(traj.x_state)
+# %% ../nbs/10_baselines.ipynb #c008_1_m6
+@patch
+def likelihood_params(self: AAE, traj: Code) -> Tensor:
+    return self.decode(traj.x_state)
 
-    def log_likelihood(self, x: Tensor, params: Tensor) -> Tensor:
-        return self.lik.log_likelihood(x, params)
+# %% ../nbs/10_baselines.ipynb #c008_1_m7
+@patch
+def log_likelihood(self: AAE, x: Tensor, params: Tensor) -> Tensor:
+    return self.lik.log_likelihood(x, params)
 
-    @torch.no_grad()
-    def representation(self, x: Tensor, level: int | None = None) -> Tensor:
-        "The code E(x) (there is one level)."
-        return self.encode(x)
+# %% ../nbs/10_baselines.ipynb #c008_1_m8
+@patch
+@torch.no_grad()
+def representation(self: AAE, x: Tensor, level: int | None = None) -> Tensor:
+    "The code E(x) (there is one level)."
+    return self.encode(x)
 
-    @torch.no_grad()
-    def sample(self, n: int) -> Tensor:
-        "Decode prior samples z ~ N(0, I): expected images."
-        return self.lik.mean(self.decode(torch.randn(n, self.config.latents[0], device=self.to_code.weight.device)))
+# %% ../nbs/10_baselines.ipynb #c008_1_m9
+@patch
+@torch.no_grad()
+def sample(self: AAE, n: int) -> Tensor:
+    "Decode prior samples z ~ N(0, I): expected images."
+    return self.lik.mean(self.decode(torch.randn(n, self.config.latents[0], device=self.to_code.weight.device)))
 
 # %% ../nbs/10_baselines.ipynb #c010
 def aae_optimizers(model: AAE, lr: float) -> dict:
@@ -291,77 +311,90 @@ class BIVA(nn.Module):
         self.p_bu = nn.ModuleList([GaussianHead(hs[l], bu[l]) for l in range(L - 1)])
         self.p_td = nn.ModuleList([GaussianHead(hs[l], td[l]) for l in range(L - 1)])
 
-    @property
-    def levels(self) -> int:
-        return self.config.levels
+# %% ../nbs/10_baselines.ipynb #c022_m0
+@patch(as_prop=True)
+def levels(self: BIVA) -> int:
+    return self.config.levels
 
-    def infer(
-        self,
-        x: Tensor,  # images (B, C, H, W)
-        eps: list | None = None,  # fixed noise per level (level order, full level size: BU part first)
-        sample: bool = True,  # False: posterior means all the way (the MAP representation)
-    ) -> BIVATrajectory:
-        "Both inference paths, and every level's prior at the sampled parents."
-        L, bu = self.levels, self.config.bu_sizes
+# %% ../nbs/10_baselines.ipynb #c022_m1
+@patch
+def infer(
+    self: BIVA,
+    x: Tensor,  # images (B, C, H, W)
+    eps: list | None = None,  # fixed noise per level (level order, full level size: BU part first)
+    sample: bool = True,  # False: posterior means all the way (the MAP representation)
+) -> BIVATrajectory:
+    "Both inference paths, and every level's prior at the sampled parents."
+    L, bu = self.levels, self.config.bu_sizes
 
-        def draw(mu, std, l, part):
-            if not sample:
-                return mu
-            e = (
-                None
-                if eps is None
-                else (eps[l][:, : bu[l]] if part == "bu" else eps[l][:, bu[l] :] if l < L - 1 else eps[l])
-            )
-            return sample_gaussian(mu, std, e)
+    def draw(mu, std, l, part):
+        if not sample:
+            return mu
+        e = (
+            None
+            if eps is None
+            else (eps[l][:, : bu[l]] if part == "bu" else eps[l][:, bu[l] :] if l < L - 1 else eps[l])
+        )
+        return sample_gaussian(mu, std, e)
 
-        q_bu, z_bu = [], []
-        b = [self.x_encoder(x)]
-        t = [self.td_stages[0](b[0])]
-        for l in range(L - 1):  # going up: BU posteriors and both deterministic passes
-            q_bu.append(self.q_bu[l](F.silu(b[l])))
-            z_bu.append(draw(*q_bu[l], l, "bu"))
-            b.append(self.bu_stages[l](torch.cat([z_bu[l], b[l], t[l]], -1)))
-            t.append(self.td_stages[l + 1](torch.cat([t[l], b[l + 1]], -1)))
-        q_mu, q_std, z, p_mu, p_std = [None] * L, [None] * L, [None] * L, [None] * L, [None] * L
-        q_mu[-1], q_std[-1] = self.q_top(torch.cat([b[-1], t[-1]], -1))
-        z[-1] = draw(q_mu[-1], q_std[-1], L - 1, "top")
-        p_mu[-1] = torch.zeros_like(q_mu[-1])
-        p_std[-1] = torch.ones_like(q_mu[-1])
-        d = self.p_top(z[-1])
-        for l in reversed(range(L - 1)):  # going down: priors, TD posteriors, generative state
-            (pbm, pbs), (ptm, pts) = self.p_bu[l](F.silu(d)), self.p_td[l](F.silu(d))
-            qtm, qts = self.q_td[l](torch.cat([t[l], d], -1))
-            z_td = draw(qtm, qts, l, "td")
-            z[l] = torch.cat([z_bu[l], z_td], -1)
-            q_mu[l], q_std[l] = torch.cat([q_bu[l][0], qtm], -1), torch.cat([q_bu[l][1], qts], -1)
-            p_mu[l], p_std[l] = torch.cat([pbm, ptm], -1), torch.cat([pbs, pts], -1)
-            d = self.p_blocks[l](torch.cat([z[l], d], -1))
-        return BIVATrajectory(q_mu, q_std, z, p_mu, p_std, x_state=d, bu_sizes=bu)
+    q_bu, z_bu = [], []
+    b = [self.x_encoder(x)]
+    t = [self.td_stages[0](b[0])]
+    for l in range(L - 1):  # going up: BU posteriors and both deterministic passes
+        q_bu.append(self.q_bu[l](F.silu(b[l])))
+        z_bu.append(draw(*q_bu[l], l, "bu"))
+        b.append(self.bu_stages[l](torch.cat([z_bu[l], b[l], t[l]], -1)))
+        t.append(self.td_stages[l + 1](torch.cat([t[l], b[l + 1]], -1)))
+    q_mu, q_std, z, p_mu, p_std = [None] * L, [None] * L, [None] * L, [None] * L, [None] * L
+    q_mu[-1], q_std[-1] = self.q_top(torch.cat([b[-1], t[-1]], -1))
+    z[-1] = draw(q_mu[-1], q_std[-1], L - 1, "top")
+    p_mu[-1] = torch.zeros_like(q_mu[-1])
+    p_std[-1] = torch.ones_like(q_mu[-1])
+    d = self.p_top(z[-1])
+    for l in reversed(range(L - 1)):  # going down: priors, TD posteriors, generative state
+        (pbm, pbs), (ptm, pts) = self.p_bu[l](F.silu(d)), self.p_td[l](F.silu(d))
+        qtm, qts = self.q_td[l](torch.cat([t[l], d], -1))
+        z_td = draw(qtm, qts, l, "td")
+        z[l] = torch.cat([z_bu[l], z_td], -1)
+        q_mu[l], q_std[l] = torch.cat([q_bu[l][0], qtm], -1), torch.cat([q_bu[l][1], qts], -1)
+        p_mu[l], p_std[l] = torch.cat([pbm, ptm], -1), torch.cat([pbs, pts], -1)
+        d = self.p_blocks[l](torch.cat([z[l], d], -1))
+    return BIVATrajectory(q_mu, q_std, z, p_mu, p_std, x_state=d, bu_sizes=bu)
 
-    def decode(self, x_state: Tensor) -> Tensor:
-        "Likelihood parameters of p(x | d_0)."
-        return self.x_decoder(x_state)
+# %% ../nbs/10_baselines.ipynb #c022_m2
+@patch
+def decode(self: BIVA, x_state: Tensor) -> Tensor:
+    "Likelihood parameters of p(x | d_0)."
+    return self.x_decoder(x_state)
 
-    def likelihood_params(self, traj: BIVATrajectory) -> Tensor:
-        return self.decode(traj.x_state)
+# %% ../nbs/10_baselines.ipynb #c022_m3
+@patch
+def likelihood_params(self: BIVA, traj: BIVATrajectory) -> Tensor:
+    return self.decode(traj.x_state)
 
-    def log_likelihood(self, x: Tensor, params: Tensor) -> Tensor:
-        return self.lik.log_likelihood(x, params)
+# %% ../nbs/10_baselines.ipynb #c022_m4
+@patch
+def log_likelihood(self: BIVA, x: Tensor, params: Tensor) -> Tensor:
+    return self.lik.log_likelihood(x, params)
 
-    @torch.no_grad()
-    def representation(self, x: Tensor, level: int | None = None) -> Tensor:
-        "Posterior mean of level `level` (default: the top), [BU | TD] below the top."
-        return self.infer(x, sample=False).q_mu[(level or self.levels) - 1]
+# %% ../nbs/10_baselines.ipynb #c022_m5
+@patch
+@torch.no_grad()
+def representation(self: BIVA, x: Tensor, level: int | None = None) -> Tensor:
+    "Posterior mean of level `level` (default: the top), [BU | TD] below the top."
+    return self.infer(x, sample=False).q_mu[(level or self.levels) - 1]
 
-    @torch.no_grad()
-    def sample(self, n: int) -> Tensor:
-        "Ancestral samples from the skip-connected generative model: expected images."
-        z = torch.randn(n, self.config.latents[-1], device=self.p_top[0].weight.device)
-        d = self.p_top(z)
-        for l in reversed(range(self.levels - 1)):
-            z = torch.cat([sample_gaussian(*self.p_bu[l](F.silu(d))), sample_gaussian(*self.p_td[l](F.silu(d)))], -1)
-            d = self.p_blocks[l](torch.cat([z, d], -1))
-        return self.lik.mean(self.decode(d))
+# %% ../nbs/10_baselines.ipynb #c022_m6
+@patch
+@torch.no_grad()
+def sample(self: BIVA, n: int) -> Tensor:
+    "Ancestral samples from the skip-connected generative model: expected images."
+    z = torch.randn(n, self.config.latents[-1], device=self.p_top[0].weight.device)
+    d = self.p_top(z)
+    for l in reversed(range(self.levels - 1)):
+        z = torch.cat([sample_gaussian(*self.p_bu[l](F.silu(d))), sample_gaussian(*self.p_td[l](F.silu(d)))], -1)
+        d = self.p_blocks[l](torch.cat([z, d], -1))
+    return self.lik.mean(self.decode(d))
 
 # %% ../nbs/10_baselines.ipynb #c023
 def biva_train_step(model: BIVA, opt: torch.optim.Optimizer, x: Tensor, **_) -> dict:

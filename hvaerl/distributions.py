@@ -13,6 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
+from fastcore.basics import patch
 
 # %% ../nbs/02_distributions.ipynb #c005
 STD_FLOOR = 1e-3  # keeps log(std) finite; far below any std a trained level uses
@@ -90,55 +91,62 @@ class DiscretizedLogisticMixture:
     ):
         self.n_mix, self.n_bins = n_mix, 2**n_bits - 1
 
-    @property
-    def n_params(self):
-        return self.n_mix * 10  # per pixel, for 3 channels (see above)
+# %% ../nbs/02_distributions.ipynb #c017_m0
+@patch(as_prop=True)
+def n_params(self: DiscretizedLogisticMixture):
+    return self.n_mix * 10  # per pixel, for 3 channels (see above)
 
-    def _split(self, params: Tensor):
-        B, _, H, W = params.shape
-        M = self.n_mix
-        logit_pi = params[:, :M]
-        rest = params[:, M:].reshape(B, 3, 3 * M, H, W)
-        mu, log_s, coeff = rest[:, :, :M], rest[:, :, M : 2 * M].clamp(min=-7.0), torch.tanh(rest[:, :, 2 * M :])
-        return logit_pi, mu, log_s, coeff
+# %% ../nbs/02_distributions.ipynb #c017_m1
+@patch
+def _split(self: DiscretizedLogisticMixture, params: Tensor):
+    B, _, H, W = params.shape
+    M = self.n_mix
+    logit_pi = params[:, :M]
+    rest = params[:, M:].reshape(B, 3, 3 * M, H, W)
+    mu, log_s, coeff = rest[:, :, :M], rest[:, :, M : 2 * M].clamp(min=-7.0), torch.tanh(rest[:, :, 2 * M :])
+    return logit_pi, mu, log_s, coeff
 
-    def log_likelihood(self, x: Tensor, params: Tensor) -> Tensor:
-        params, x = params.float(), x.float()  # the mixture means sit half a pixel bin apart: keep them out of bf16
-        x = x * 2 - 1  # [0,1] -> [-1,1], bins of width 2/255
-        logit_pi, mu, log_s, coeff = self._split(params)
-        xc = x.unsqueeze(2)  # (B,3,1,H,W)
-        # autoregressive means across channels: G depends on R, B on R and G
-        m0 = mu[:, 0]
-        m1 = mu[:, 1] + coeff[:, 0] * xc[:, 0]
-        m2 = mu[:, 2] + coeff[:, 1] * xc[:, 0] + coeff[:, 2] * xc[:, 1]
-        means = torch.stack([m0, m1, m2], dim=1)
-        centered = xc - means
-        inv_s = torch.exp(-log_s)
-        plus, minus = inv_s * (centered + 1.0 / self.n_bins), inv_s * (centered - 1.0 / self.n_bins)
-        cdf_plus, cdf_minus = torch.sigmoid(plus), torch.sigmoid(minus)
-        log_cdf_plus = plus - F.softplus(plus)  # log sigmoid(plus), for the x = 0 edge
-        log_one_minus_cdf_min = -F.softplus(minus)  # log(1 - sigmoid(minus)), for the x = 255 edge
-        mid = inv_s * centered
-        log_pdf_mid = mid - log_s - 2.0 * F.softplus(mid)  # density at the bin centre, for tiny bin masses
-        log_prob_mid = torch.where(
-            cdf_plus - cdf_minus > 1e-5,
-            torch.log((cdf_plus - cdf_minus).clamp(min=1e-12)),
-            log_pdf_mid - math.log(self.n_bins / 2),
-        )
-        log_probs = torch.where(xc < -0.999, log_cdf_plus, torch.where(xc > 0.999, log_one_minus_cdf_min, log_prob_mid))
-        log_probs = log_probs.sum(1) + F.log_softmax(logit_pi, dim=1)  # sum channels, add mixture weights
-        return torch.logsumexp(log_probs, dim=1).flatten(1).sum(-1)
+# %% ../nbs/02_distributions.ipynb #c017_m2
+@patch
+def log_likelihood(self: DiscretizedLogisticMixture, x: Tensor, params: Tensor) -> Tensor:
+    params, x = params.float(), x.float()  # the mixture means sit half a pixel bin apart: keep them out of bf16
+    x = x * 2 - 1  # [0,1] -> [-1,1], bins of width 2/255
+    logit_pi, mu, log_s, coeff = self._split(params)
+    xc = x.unsqueeze(2)  # (B,3,1,H,W)
+    # autoregressive means across channels: G depends on R, B on R and G
+    m0 = mu[:, 0]
+    m1 = mu[:, 1] + coeff[:, 0] * xc[:, 0]
+    m2 = mu[:, 2] + coeff[:, 1] * xc[:, 0] + coeff[:, 2] * xc[:, 1]
+    means = torch.stack([m0, m1, m2], dim=1)
+    centered = xc - means
+    inv_s = torch.exp(-log_s)
+    plus, minus = inv_s * (centered + 1.0 / self.n_bins), inv_s * (centered - 1.0 / self.n_bins)
+    cdf_plus, cdf_minus = torch.sigmoid(plus), torch.sigmoid(minus)
+    log_cdf_plus = plus - F.softplus(plus)  # log sigmoid(plus), for the x = 0 edge
+    log_one_minus_cdf_min = -F.softplus(minus)  # log(1 - sigmoid(minus)), for the x = 255 edge
+    mid = inv_s * centered
+    log_pdf_mid = mid - log_s - 2.0 * F.softplus(mid)  # density at the bin centre, for tiny bin masses
+    log_prob_mid = torch.where(
+        cdf_plus - cdf_minus > 1e-5,
+        torch.log((cdf_plus - cdf_minus).clamp(min=1e-12)),
+        log_pdf_mid - math.log(self.n_bins / 2),
+    )
+    log_probs = torch.where(xc < -0.999, log_cdf_plus, torch.where(xc > 0.999, log_one_minus_cdf_min, log_prob_mid))
+    log_probs = log_probs.sum(1) + F.log_softmax(logit_pi, dim=1)  # sum channels, add mixture weights
+    return torch.logsumexp(log_probs, dim=1).flatten(1).sum(-1)
 
-    def mean(self, params: Tensor) -> Tensor:
-        "A cheap image summary: the most likely component's means, mapped back to [0,1]."
-        logit_pi, mu, _, coeff = self._split(params)
-        k = logit_pi.argmax(1, keepdim=True)  # (B,1,H,W)
-        pick = lambda t: t.gather(2, k.unsqueeze(1).expand(-1, 3, -1, -1, -1)).squeeze(2)
-        m, c = pick(mu), pick(coeff)
-        r = m[:, 0].clamp(-1, 1)
-        g = (m[:, 1] + c[:, 0] * r).clamp(-1, 1)
-        b = (m[:, 2] + c[:, 1] * r + c[:, 2] * g).clamp(-1, 1)
-        return (torch.stack([r, g, b], 1) + 1) / 2
+# %% ../nbs/02_distributions.ipynb #c017_m3
+@patch
+def mean(self: DiscretizedLogisticMixture, params: Tensor) -> Tensor:
+    "A cheap image summary: the most likely component's means, mapped back to [0,1]."
+    logit_pi, mu, _, coeff = self._split(params)
+    k = logit_pi.argmax(1, keepdim=True)  # (B,1,H,W)
+    pick = lambda t: t.gather(2, k.unsqueeze(1).expand(-1, 3, -1, -1, -1)).squeeze(2)
+    m, c = pick(mu), pick(coeff)
+    r = m[:, 0].clamp(-1, 1)
+    g = (m[:, 1] + c[:, 0] * r).clamp(-1, 1)
+    b = (m[:, 2] + c[:, 1] * r + c[:, 2] * g).clamp(-1, 1)
+    return (torch.stack([r, g, b], 1) + 1) / 2
 
 # %% ../nbs/02_distributions.ipynb #c020
 def make_likelihood(kind: str, n_mix: int = 10):

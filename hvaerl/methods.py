@@ -29,6 +29,7 @@ from hvaerl.baselines import (
     BetaVAEHparams,
     beta_vae_loss,
 )
+from fastcore.basics import patch
 
 # %% ../nbs/11_methods.ipynb #c005
 def adam(model: nn.Module, lr: float) -> dict:
@@ -166,63 +167,73 @@ class Method:
     has_elbo: bool = True  # its passes carry KL terms: an ELBO, bits/dim and an importance-weighted bound are defined
     skip_path: bool = True  # its model decodes x from one level alone (`skip_decode`, Eq. 24): Fig. 1 and the per-level skip report apply
 
-    def train_batch(self, model: nn.Module, opts: dict, x: Tensor, hp) -> dict:
-        "One training batch: the method's own step where it has one, else one guarded update on its loss's named parts."
-        if self.step is not None:
-            return self.step(model, opts, x, hp)
-        return guarded_update(opts["model"], lambda: self.loss(model, x, hp), self.name)
+# %% ../nbs/11_methods.ipynb #c007s0_m0
+@patch
+def train_batch(self: Method, model: nn.Module, opts: dict, x: Tensor, hp) -> dict:
+    "One training batch: the method's own step where it has one, else one guarded update on its loss's named parts."
+    if self.step is not None:
+        return self.step(model, opts, x, hp)
+    return guarded_update(opts["model"], lambda: self.loss(model, x, hp), self.name)
 
-    def objective(self, hp) -> str:
-        "The objective a run of this method trains with: its hparams' (the RL methods), else its own."
-        return getattr(hp, "objective", self.objectives[0])
+# %% ../nbs/11_methods.ipynb #c007s0_m1
+@patch
+def objective(self: Method, hp) -> str:
+    "The objective a run of this method trains with: its hparams' (the RL methods), else its own."
+    return getattr(hp, "objective", self.objectives[0])
 
-    def resolve(self, inference: str | None, latents, levels: int | None, image_shape) -> tuple:
-        "(inference, latents) with this method's defaults for the ones left None; a ValueError names any conflict."
-        if inference is None:
-            inference = self.inferences[0]
-        elif inference not in self.inferences:
-            raise ValueError(
-                f"method {self.name!r} uses inference {' or '.join(map(repr, self.inferences))}, got "
-                f"inference={inference!r}: leave inference unset (None) for its default"
-            )
-        if self.single_level and levels not in (None, 1):
-            raise ValueError(f"method {self.name!r} has one latent level, got levels={levels}")
-        if latents is None:
-            latents = single_level_latents(image_shape) if self.single_level else hierarchy_latents(levels, image_shape)
-        latents = _as_latents(latents)
-        if self.single_level and len(latents) != 1:
-            raise ValueError(f"method {self.name!r} has one latent level: give latents=(d,), got {latents}")
-        return inference, latents
-
-    def model_config(
-        self, image_shape, latents, levels=None, inference=None, backbone="mlp", hidden=None, **arch
-    ) -> BaseConfig:
-        "The architecture config of this method's model, validated by its config class; a hierarchy's settings that class does not declare (an AAE's `inference`, a BIVA's `merge`) do not apply to it and are dropped."
-        given = dict(
-            image_shape=tuple(image_shape),
-            latents=latents,
-            levels=levels,
-            inference=inference,
-            backbone=backbone,
-            hidden=hidden,
-            **arch,
+# %% ../nbs/11_methods.ipynb #c007s0_m2
+@patch
+def resolve(self: Method, inference: str | None, latents, levels: int | None, image_shape) -> tuple:
+    "(inference, latents) with this method's defaults for the ones left None; a ValueError names any conflict."
+    if inference is None:
+        inference = self.inferences[0]
+    elif inference not in self.inferences:
+        raise ValueError(
+            f"method {self.name!r} uses inference {' or '.join(map(repr, self.inferences))}, got "
+            f"inference={inference!r}: leave inference unset (None) for its default"
         )
-        declared = {f.name for f in fields(self.config)}
-        inapplicable = {
-            f.name for f in fields(ModelConfig)
-        } - declared  # a hierarchy's settings another model has no use for
-        return self.config(**{k: v for k, v in given.items() if k not in inapplicable})  # an unknown name still fails
+    if self.single_level and levels not in (None, 1):
+        raise ValueError(f"method {self.name!r} has one latent level, got levels={levels}")
+    if latents is None:
+        latents = single_level_latents(image_shape) if self.single_level else hierarchy_latents(levels, image_shape)
+    latents = _as_latents(latents)
+    if self.single_level and len(latents) != 1:
+        raise ValueError(f"method {self.name!r} has one latent level: give latents=(d,), got {latents}")
+    return inference, latents
 
-    def build_model(self, config) -> nn.Module:
-        "The model of `config` (a config object, or its `asdict` as stored in checkpoints; those saved before `wiring` say `skip_connections`)."
-        if isinstance(config, dict) and "skip_connections" in config:  # true then is wiring="skip" now
-            if not config["skip_connections"]:
-                raise ValueError(
-                    "a checkpoint of the old generative-only Markov ablation (skip_connections=False), which no wiring reproduces "
-                    "(its inference read h_{l-1}): retrain it with wiring='markov' (nbs/03_model)"
-                )
-            config = {**{k: v for k, v in config.items() if k != "skip_connections"}, "wiring": "skip"}
-        return self.model(self.config(**config) if isinstance(config, dict) else config)
+# %% ../nbs/11_methods.ipynb #c007s0_m3
+@patch
+def model_config(
+    self: Method, image_shape, latents, levels=None, inference=None, backbone="mlp", hidden=None, **arch
+) -> BaseConfig:
+    "The architecture config of this method's model, validated by its config class; a hierarchy's settings that class does not declare (an AAE's `inference`, a BIVA's `merge`) do not apply to it and are dropped."
+    given = dict(
+        image_shape=tuple(image_shape),
+        latents=latents,
+        levels=levels,
+        inference=inference,
+        backbone=backbone,
+        hidden=hidden,
+        **arch,
+    )
+    declared = {f.name for f in fields(self.config)}
+    inapplicable = {
+        f.name for f in fields(ModelConfig)
+    } - declared  # a hierarchy's settings another model has no use for
+    return self.config(**{k: v for k, v in given.items() if k not in inapplicable})  # an unknown name still fails
+
+# %% ../nbs/11_methods.ipynb #c007s0_m4
+@patch
+def build_model(self: Method, config) -> nn.Module:
+    "The model of `config` (a config object, or its `asdict` as stored in checkpoints; those saved before `wiring` say `skip_connections`)."
+    if isinstance(config, dict) and "skip_connections" in config:  # true then is wiring="skip" now
+        if not config["skip_connections"]:
+            raise ValueError(
+                "a checkpoint of the old generative-only Markov ablation (skip_connections=False), which no wiring reproduces "
+                "(its inference read h_{l-1}): retrain it with wiring='markov' (nbs/03_model)"
+            )
+        config = {**{k: v for k, v in config.items() if k != "skip_connections"}, "wiring": "skip"}
+    return self.model(self.config(**config) if isinstance(config, dict) else config)
 
 # %% ../nbs/11_methods.ipynb #c007s1
 _H = ("bottom_up",)

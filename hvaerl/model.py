@@ -137,31 +137,38 @@ class ModelConfig(BaseConfig):
                 f"spatial_levels must be in [0, levels-1] = [0, {self.levels - 1}]: the top level z_L is dense"
             )
 
-    def generative_skip(self, l: int) -> bool:
-        "Does generative stage l (1-based) read the state d_{l+1} of the stage above, besides z_l? (`as_run`: only the stages that resample)"
-        if l >= self.levels or self.wiring == "markov":
-            return False
-        return self.wiring == "skip" or l <= self.downsamplings
+# %% ../nbs/03_model.ipynb #c005s1_m0
+@patch
+def generative_skip(self: ModelConfig, l: int) -> bool:
+    "Does generative stage l (1-based) read the state d_{l+1} of the stage above, besides z_l? (`as_run`: only the stages that resample)"
+    if l >= self.levels or self.wiring == "markov":
+        return False
+    return self.wiring == "skip" or l <= self.downsamplings
 
-    @property
-    def inference_skip(self) -> bool:
-        "Bottom-up: does q(z_l | .) read the features h_{l-1} besides the sample z_{l-1}? Top-down: does it read d_{l+1} besides h_l?"
-        return self.wiring == "skip" if self.inference == "bottom_up" else self.wiring != "as_run"
+# %% ../nbs/03_model.ipynb #c005s1_m1
+@patch(as_prop=True)
+def inference_skip(self: ModelConfig) -> bool:
+    "Bottom-up: does q(z_l | .) read the features h_{l-1} besides the sample z_{l-1}? Top-down: does it read d_{l+1} besides h_l?"
+    return self.wiring == "skip" if self.inference == "bottom_up" else self.wiring != "as_run"
 
-    def side(self, l: int) -> tuple:
-        "(H, W) of the conv feature maps of level l (1-based; 0 is the image)."
-        k = 2 ** min(l, self.downsamplings)
-        return self.image_shape[1] // k, self.image_shape[2] // k
+# %% ../nbs/03_model.ipynb #c005s1_m2
+@patch
+def side(self: ModelConfig, l: int) -> tuple:
+    "(H, W) of the conv feature maps of level l (1-based; 0 is the image)."
+    k = 2 ** min(l, self.downsamplings)
+    return self.image_shape[1] // k, self.image_shape[2] // k
 
-    @property
-    def latent_shapes(self) -> tuple:
-        "Shape of each level's latent, z_1 first: (channels, H, W) for spatial levels, (d,) for dense ones."
-        return tuple((z, *self.side(l + 1)) if l < self.spatial_levels else (z,) for l, z in enumerate(self.latents))
+# %% ../nbs/03_model.ipynb #c005s1_m3
+@patch(as_prop=True)
+def latent_shapes(self: ModelConfig) -> tuple:
+    "Shape of each level's latent, z_1 first: (channels, H, W) for spatial levels, (d,) for dense ones."
+    return tuple((z, *self.side(l + 1)) if l < self.spatial_levels else (z,) for l, z in enumerate(self.latents))
 
-    @property
-    def latent_dims(self) -> tuple:
-        "Number of latent units per level (a spatial level flattened), z_1 first."
-        return tuple(math.prod(s) for s in self.latent_shapes)
+# %% ../nbs/03_model.ipynb #c005s1_m4
+@patch(as_prop=True)
+def latent_dims(self: ModelConfig) -> tuple:
+    "Number of latent units per level (a spatial level flattened), z_1 first."
+    return tuple(math.prod(s) for s in self.latent_shapes)
 
 # %% ../nbs/03_model.ipynb #c008
 class ResMLP(nn.Module):
@@ -466,46 +473,61 @@ class HierarchicalVAE(nn.Module):
         )  # as_run's ladder posterior reads h_l alone: nothing to merge
         self.merges = nn.ModuleList([merge(l) for l in range(L - 1)] if learned else [])
 
-    @property
-    def levels(self) -> int:
-        return self.config.levels
+# %% ../nbs/03_model.ipynb #c014_m0
+@patch(as_prop=True)
+def levels(self: HierarchicalVAE) -> int:
+    return self.config.levels
 
-    def prior(self, l: int, d_above: Tensor | None, batch: int = 1):
-        "(mu, std) of p(z_l | d_{l+1}) for level l (1-based); the top level's prior is N(0, I)."
-        if l == self.levels:
-            zero = torch.zeros(batch, self.config.latent_dims[-1], device=self.x_decoder.proj.weight.device)
-            return zero, torch.ones_like(zero)
-        return self.prior_heads[l - 1](self.act(d_above))
+# %% ../nbs/03_model.ipynb #c014_m1
+@patch
+def prior(self: HierarchicalVAE, l: int, d_above: Tensor | None, batch: int = 1):
+    "(mu, std) of p(z_l | d_{l+1}) for level l (1-based); the top level's prior is N(0, I)."
+    if l == self.levels:
+        zero = torch.zeros(batch, self.config.latent_dims[-1], device=self.x_decoder.proj.weight.device)
+        return zero, torch.ones_like(zero)
+    return self.prior_heads[l - 1](self.act(d_above))
 
-    def state(self, l: int, z: Tensor, d_above: Tensor | None) -> Tensor:
-        "The generative state d_l = g_l(z_l, d_{l+1}) of level l (1-based); g_l reads z_l only where the wiring has no generative skip."
-        return self.gen_stages[l - 1](z, d_above if self.config.generative_skip(l) else None)
+# %% ../nbs/03_model.ipynb #c014_m2
+@patch
+def state(self: HierarchicalVAE, l: int, z: Tensor, d_above: Tensor | None) -> Tensor:
+    "The generative state d_l = g_l(z_l, d_{l+1}) of level l (1-based); g_l reads z_l only where the wiring has no generative skip."
+    return self.gen_stages[l - 1](z, d_above if self.config.generative_skip(l) else None)
 
-    def decode(self, x_state: Tensor) -> Tensor:
-        "Likelihood parameters of p(x | d_1) (a trajectory's `x_state`)."
-        return self.x_decoder(x_state)
+# %% ../nbs/03_model.ipynb #c014_m3
+@patch
+def decode(self: HierarchicalVAE, x_state: Tensor) -> Tensor:
+    "Likelihood parameters of p(x | d_1) (a trajectory's `x_state`)."
+    return self.x_decoder(x_state)
 
-    def likelihood_params(self, traj: Trajectory) -> Tensor:
-        "Parameters of p(x | z) for an inference pass: the decoder reads its `x_state` (every model in hvaerl has this method)."
-        return self.decode(traj.x_state)
+# %% ../nbs/03_model.ipynb #c014_m4
+@patch
+def likelihood_params(self: HierarchicalVAE, traj: Trajectory) -> Tensor:
+    "Parameters of p(x | z) for an inference pass: the decoder reads its `x_state` (every model in hvaerl has this method)."
+    return self.decode(traj.x_state)
 
-    def log_likelihood(self, x: Tensor, params: Tensor) -> Tensor:
-        "log p(x | .) per example, nats."
-        return self.lik.log_likelihood(x, params)
+# %% ../nbs/03_model.ipynb #c014_m5
+@patch
+def log_likelihood(self: HierarchicalVAE, x: Tensor, params: Tensor) -> Tensor:
+    "log p(x | .) per example, nats."
+    return self.lik.log_likelihood(x, params)
 
-    @torch.no_grad()
-    def representation(self, x: Tensor, level: int | None = None) -> Tensor:
-        "Posterior mean (MAP) of level `level` (default: the top, z_L), computed with means all the way."
-        traj = self.infer(x, sample=False)
-        return traj.q_mu[(level or self.levels) - 1]
+# %% ../nbs/03_model.ipynb #c014_m6
+@patch
+@torch.no_grad()
+def representation(self: HierarchicalVAE, x: Tensor, level: int | None = None) -> Tensor:
+    "Posterior mean (MAP) of level `level` (default: the top, z_L), computed with means all the way."
+    traj = self.infer(x, sample=False)
+    return traj.q_mu[(level or self.levels) - 1]
 
-    @torch.no_grad()
-    def sample(self, n: int) -> Tensor:
-        "Ancestral samples from the prior, returned as expected images."
-        d = None
-        for l in range(self.levels, 0, -1):
-            d = self.state(l, sample_gaussian(*self.prior(l, d, n)), d)
-        return self.lik.mean(self.decode(d))
+# %% ../nbs/03_model.ipynb #c014_m7
+@patch
+@torch.no_grad()
+def sample(self: HierarchicalVAE, n: int) -> Tensor:
+    "Ancestral samples from the prior, returned as expected images."
+    d = None
+    for l in range(self.levels, 0, -1):
+        d = self.state(l, sample_gaussian(*self.prior(l, d, n)), d)
+    return self.lik.mean(self.decode(d))
 
 # %% ../nbs/03_model.ipynb #c014j
 @patch

@@ -23,6 +23,7 @@ import yaml
 from tqdm.auto import tqdm
 import hvaerl
 from .sources import write_json_atomic
+from fastcore.basics import patch
 
 # %% ../nbs/12_pipeline.ipynb #c005
 REPO = Path(hvaerl.__file__).resolve().parents[1]
@@ -115,44 +116,49 @@ class RunSpec:
     params: dict = field(default_factory=dict)  # everything else the run notebook takes (device, backbone, eval sizes)
     figure_data: bool = False  # save the arrays Figs. 1, 2 and 5 draw (the preset's `figure_data` selects these runs)
 
-    @property
-    def run_id(self) -> str:
-        parts = [self.dataset, self.method, f"s{self.seed}"]
-        if self.levels is not None:
-            parts.append(f"L{self.levels}")
-        if self.gamma is not None:
-            parts.append(f"g{self.gamma:g}")
-        if self.params.get("wiring", DEFAULT_WIRING) != DEFAULT_WIRING:
-            parts.append(self.params["wiring"])  # the wiring ablation's runs
-        return "-".join(parts)
+# %% ../nbs/12_pipeline.ipynb #c007_1_m0
+@patch(as_prop=True)
+def run_id(self: RunSpec) -> str:
+    parts = [self.dataset, self.method, f"s{self.seed}"]
+    if self.levels is not None:
+        parts.append(f"L{self.levels}")
+    if self.gamma is not None:
+        parts.append(f"g{self.gamma:g}")
+    if self.params.get("wiring", DEFAULT_WIRING) != DEFAULT_WIRING:
+        parts.append(self.params["wiring"])  # the wiring ablation's runs
+    return "-".join(parts)
 
-    def flat_parameters(self, out_dir: Path) -> dict:
-        "Every parameter of this run by its own name, a method's hyperparameters too (the grid's gamma, a preset's objective): what its fingerprint hashes."
-        return dict(
-            dataset=self.dataset,
-            method=self.method,
-            seed=self.seed,
-            levels=self.levels,
-            gamma=self.gamma,
-            budget_minutes=self.budget_minutes,
-            epochs=self.epochs,
-            out_dir=str(out_dir),
-            groups=list(self.groups),
-            figure_data=self.figure_data,
-            **self.params,
-        )
+# %% ../nbs/12_pipeline.ipynb #c007_1_m1
+@patch
+def flat_parameters(self: RunSpec, out_dir: Path) -> dict:
+    "Every parameter of this run by its own name, a method's hyperparameters too (the grid's gamma, a preset's objective): what its fingerprint hashes."
+    return dict(
+        dataset=self.dataset,
+        method=self.method,
+        seed=self.seed,
+        levels=self.levels,
+        gamma=self.gamma,
+        budget_minutes=self.budget_minutes,
+        epochs=self.epochs,
+        out_dir=str(out_dir),
+        groups=list(self.groups),
+        figure_data=self.figure_data,
+        **self.params,
+    )
 
-    def notebook_parameters(self, out_dir: Path, notebook: str | Path | None = None) -> dict:
-        "The run notebook's parameters for this run, a method's hyperparameters gathered into `hparams`; given `notebook`, only the ones it declares (papermill would warn about the rest)."
-        from hvaerl.methods import hparam_fields
+# %% ../nbs/12_pipeline.ipynb #c007_1_m2
+@patch
+def notebook_parameters(self: RunSpec, out_dir: Path, notebook: str | Path | None = None) -> dict:
+    "The run notebook's parameters for this run, a method's hyperparameters gathered into `hparams`; given `notebook`, only the ones it declares (papermill would warn about the rest)."
+    from hvaerl.methods import hparam_fields
 
-        given, names = self.flat_parameters(out_dir), set(hparam_fields())
-        hp = {**(given.pop("hparams", None) or {}), **{k: given.pop(k) for k in [k for k in given if k in names]}}
-        hp = {k: v for k, v in hp.items() if v is not None}  # gamma None: the method's own default
-        if hp:
-            given["hparams"] = hp
-        declared = None if notebook is None else notebook_parameter_names(notebook)
-        return given if declared is None else {k: v for k, v in given.items() if k in declared}
+    given, names = self.flat_parameters(out_dir), set(hparam_fields())
+    hp = {**(given.pop("hparams", None) or {}), **{k: given.pop(k) for k in [k for k in given if k in names]}}
+    hp = {k: v for k, v in hp.items() if v is not None}  # gamma None: the method's own default
+    if hp:
+        given["hparams"] = hp
+    declared = None if notebook is None else notebook_parameter_names(notebook)
+    return given if declared is None else {k: v for k, v in given.items() if k in declared}
 
 # %% ../nbs/12_pipeline.ipynb #c007_2
 def _as_list(v, default):

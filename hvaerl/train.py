@@ -30,6 +30,7 @@ from .metrics import active_units
 from .model import HierarchicalVAE, ModelConfig
 from .objectives import NonFiniteLossError, _check_gamma, mixed_precision, deferred_nan_check
 from .methods import METHODS, get_method, evaluate, default_spatial_levels, GRAYSCALE_CONV_Z1
+from fastcore.basics import patch
 
 # %% ../nbs/05_train.ipynb #c005
 @dataclass
@@ -124,98 +125,114 @@ class TrainConfig:
             raise ValueError(f"unknown device {self.device!r}: 'auto', 'cpu' or 'cuda'")
         self.model_config(self.image_shape)  # validates latents/levels/inference/backbone now
 
-    def _resolve_hparams(self, spec):
-        "The method's own hyperparameters, those not given at their defaults (validated by its dataclass), so the stored config says what was trained."
-        hp = dict(self.hparams or {})
-        own = {f.name for f in fields(spec.hparams)}
-        if (
-            "objective" in hp and "objective" not in own and hp.pop("objective") != spec.objectives[0]
-        ):  # naming its one objective is no conflict
-            raise ValueError(
-                f"method {spec.name!r} trains with objective {spec.objectives[0]!r}: leave objective unset (None) for its default"
-            )
-        if unknown := sorted(set(hp) - own):
-            raise ValueError(
-                f"{unknown[0]} is not a hyperparameter of method {spec.name!r} (its own: {', '.join(sorted(own)) or 'none'})"
-            )
-        self.hparams = asdict(spec.hparams(**hp))
-
-    @property
-    def hp(self):
-        "The method's hyperparameters as its dataclass (`Method.hparams`), what its loss reads."
-        return get_method(self.method).hparams(**(self.hparams or {}))
-
-    # read-only views of what used to be fields: one source, hparams
-    @property
-    def objective(self) -> str:
-        return get_method(self.method).objective(self.hp)  # its method's, or hparams' (the RL methods)
-
-    @property
-    def gamma(self) -> float | None:
-        return (self.hparams or {}).get("gamma")  # None for a method without a discount
-
-    @property
-    def sample_lower(self) -> bool | None:
-        return (self.hparams or {}).get("sample_lower")
-
-    @classmethod
-    def from_saved(cls, saved: dict) -> "TrainConfig":
-        "The config a checkpoint or config.json stored (`asdict`), also one from before method hyperparameters had their own home."
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in _with_hparams(saved).items() if k in known})
-
-    def _resolve_folder(self):
-        "An image folder's run: its absolute path, its mode read from the files when `auto`, and the dataset name that says so."
-        from hvaerl.data import folder_files, folder_mode
-
-        if self.image_mode not in ("auto", "L", "RGB"):
-            raise ValueError(f"image_mode must be 'auto', 'L' or 'RGB', got {self.image_mode!r}")
-        if not (isinstance(self.image_size, int) and self.image_size >= 8):
-            raise ValueError(f"image_size must be an integer >= 8, got {self.image_size!r}")
-        self.data_folder, self.dataset = str(Path(self.data_folder).expanduser().resolve()), FOLDER_DATASET
-        if self.image_mode == "auto":
-            self.image_mode = folder_mode(folder_files(self.data_folder)[0])  # the stored config says which
-
-    @property
-    def image_shape(self) -> tuple:
-        "The dataset's (C, H, W) (FashionMNIST's for a name hvaerl.data does not know: data passed to `train` directly)."
-        if self.data_folder is not None:
-            return (1 if self.image_mode == "L" else 3, self.image_size, self.image_size)
-        return DATASETS[self.dataset].image_shape if self.dataset in DATASETS else (1, 28, 28)
-
-    def load(
-        self,
-        split: str,  # "fit"/"valid" (training, validation), or "train"/"test" (a probe's; an image folder's held-out part is its test)
-        download: bool = False,
-    ) -> "ImageDataset":
-        "The run's images of `split`: of `dataset`, or of `data_folder` when one is given."
-        from hvaerl.data import load_dataset, load_image_folder
-
-        if self.data_folder is not None:
-            return load_image_folder(self.data_folder, split, self.image_size, self.image_mode)
-        return load_dataset(self.dataset, split, data_root=self.data_root, download=download)
-
-    def model_config(self, image_shape):
-        "The architecture config of the run's model (ModelConfig, or the method's own config class)."
-        return get_method(self.method).model_config(
-            image_shape,
-            self.latents,
-            self.levels,
-            self.inference,
-            self.backbone,
-            self.hidden,
-            channels=self.channels,
-            wiring=self.wiring,
-            spatial_levels=self.spatial_levels,
-            merge=self.merge,
+# %% ../nbs/05_train.ipynb #c005_m0
+@patch
+def _resolve_hparams(self: TrainConfig, spec):
+    "The method's own hyperparameters, those not given at their defaults (validated by its dataclass), so the stored config says what was trained."
+    hp = dict(self.hparams or {})
+    own = {f.name for f in fields(spec.hparams)}
+    if (
+        "objective" in hp and "objective" not in own and hp.pop("objective") != spec.objectives[0]
+    ):  # naming its one objective is no conflict
+        raise ValueError(
+            f"method {spec.name!r} trains with objective {spec.objectives[0]!r}: leave objective unset (None) for its default"
         )
+    if unknown := sorted(set(hp) - own):
+        raise ValueError(
+            f"{unknown[0]} is not a hyperparameter of method {spec.name!r} (its own: {', '.join(sorted(own)) or 'none'})"
+        )
+    self.hparams = asdict(spec.hparams(**hp))
 
-    def resolved_device(self) -> torch.device:
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise RuntimeError("device='cuda' was asked for but no GPU is visible: use device='cpu' or 'auto'")
-        return torch.device(self.device)
+# %% ../nbs/05_train.ipynb #c005_m1
+@patch(as_prop=True)
+def hp(self: TrainConfig):
+    "The method's hyperparameters as its dataclass (`Method.hparams`), what its loss reads."
+    return get_method(self.method).hparams(**(self.hparams or {}))
+
+# %% ../nbs/05_train.ipynb #c005_m2
+# read-only views of what used to be fields: one source, hparams
+@patch(as_prop=True)
+def objective(self: TrainConfig) -> str:
+    return get_method(self.method).objective(self.hp)  # its method's, or hparams' (the RL methods)
+
+# %% ../nbs/05_train.ipynb #c005_m3
+@patch(as_prop=True)
+def gamma(self: TrainConfig) -> float | None:
+    return (self.hparams or {}).get("gamma")  # None for a method without a discount
+
+# %% ../nbs/05_train.ipynb #c005_m4
+@patch(as_prop=True)
+def sample_lower(self: TrainConfig) -> bool | None:
+    return (self.hparams or {}).get("sample_lower")
+
+# %% ../nbs/05_train.ipynb #c005_m5
+@patch(cls_method=True)
+def from_saved(cls: TrainConfig, saved: dict) -> "TrainConfig":
+    "The config a checkpoint or config.json stored (`asdict`), also one from before method hyperparameters had their own home."
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in _with_hparams(saved).items() if k in known})
+
+# %% ../nbs/05_train.ipynb #c005_m6
+@patch
+def _resolve_folder(self: TrainConfig):
+    "An image folder's run: its absolute path, its mode read from the files when `auto`, and the dataset name that says so."
+    from hvaerl.data import folder_files, folder_mode
+
+    if self.image_mode not in ("auto", "L", "RGB"):
+        raise ValueError(f"image_mode must be 'auto', 'L' or 'RGB', got {self.image_mode!r}")
+    if not (isinstance(self.image_size, int) and self.image_size >= 8):
+        raise ValueError(f"image_size must be an integer >= 8, got {self.image_size!r}")
+    self.data_folder, self.dataset = str(Path(self.data_folder).expanduser().resolve()), FOLDER_DATASET
+    if self.image_mode == "auto":
+        self.image_mode = folder_mode(folder_files(self.data_folder)[0])  # the stored config says which
+
+# %% ../nbs/05_train.ipynb #c005_m7
+@patch(as_prop=True)
+def image_shape(self: TrainConfig) -> tuple:
+    "The dataset's (C, H, W) (FashionMNIST's for a name hvaerl.data does not know: data passed to `train` directly)."
+    if self.data_folder is not None:
+        return (1 if self.image_mode == "L" else 3, self.image_size, self.image_size)
+    return DATASETS[self.dataset].image_shape if self.dataset in DATASETS else (1, 28, 28)
+
+# %% ../nbs/05_train.ipynb #c005_m8
+@patch
+def load(
+    self: TrainConfig,
+    split: str,  # "fit"/"valid" (training, validation), or "train"/"test" (a probe's; an image folder's held-out part is its test)
+    download: bool = False,
+) -> "ImageDataset":
+    "The run's images of `split`: of `dataset`, or of `data_folder` when one is given."
+    from hvaerl.data import load_dataset, load_image_folder
+
+    if self.data_folder is not None:
+        return load_image_folder(self.data_folder, split, self.image_size, self.image_mode)
+    return load_dataset(self.dataset, split, data_root=self.data_root, download=download)
+
+# %% ../nbs/05_train.ipynb #c005_m9
+@patch
+def model_config(self: TrainConfig, image_shape):
+    "The architecture config of the run's model (ModelConfig, or the method's own config class)."
+    return get_method(self.method).model_config(
+        image_shape,
+        self.latents,
+        self.levels,
+        self.inference,
+        self.backbone,
+        self.hidden,
+        channels=self.channels,
+        wiring=self.wiring,
+        spatial_levels=self.spatial_levels,
+        merge=self.merge,
+    )
+
+# %% ../nbs/05_train.ipynb #c005_m10
+@patch
+def resolved_device(self: TrainConfig) -> torch.device:
+    if self.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if self.device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for but no GPU is visible: use device='cpu' or 'auto'")
+    return torch.device(self.device)
 
 # %% ../nbs/05_train.ipynb #c005_1
 _LEGACY_HPARAMS = (
