@@ -40,33 +40,21 @@ class TrainConfig:
     dataset: str = "fashion_mnist"  # a name from hvaerl.data.DATASETS
     data_root: str | None = None  # where datasets live (default: hvaerl.data.default_data_root())
     data_folder: str | None = (
-        None  # your own images instead of `dataset`: one subfolder per class (ImageFolder layout; labels only for probes) or a flat folder; 10% held out (hvaerl.data.load_image_folder)
+        None  # your own images instead: class subfolders (ImageFolder) or a flat folder; 10% held out
     )
     image_size: int = 28  # side of the square that data_folder's images are resized to
-    image_mode: str = (
-        "auto"  # data_folder's images as "L" (grayscale, binarized) or "RGB" (8-bit); auto: the folder's own mode
-    )
-    method: str | None = (
-        None  # a name of hvaerl.methods.METHODS (or the paper's, e.g. "HVAE+RL"); None: a HierarchicalVAE with `inference` and `objective`
-    )
-    latents: tuple | None = (
-        None  # latent size per level, z_1 first; None: the method's ((128, 64, 32, 16, 8), its top `levels` when given; VAE/AAE (8,), (64,) on RGB)
-    )
+    image_mode: str = "auto"  # data_folder's images: "L" (grayscale, binarized) or "RGB" (8-bit); auto: the folder's
+    method: str | None = None  # a name of hvaerl.methods.METHODS or the paper's (HVAE+RL); None: a HierarchicalVAE
+    latents: tuple | None = None  # size per level, z_1 first; None: the method's (128, 64, 32, 16, 8), VAE/AAE (8,)
     levels: int | None = None  # L; must match len(latents) when given
-    inference: str | None = (
-        None  # "bottom_up" (HVAE) or "top_down" (LVAE); None: the method's (bottom_up without a method)
-    )
+    inference: str | None = None  # "bottom_up" (HVAE) or "top_down" (LVAE); None: the method's (bottom_up without)
     backbone: str = "mlp"  # "mlp" or "conv"
     hidden: tuple | None = None  # per-level widths (default 4x latent, at least 64)
     channels: int | None = None  # conv feature channels; None: 64 on grayscale, 256 on RGB (the authors' scripts)
-    wiring: str = "as_run"  # which stages read their neighbours' features: "as_run" (the authors' executed network, the paper's numbers), "skip" (hvae-oodd's intended design) or "markov" (nbs/03_model)
-    spatial_levels: int | None = (
-        None  # lowest levels whose latents are conv maps; None: the paper's (2 on RGB with the conv backbone, else 0)
-    )
+    wiring: str = "as_run"  # "as_run" (the authors' executed network), "skip" (intended) or "markov" (nbs/03_model)
+    spatial_levels: int | None = None  # lowest levels with conv-map latents; None: the paper's (2 on RGB with conv)
     merge: str = "precision"  # top-down posterior: "precision" (Sønderby et al.) or "learned" (hvae-oodd's)
-    hparams: dict | None = (
-        None  # the method's own hyperparameters by name (its Method.hparams dataclass, hvaerl.methods: the RL methods' objective, gamma, sample_lower; IVAE's weight); None: its defaults
-    )
+    hparams: dict | None = None  # the method's own hyperparameters (its Method.hparams, e.g. gamma); None: defaults
     lr: float = 3e-4  # Adam learning rate
     batch_size: int = 128  # images per training batch (the paper's 128)
     epochs: int = 10  # passes over the training images
@@ -77,53 +65,59 @@ class TrainConfig:
     out_dir: str = "runs/default"  # checkpoint, TensorBoard logs and history go here
     log_every: int = 50  # TensorBoard scalars every this many batches
     valid_batches: int = 10  # validation batches per epoch (of batch_size)
-    amp: bool = False  # bf16 autocast of the networks (GPU speed-up; likelihoods and KLs stay float32); off until checked against float32 on a GPU
+    amp: bool = False  # bf16 autocast of the networks (GPU; likelihoods and KLs stay float32); off until checked
     data_on_device: bool | None = None  # hold the training images on the device and binarize there; None: on for CUDA
     compile: bool = False  # torch.compile each stage of the model (GPU; the first batches pay the compile time)
 
     def __post_init__(self):
-        if self.data_folder is not None:
-            self._resolve_folder()  # before the method's defaults: they depend on the image shape
-        elif (self.image_size, self.image_mode) != (28, "auto"):
-            raise ValueError(
-                f"image_size and image_mode apply to a data_folder's images only (got {self.image_size}, {self.image_mode!r}): give data_folder, or leave them unset"
-            )
-        spec = get_method(self.method)  # an unknown name lists the valid ones
-        latents_given = self.latents is not None
-        if self.method is not None:
-            self.method = spec.name  # the registry name, also when given as the paper writes it
-        # fill in the method's defaults, so the stored config says exactly what was trained
-        self.inference, self.latents = spec.resolve(self.inference, self.latents, self.levels, self.image_shape)
-        self._resolve_hparams(spec)
-        if self.hidden is not None:
-            self.hidden = tuple(self.hidden)
-        if self.spatial_levels is None:  # the paper's conv latents belong to its default hierarchy only
-            own = latents_given or "spatial_levels" not in {
-                f.name for f in fields(spec.config)
-            }  # BIVA and the AAE have dense codes only
-            self.spatial_levels = (
-                0 if own else default_spatial_levels(self.image_shape, self.backbone, len(self.latents))
-            )
-            if (
-                not own and self.image_shape[0] == 1 and self.spatial_levels == 1
-            ):  # the authors' FashionMNIST network: z_1 is an 8x14x14 map,
-                self.latents = (GRAYSCALE_CONV_Z1,) + self.latents[
-                    1:
-                ]  # the levels above the text's dense sizes (64, 32, 16, 8)
-        for name in ("lr", "batch_size", "epochs"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.budget_minutes is not None and self.budget_minutes <= 0:
-            raise ValueError("budget_minutes must be positive or None")
-        if self.max_batches_per_epoch is not None and self.max_batches_per_epoch < 1:
-            raise ValueError(
-                f"max_batches_per_epoch must be a positive number of batches or None (full epochs), got {self.max_batches_per_epoch}"
-            )
-        if self.log_every < 1:
-            raise ValueError(f"log_every must be a positive number of batches, got {self.log_every}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ValueError(f"unknown device {self.device!r}: 'auto', 'cpu' or 'cuda'")
-        self.model_config(self.image_shape)  # validates latents/levels/inference/backbone now
+        self._fill_defaults()  # so the stored config says exactly what was trained
+        self._check_values()
+
+# %% ../nbs/05_train.ipynb #c005_f
+@patch
+def _fill_defaults(self: TrainConfig):
+    "The method's defaults for what is left None: an image folder's mode, the registry name, inference, latents, hparams, spatial levels."
+    if self.data_folder is not None:
+        self._resolve_folder()  # before the method's defaults: they depend on the image shape
+    elif (self.image_size, self.image_mode) != (28, "auto"):
+        raise ValueError(
+            f"image_size and image_mode apply to a data_folder's images only (got {self.image_size}, "
+            f"{self.image_mode!r}): give data_folder, or leave them unset"
+        )
+    spec = get_method(self.method)  # an unknown name lists the valid ones
+    latents_given = self.latents is not None
+    if self.method is not None:
+        self.method = spec.name  # the registry name, also when given as the paper writes it
+    self.inference, self.latents = spec.resolve(self.inference, self.latents, self.levels, self.image_shape)
+    self._resolve_hparams(spec)
+    if self.hidden is not None:
+        self.hidden = tuple(self.hidden)
+    if self.spatial_levels is None:  # the paper's conv latents belong to its default hierarchy only
+        own = latents_given or "spatial_levels" not in {f.name for f in fields(spec.config)}  # BIVA, the AAE: dense
+        self.spatial_levels = 0 if own else default_spatial_levels(self.image_shape, self.backbone, len(self.latents))
+        if not own and self.image_shape[0] == 1 and self.spatial_levels == 1:
+            # the authors' FashionMNIST network: z_1 an 8x14x14 map, the levels above the text's dense (64, 32, 16, 8)
+            self.latents = (GRAYSCALE_CONV_Z1,) + self.latents[1:]
+
+# %% ../nbs/05_train.ipynb #c005_g
+@patch
+def _check_values(self: TrainConfig):
+    "A ValueError, with the fix, for a value that cannot train; the model's config is built once to check the architecture."
+    for name in ("lr", "batch_size", "epochs"):
+        if not getattr(self, name) > 0:
+            raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+    if self.budget_minutes is not None and self.budget_minutes <= 0:
+        raise ValueError("budget_minutes must be positive or None")
+    if self.max_batches_per_epoch is not None and self.max_batches_per_epoch < 1:
+        raise ValueError(
+            f"max_batches_per_epoch must be a positive number of batches or None (full epochs), "
+            f"got {self.max_batches_per_epoch}"
+        )
+    if self.log_every < 1:
+        raise ValueError(f"log_every must be a positive number of batches, got {self.log_every}")
+    if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+        raise ValueError(f"unknown device {self.device!r}: 'auto', 'cpu' or 'cuda'")
+    self.model_config(self.image_shape)  # validates latents/levels/inference/backbone now
 
 # %% ../nbs/05_train.ipynb #c005_m0
 @patch
