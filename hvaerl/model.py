@@ -54,13 +54,7 @@ class BaseConfig:
     "The architecture fields every model shares, checked and resolved here once (the baselines' configs subclass it too)."
 
     image_shape: tuple = (1, 28, 28)  # (C, H, W) of the input images
-    latents: tuple = (
-        128,
-        64,
-        32,
-        16,
-        8,
-    )  # latent size per level, z_1 (bottom) first (channels for a spatial level); len(latents) = L
+    latents: tuple = (128, 64, 32, 16, 8)  # size per level, z_1 (bottom) first (channels for a spatial level)
     levels: int | None = None  # L; checked against `latents` when given
     backbone: str = "mlp"  # "mlp" (CPU) or "conv" (residual conv stages, paper scale)
     hidden: tuple | None = None  # MLP width per level; default `default_hidden(latents)`
@@ -69,34 +63,40 @@ class BaseConfig:
     channels: int | None = None  # conv feature channels; default 64 on grayscale, 256 on RGB (the authors' scripts)
 
     def __post_init__(self):
-        self.image_shape, self.latents = tuple(self.image_shape), tuple(int(z) for z in self.latents)
-        if self.levels is None:
-            self.levels = len(self.latents)
-        if self.levels < 1:
-            raise ValueError(f"levels must be >= 1 (L=1 is the plain VAE), got {self.levels}")
-        if len(self.latents) != self.levels:
-            raise ValueError(
-                f"latents {self.latents} has {len(self.latents)} sizes but levels={self.levels}: give one size per level"
-            )
-        if any(z < 1 for z in self.latents):
-            raise ValueError(f"latent sizes must be positive, got {self.latents}")
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"unknown backbone {self.backbone!r}: use one of {BACKBONES}")
-        self.hidden = tuple(self.hidden) if self.hidden is not None else default_hidden(self.latents)
-        if len(self.hidden) != self.levels:
-            raise ValueError(f"hidden {self.hidden} needs one width per level ({self.levels})")
-        if self.likelihood == "auto":
-            self.likelihood = "bernoulli" if self.image_shape[0] == 1 else "dlm"
-        if self.likelihood not in ("bernoulli", "dlm"):
-            raise ValueError(f"unknown likelihood {self.likelihood!r}: 'bernoulli' or 'dlm'")
-        if self.likelihood == "dlm" and self.image_shape[0] != 3:
-            raise ValueError("the 'dlm' likelihood models 3-channel RGB images")
-        if self.backbone == "conv" and (self.image_shape[1] % 4 or self.image_shape[2] % 4):
-            raise ValueError(
-                f"conv backbones need image sides divisible by 4 (the single-code baselines downsample twice): got {self.image_shape[1:]}"
-            )
-        if self.channels is None:
-            self.channels = 64 if self.image_shape[0] == 1 else 256
+        self._check_shared()  # subclasses call it through super().__post_init__()
+
+# %% ../nbs/03_model.ipynb #c005s0_c
+@patch
+def _check_shared(self: BaseConfig):
+    "Resolve and check the shared fields: sizes per level, backbone, widths, likelihood, channels."
+    self.image_shape, self.latents = tuple(self.image_shape), tuple(int(z) for z in self.latents)
+    if self.levels is None:
+        self.levels = len(self.latents)
+    if self.levels < 1:
+        raise ValueError(f"levels must be >= 1 (L=1 is the plain VAE), got {self.levels}")
+    if len(self.latents) != self.levels:
+        raise ValueError(
+            f"latents {self.latents} has {len(self.latents)} sizes but levels={self.levels}: give one size per level"
+        )
+    if any(z < 1 for z in self.latents):
+        raise ValueError(f"latent sizes must be positive, got {self.latents}")
+    if self.backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone {self.backbone!r}: use one of {BACKBONES}")
+    self.hidden = tuple(self.hidden) if self.hidden is not None else default_hidden(self.latents)
+    if len(self.hidden) != self.levels:
+        raise ValueError(f"hidden {self.hidden} needs one width per level ({self.levels})")
+    if self.likelihood == "auto":
+        self.likelihood = "bernoulli" if self.image_shape[0] == 1 else "dlm"
+    if self.likelihood not in ("bernoulli", "dlm"):
+        raise ValueError(f"unknown likelihood {self.likelihood!r}: 'bernoulli' or 'dlm'")
+    if self.likelihood == "dlm" and self.image_shape[0] != 3:
+        raise ValueError("the 'dlm' likelihood models 3-channel RGB images")
+    if self.backbone == "conv" and (self.image_shape[1] % 4 or self.image_shape[2] % 4):
+        raise ValueError(
+            f"conv backbones need image sides divisible by 4 (the single-code baselines downsample twice): got {self.image_shape[1:]}"
+        )
+    if self.channels is None:
+        self.channels = 64 if self.image_shape[0] == 1 else 256
 
 # %% ../nbs/03_model.ipynb #c005s1
 @dataclass
