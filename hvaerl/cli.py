@@ -113,41 +113,49 @@ def _names_epilog() -> str:
     )
 
 # %% ../nbs/14_cli.ipynb #c006b
-def train_parser() -> argparse.ArgumentParser:
-    "The parser of `hvaerl train`: one --flag per TrainConfig field (help from its comment, type from its annotation), one per method hyperparameter (hvaerl.methods), plus --download and --no-resume."
-    from hvaerl.methods import hparam_fields
-
-    p = OneLineParser(
-        prog="hvaerl train",
-        epilog=_names_epilog(),
-        description="Train one hierarchical VAE (the fields of hvaerl.train.TrainConfig; a method's own hyperparameters by name).",
-    )
-    docs, hints = field_comments(TrainConfig), typing.get_type_hints(TrainConfig)
-    for f in dataclasses.fields(TrainConfig):
+def _add_field_flags(p: argparse.ArgumentParser, cls) -> None:
+    "One --flag per field of dataclass `cls` but `hparams`: help from its comment, type from its annotation."
+    docs, hints = field_comments(cls), typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
         if f.name == "hparams":
-            continue  # its entries have flags of their own, below
+            continue  # its entries have flags of their own (`_add_hparam_flags`)
         typ = _dataset_name if f.name == "dataset" else (lambda text, a=hints[f.name]: flag_value(text, a))
+        help = f"{docs[f.name] or f.name.replace('_', ' ')} (default: {f.default!r})"
         p.add_argument(
             flag(f.name),
             dest=f.name,
             default=None,
             type=typ,
             metavar=_type_name(hints[f.name]),
-            help=f"{docs[f.name] or f.name.replace('_', ' ')} (default: {f.default!r})".replace("%", "%%"),
+            help=help.replace("%", "%%"),
         )
-    for name, (
-        annotation,
-        doc,
-        owners,
-    ) in hparam_fields().items():  # a new method's hyperparameters appear here by themselves
+
+# %% ../nbs/14_cli.ipynb #c006b_h
+def _add_hparam_flags(p: argparse.ArgumentParser) -> None:
+    "One --flag per method hyperparameter of the registry (a new method's appear by themselves), into `hp_<name>`."
+    from hvaerl.methods import hparam_fields
+
+    for name, (annotation, doc, owners) in hparam_fields().items():
+        help = f"{doc} (a method hyperparameter, of {', '.join(owners)}; default: the method's)"
         p.add_argument(
             flag(name),
             dest=f"hp_{name}",
             default=None,
             type=lambda text, a=annotation: flag_value(text, a),
             metavar=_type_name(annotation),
-            help=f"{doc} (a method hyperparameter, of {', '.join(owners)}; default: the method's)".replace("%", "%%"),
+            help=help.replace("%", "%%"),
         )
+
+# %% ../nbs/14_cli.ipynb #c006b_p
+def train_parser() -> argparse.ArgumentParser:
+    "The parser of `hvaerl train`: one --flag per TrainConfig field and per method hyperparameter, plus --download and --no-resume."
+    p = OneLineParser(
+        prog="hvaerl train",
+        epilog=_names_epilog(),
+        description="Train one hierarchical VAE (the fields of hvaerl.train.TrainConfig; a method's own hyperparameters by name).",
+    )
+    _add_field_flags(p, TrainConfig)
+    _add_hparam_flags(p)
     p.add_argument(
         "--download", action="store_true", help="download the dataset when it is not on disk (torchvision datasets)"
     )

@@ -741,6 +741,16 @@ FOLDER_SPLITS = {
     "test": "valid",
 }  # a folder has no official test split: the held-out part serves as both
 
+# %% ../nbs/01_data.ipynb #c075_1_a
+def _check_folder_args(split: str, image_size, image_mode: str) -> None:
+    "A ValueError for a split, size or mode `load_image_folder` does not take."
+    if split not in FOLDER_SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(FOLDER_SPLITS)}")
+    if image_mode not in ("auto", "L", "RGB"):
+        raise ValueError(f"image_mode must be 'auto', 'L' or 'RGB', got {image_mode!r}")
+    if not isinstance(image_size, int) or image_size < 8:
+        raise ValueError(f"image_size must be an integer >= 8, got {image_size!r}")
+
 # %% ../nbs/01_data.ipynb #c075_1
 def load_image_folder(
     root,  # a folder in ImageFolder layout, or a flat folder of images
@@ -752,12 +762,7 @@ def load_image_folder(
     seed: int = 0,  # seed of the held-out permutation and of the static binarization
 ) -> ImageDataset:
     "One split of an image folder, decoded, resized and held in memory; `content_hash` and `classes` say what it is."
-    if split not in FOLDER_SPLITS:
-        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(FOLDER_SPLITS)}")
-    if image_mode not in ("auto", "L", "RGB"):
-        raise ValueError(f"image_mode must be 'auto', 'L' or 'RGB', got {image_mode!r}")
-    if not isinstance(image_size, int) or image_size < 8:
-        raise ValueError(f"image_size must be an integer >= 8, got {image_size!r}")
+    _check_folder_args(split, image_size, image_mode)
     root = Path(root).expanduser().resolve()
     files, labels, classes = folder_files(root)
     mode = folder_mode(files) if image_mode == "auto" else image_mode

@@ -31,10 +31,10 @@ from .train import TrainConfig, UsageError, CheckpointError, load_checkpoint, co
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['DiagnoseError', 'Run', 'load_run', 'kl_kinds', 'definition1_kl', 'level_probes', 'mine_batch', 'level_mi',
-           'run_setting', 'DiagnoseConfig', 'verdict', 'level_table', 'format_table', 'level_images', 'fig_levels',
-           'decode_code', 'top_units', 'traversal', 'fig_traversal', 'fig_kl_history', 'metrics_agreement', 'Diagnosis',
-           'write_report', 'diagnose', 'diagnose_parser', 'diagnose_main']
+__all__ = ['COLUMNS_NOTE', 'DiagnoseError', 'Run', 'load_run', 'kl_kinds', 'definition1_kl', 'level_probes', 'mine_batch',
+           'level_mi', 'run_setting', 'DiagnoseConfig', 'verdict', 'level_table', 'format_table', 'level_images',
+           'fig_levels', 'decode_code', 'top_units', 'traversal', 'fig_traversal', 'fig_kl_history',
+           'metrics_agreement', 'Diagnosis', 'write_report', 'diagnose', 'diagnose_parser', 'diagnose_main']
 
 # %% ../nbs/16_diagnose.ipynb #d011
 class DiagnoseError(UsageError):
@@ -92,46 +92,54 @@ def _json(path: Path):
     return json.loads(path.read_text()) if path.is_file() else None
 
 # %% ../nbs/16_diagnose.ipynb #d012
-def load_run(run_dir) -> Run:
-    "A run folder of `hvaerl train` or of a preset, checked; a `DiagnoseError` says what is missing or damaged."
-    d = Path(run_dir).expanduser()
+def _checkpoint_of(d: Path) -> dict:
+    "The verified checkpoint of run folder `d`; a `DiagnoseError` when the folder, the file or its content is wrong."
     if not d.is_dir():
         raise DiagnoseError(
             f"{d} is not a folder: give a run folder (the --out-dir of hvaerl train, or runs/<preset>/<run>)"
         )
     ck_path = d / "ckpt.pt"
     if not ck_path.is_file():
-        hint = (
-            " (results/ keeps a run's small files only: its checkpoint is in runs/<preset>/<run>)"
-            if (d / "metrics.json").is_file()
-            else ""
-        )
+        results = (d / "metrics.json").is_file()
+        hint = " (results/ keeps a run's small files only: its checkpoint is in runs/<preset>/<run>)" if results else ""
         raise DiagnoseError(
             f"{d} has no checkpoint (ckpt.pt){hint}: give a run folder where training finished an epoch"
         )
     try:
-        ck = load_checkpoint(ck_path)
+        return load_checkpoint(ck_path)
     except CheckpointError as e:
-        raise DiagnoseError(
-            str(e).split(": delete it")[0] + ": restore the file or retrain the run; nothing was diagnosed"
-        ) from None
+        reason = str(e).split(": delete it")[0]
+        raise DiagnoseError(reason + ": restore the file or retrain the run; nothing was diagnosed") from None
+
+# %% ../nbs/16_diagnose.ipynb #d012_m
+def _model_of(ck: dict, where: Path) -> tuple:
+    "(TrainConfig, model) rebuilt from a checkpoint; a `DiagnoseError` when this hvaerl cannot rebuild them."
     try:
         cfg = TrainConfig.from_saved(ck["train_config"])
         model = get_method(cfg.method).build_model(ck["model_config"])
         model.load_state_dict(ck["model"])
+        return cfg, model
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         why = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DiagnoseError(
-            f"{ck_path} does not hold a model this hvaerl can rebuild ({why}): retrain the run with hvaerl {hvaerl.__version__}"
+            f"{where} does not hold a model this hvaerl can rebuild ({why}): "
+            f"retrain the run with hvaerl {hvaerl.__version__}"
         ) from None
-    spec = _json(d / "run_spec.json") or {}
+
+# %% ../nbs/16_diagnose.ipynb #d012_l
+def load_run(run_dir) -> Run:
+    "A run folder of `hvaerl train` or of a preset, checked; a `DiagnoseError` says what is missing or damaged."
+    d = Path(run_dir).expanduser()
+    ck = _checkpoint_of(d)
+    cfg, model = _model_of(ck, d / "ckpt.pt")
+    params = (_json(d / "run_spec.json") or {}).get("parameters", {})
     return Run(
         d,
         model.eval(),
         cfg,
         ck.get("history", []),
         _json(d / "metrics.json"),
-        spec.get("parameters", {}),
+        params,
         _json(d / "provenance.json") or {},
     )
 
@@ -533,6 +541,44 @@ def _provenance_lines(run: Run, train_set) -> list:
     ]
 
 # %% ../nbs/16_diagnose.ipynb #d053
+def _how_measured(cfg: DiagnoseConfig, sizes: dict, train_set, seconds: float) -> str:
+    "The report's paragraph on the images and settings used."
+    chance = f"{100 / train_set.num_classes:.0f}%" if train_set.num_classes >= 2 else "—"
+    protocol = "The run's own protocol (--full)." if cfg.full else "Default sizes (--full: as the run measured itself)."
+    how = (
+        f"Probes: {sizes['probe_train']} training / {sizes['probe_test']} test images (chance {chance}); KL, active units "
+        f"and MINE on the first {sizes['eval_images']} test images; MINE {sizes['mine_steps']} steps of "
+        f"{sizes['mine_batch_size']} pairs per level; collapsed: KL q‖p below {cfg.collapse_nats:g} nats per image "
+        f"(Definition 1). {protocol} Took {seconds:.0f} s."
+    )
+    if not sizes["mine_batch_size"]:
+        how += " MINE's '—': under 27 test images, too few for its two held-out parts (20% each) and a batch of 16."
+    return how
+
+
+COLUMNS_NOTE = (
+    "KL: the ELBO's KL term (est. = a one-sample estimate, which can be negative); KL q‖p: the analytic KL between "
+    "the posterior and the prior at its sampled parents, which Definition 1's verdict reads; I(x; z): MINE's "
+    "Donsker-Varadhan lower bound on held-out pairs (the paper's estimator; the aggregate-posterior one would need "
+    "q(z_l|x) in closed form, which a bottom-up hierarchy has only at z_1)."
+)
+
+# %% ../nbs/16_diagnose.ipynb #d053_a
+def _agreement_lines(agreement: pd.DataFrame) -> list:
+    "The report's section setting each number of the run's metrics.json beside the diagnosis's (none without one)."
+    if not len(agreement):
+        return []
+    same = {True: "yes: must agree", False: "no: sizes or settings differ"}
+    shown = agreement.assign(
+        **{
+            "metrics.json": agreement["metrics.json"].map(lambda v: f"{v:.6g}"),
+            "diagnosis": agreement["diagnosis"].map(lambda v: f"{v:.6g}"),
+            "same protocol": agreement["same protocol"].map(same),
+        }
+    )
+    return ["## Against the run's metrics.json", "", shown.to_markdown(index=False), ""]
+
+# %% ../nbs/16_diagnose.ipynb #d053_w
 def write_report(
     folder: Path,
     run: Run,
@@ -545,16 +591,6 @@ def write_report(
     figures: list,
 ) -> Path:
     "report.md: the run, the per-level table with how it was measured, the agreement with metrics.json, and the figures."
-    chance = f"{100 / train_set.num_classes:.0f}%" if train_set.num_classes >= 2 else "—"
-    protocol = "The run's own protocol (--full)." if cfg.full else "Default sizes (--full: as the run measured itself)."
-    how = (
-        f"Probes: {sizes['probe_train']} training / {sizes['probe_test']} test images (chance {chance}); KL, active units and MINE on "
-        f"the first {sizes['eval_images']} test images; MINE {sizes['mine_steps']} steps of {sizes['mine_batch_size']} pairs per level; "
-        f"collapsed: KL q‖p below {cfg.collapse_nats:g} nats per image (Definition 1). "
-        f"{protocol} Took {seconds:.0f} s."
-    )
-    if not sizes["mine_batch_size"]:
-        how += " MINE's '—': under 27 test images, too few for its two held-out parts (20% each) and a batch of 16."
     lines = [
         f"# Diagnosis of {run.path.name}",
         "",
@@ -564,26 +600,15 @@ def write_report(
         "",
         format_table(table).to_markdown(index=False),
         "",
-        how,
+        _how_measured(cfg, sizes, train_set, seconds),
         "",
-        "KL: the ELBO's KL term (est. = a one-sample estimate, which can be negative); KL q‖p: the analytic KL between the "
-        "posterior and the prior at its sampled parents, which Definition 1's verdict reads; I(x; z): MINE's Donsker-Varadhan "
-        "lower bound on held-out pairs (the paper's estimator; the aggregate-posterior one would need q(z_l|x) in closed form, "
-        "which a bottom-up hierarchy has only at z_1).",
+        COLUMNS_NOTE,
+        "",
+        *_agreement_lines(agreement),
+        "## Figures",
         "",
     ]
-    if len(agreement):
-        shown = agreement.assign(
-            **{
-                "metrics.json": agreement["metrics.json"].map(lambda v: f"{v:.6g}"),
-                "diagnosis": agreement["diagnosis"].map(lambda v: f"{v:.6g}"),
-                "same protocol": agreement["same protocol"].map(
-                    {True: "yes: must agree", False: "no: sizes or settings differ"}
-                ),
-            }
-        )
-        lines += ["## Against the run's metrics.json", "", shown.to_markdown(index=False), ""]
-    lines += ["## Figures", ""] + [f"![{f.stem}]({f.name})" for f in figures]
+    lines += [f"![{f.stem}]({f.name})" for f in figures]
     out = folder / "report.md"
     out.write_text("\n".join(lines) + "\n")
     return out
@@ -614,6 +639,35 @@ def _check_out(out: Path, run: Run) -> None:
         raise DiagnoseError(f"cannot write in {base}: give --out a folder you can write to")
 
 # %% ../nbs/16_diagnose.ipynb #d054b
+def _figures(run: Run, test_set, cfg: DiagnoseConfig, folder: Path) -> list:
+    "levels.png, traversal.png and kl.png of the run's model, written into `folder`: their paths."
+    model = run.model
+    x = test_set.batch(torch.arange(min(cfg.images, len(test_set))))[0]
+    units = top_units(model, test_set, cfg.traversal_units)
+    imgs, offsets = traversal(model, x[0], units, cfg.traversal_steps)
+    figs = {
+        "levels": fig_levels(level_images(model, x), x),
+        "traversal": fig_traversal(imgs, offsets, units),
+        "kl": fig_kl_history(run.history),
+    }
+    for name, fig in figs.items():
+        fig.savefig(folder / f"{name}.png", dpi=150, bbox_inches="tight")
+        plt.close(fig)
+    return [folder / f"{name}.png" for name in figs]
+
+# %% ../nbs/16_diagnose.ipynb #d054b_s
+def _sizes(train_set, test_set, cfg: DiagnoseConfig) -> dict:
+    "The images and settings a diagnosis uses, as counts (what the report states and `metrics_agreement` compares)."
+    n_eval = len(DatasetHead(test_set, cfg.eval_images))
+    return dict(
+        probe_train=len(DatasetHead(train_set, cfg.probe_train)),
+        probe_test=len(DatasetHead(test_set, cfg.probe_test)),
+        eval_images=n_eval,
+        mine_steps=cfg.mine_steps,
+        mine_batch_size=mine_batch(n_eval, cfg.mine_batch_size),
+    )
+
+# %% ../nbs/16_diagnose.ipynb #d054b_d
 def diagnose(
     run_dir,
     cfg: DiagnoseConfig = DiagnoseConfig(),
@@ -627,32 +681,13 @@ def diagnose(
     train_set, test_set = (run.load(s, cfg.data_root, cfg.data_folder) for s in ("train", "test"))
     out = Path(out) if out is not None else run.path / "diagnosis"
     _check_out(out, run)
-    seed, model = run.config.seed, run.model
-    table = level_table(model, train_set, test_set, cfg, seed, progress)
-    sizes = dict(
-        probe_train=len(DatasetHead(train_set, cfg.probe_train)),
-        probe_test=len(DatasetHead(test_set, cfg.probe_test)),
-        eval_images=len(DatasetHead(test_set, cfg.eval_images)),
-        mine_steps=cfg.mine_steps,
-        mine_batch_size=mine_batch(len(DatasetHead(test_set, cfg.eval_images)), cfg.mine_batch_size),
-    )
+    table = level_table(run.model, train_set, test_set, cfg, run.config.seed, progress)
+    sizes = _sizes(train_set, test_set, cfg)
     agreement = metrics_agreement(table, run, sizes)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        x = test_set.batch(torch.arange(min(cfg.images, len(test_set))))[0]
-        units = top_units(model, test_set, cfg.traversal_units)
-        imgs, offsets = traversal(model, x[0], units, cfg.traversal_steps)
-        figs = {
-            "levels": fig_levels(level_images(model, x), x),
-            "traversal": fig_traversal(imgs, offsets, units),
-            "kl": fig_kl_history(run.history),
-        }
-        paths = []
-        for name, fig in figs.items():
-            fig.savefig(tmp / f"{name}.png", dpi=150, bbox_inches="tight")
-            plt.close(fig)
-            paths.append(tmp / f"{name}.png")
+        paths = _figures(run, test_set, cfg, tmp)
         table.to_csv(tmp / "table.csv", index=False)
         seconds = time.perf_counter() - t0
         write_report(tmp, run, table, agreement, cfg, sizes, train_set, seconds, paths)

@@ -160,42 +160,46 @@ def _gunzip(src: Path, dst: Path) -> None:
         raise type(e)(f"could not decompress {src} into {dst}: {e}") from e
 
 # %% ../nbs/00_sources.ipynb #c014_2
+def _fashion_mnist_raw(root: Path, names: list, train: bool, download: bool) -> str:
+    "Make the idx files `names` present in <root>/FashionMNIST/raw (from .gz files there or Debian's, or a download): where they came from."
+    raw = root / "FashionMNIST" / "raw"
+    debian = [Path(d) for d in DEBIAN_FASHION_MNIST_DIRS] + [root / "debian/usr/share/datasets/fashion-mnist"]
+    missing = [n for n in names if not (raw / n).is_file()]
+    if not missing:
+        return f"{raw}"
+    for d in [raw, *debian]:  # gzipped files: put into raw/ by hand, or Debian's
+        if all((d / f"{n}.gz").is_file() for n in missing):
+            for n in missing:
+                _gunzip(d / f"{n}.gz", raw / n)
+            return f"{raw} (decompressed from {d})"
+    if download:
+        import torchvision
+
+        torchvision.datasets.FashionMNIST(str(root), train=train, download=True)
+        if all((raw / n).is_file() for n in names):
+            return f"{raw} (downloaded by torchvision)"
+    raise _not_found(
+        "fashion_mnist",
+        [f"{raw} (for {', '.join(missing)})", *(f"{d} (for *.gz)" for d in debian)],
+        [
+            "sudo apt-get install dataset-fashion-mnist (Debian/Ubuntu; installs into /usr/share/datasets/fashion-mnist)",
+            f"without root: apt-get download dataset-fashion-mnist && dpkg-deb -x dataset-fashion-mnist_*.deb {root / 'debian'}",
+            f"or put the idx files (or their .gz) under {raw}",
+            "or pass download=True, or set HVAERL_DATA_ROOT to a folder that holds FashionMNIST/raw",
+        ],
+    )
+
+# %% ../nbs/00_sources.ipynb #c014_2_r
 def _fashion_mnist(root: Path, train: bool, download: bool, n: int | None = None, checks: dict | None = None):
     raw = root / "FashionMNIST" / "raw"
     stem = "train" if train else "t10k"
     names = [f"{stem}-images-idx3-ubyte", f"{stem}-labels-idx1-ubyte"]
-    debian = [Path(d) for d in DEBIAN_FASHION_MNIST_DIRS] + [root / "debian/usr/share/datasets/fashion-mnist"]
-    origin = f"{raw}"
-    missing = [n for n in names if not (raw / n).is_file()]
-    if missing:  # gzipped files: put into raw/ by hand, or Debian's
-        for d in [raw, *debian]:
-            if all((d / f"{n}.gz").is_file() for n in missing):
-                for n in missing:
-                    _gunzip(d / f"{n}.gz", raw / n)
-                origin, missing = f"{raw} (decompressed from {d})", []
-                break
-    if missing and download:
-        import torchvision
-
-        torchvision.datasets.FashionMNIST(str(root), train=train, download=True)
-        origin = f"{raw} (downloaded by torchvision)"
-        missing = [n for n in names if not (raw / n).is_file()]
-    if missing:
-        raise _not_found(
-            "fashion_mnist",
-            [f"{raw} (for {', '.join(missing)})", *(f"{d} (for *.gz)" for d in debian)],
-            [
-                "sudo apt-get install dataset-fashion-mnist (Debian/Ubuntu; installs into /usr/share/datasets/fashion-mnist)",
-                f"without root: apt-get download dataset-fashion-mnist && dpkg-deb -x dataset-fashion-mnist_*.deb {root / 'debian'}",
-                f"or put the idx files (or their .gz) under {raw}",
-                "or pass download=True, or set HVAERL_DATA_ROOT to a folder that holds FashionMNIST/raw",
-            ],
-        )
+    origin = _fashion_mnist_raw(root, names, train, download)
     pinned = (
         FASHION_MNIST_FILES if checks is None else {k: tuple(v) for k, v in checks["sha256"].items()}
-    )  # stand-ins: their recorded sums
-    for n in names:
-        verify_file(raw / n, *pinned[n])
+    )  # stand-ins: theirs
+    for name in names:
+        verify_file(raw / name, *pinned[name])
     # read exactly the verified files with torchvision's idx reader; the FashionMNIST class would prefer a legacy
     # processed/*.pt cache, if one exists, over them
     from torchvision.datasets.mnist import read_image_file, read_label_file
