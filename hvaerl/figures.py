@@ -313,6 +313,28 @@ def _traversal_panel(ax, imgs, offsets, dims):
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
     return im
 
+# %% ../nbs/09_figures.ipynb #c017s0_2_t
+def _tsne_panel(ax, emb: np.ndarray, y: np.ndarray, names: list | None, name: str) -> None:
+    "Fig. 5's left panel: a t-SNE embedding coloured by class."
+    labels = [names[int(c)] if names else str(int(c)) for c in y]
+    order = names if names else sorted(set(labels), key=int)
+    sns.scatterplot(
+        x=emb[:, 0],
+        y=emb[:, 1],
+        hue=labels,
+        hue_order=[o for o in order if o in set(labels)],
+        palette="tab10",
+        s=8,
+        linewidth=0,
+        ax=ax,
+    )
+    ax.set(
+        title=f"{name}: t-SNE of $z_L$ probe features ({len(y)} test images)",
+        xlabel="t-SNE 1 (arbitrary units)",
+        ylabel="t-SNE 2 (arbitrary units)",
+    )
+    ax.legend(title="class", fontsize="x-small", markerscale=2, loc="best")
+
 # %% ../nbs/09_figures.ipynb #c017s0_2
 def fig_tsne_traversal(
     models,  # a HierarchicalVAE, or {name: model or its saved `fig5_data`}: one row per model
@@ -335,25 +357,7 @@ def fig_tsne_traversal(
         )
         for (ax_t, ax_r), (name, m) in zip(axes, models.items()):
             d = m if isinstance(m, dict) else fig5_data(m, dataset, anchor, n_tsne, dims, steps, width, seed)
-            emb, y = d["tsne"], d["tsne_labels"]
-            labels = [names[int(c)] if names else str(int(c)) for c in y]
-            order = names if names else sorted(set(labels), key=int)
-            sns.scatterplot(
-                x=emb[:, 0],
-                y=emb[:, 1],
-                hue=labels,
-                hue_order=[o for o in order if o in set(labels)],
-                palette="tab10",
-                s=8,
-                linewidth=0,
-                ax=ax_t,
-            )
-            ax_t.set(
-                title=f"{name}: t-SNE of $z_L$ probe features ({len(y)} test images)",
-                xlabel="t-SNE 1 (arbitrary units)",
-                ylabel="t-SNE 2 (arbitrary units)",
-            )
-            ax_t.legend(title="class", fontsize="x-small", markerscale=2, loc="best")
+            _tsne_panel(ax_t, d["tsne"], d["tsne_labels"], names, name)
             _traversal_panel(ax_r, d["traversal"], d["traversal_offsets"], d["traversal_dims"])
             a, ya = int(d["anchor"]), int(d["anchor_label"])
             ax_r.set_title(f"{name}: traversal of $z_L$ around test image {a} ({names[ya] if names else ya})")
