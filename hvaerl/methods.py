@@ -8,7 +8,7 @@ Docs: https://hvaerl.github.io/hvaerl/methods.html.md"""
 __all__ = ['HIERARCHY_LATENTS', 'RGB_HIERARCHY_LATENTS', 'GRAYSCALE_CONV_Z1', 'METHODS', 'PAPER_NAMES', 'CUSTOM', 'adam',
            'NoHparams', 'RLHparams', 'CustomHparams', 'IVAEHparams', 'elbo_loss', 'rl_loss', 'rl_step', 'ivae_loss',
            'aae_step', 'hierarchy_latents', 'default_spatial_levels', 'single_level_latents', 'Method', 'hparam_fields',
-           'evaluate', 'get_method', 'CustomMethod']
+           'hparam_names', 'evaluate', 'get_method', 'CustomMethod']
 
 # %% ../nbs/11_methods.ipynb #c002
 from dataclasses import dataclass, fields
@@ -236,94 +236,31 @@ def build_model(self: Method, config) -> nn.Module:
     return self.model(self.config(**config) if isinstance(config, dict) else config)
 
 # %% ../nbs/11_methods.ipynb #c007s1
+# fmt: off
 _H = ("bottom_up",)
 _RL = dict(loss=rl_loss, step=rl_step, hparams=RLHparams)
-METHODS = {
-    m.name: m
-    for m in [  # in Table 1's order; methods the paper's tables do not have come after
-        Method(
-            "aae",
-            "AAE",
-            AAE,
-            AAEConfig,
-            ("adversarial",),
-            ("deterministic",),
-            True,
-            "adversarial autoencoder: deterministic code, reconstruction + a discriminator matching the codes to N(0, I)",
-            loss=None,
-            step=aae_step,
-            optimizers=aae_optimizers,
-            evaluate=aae_evaluate,
-            has_elbo=False,
-            skip_path=False,
-        ),
-        Method("vae", "VAE", HierarchicalVAE, ModelConfig, ("elbo",), _H, True, "one-level VAE trained by the ELBO"),
-        Method(
-            "biva",
-            "BIVA",
-            BIVA,
-            BIVAConfig,
-            ("elbo",),
-            ("bidirectional",),
-            False,
-            "bidirectional-inference VAE (BU and TD stochastic paths, skip-connected generative model), ELBO",
-            skip_path=False,
-        ),
-        Method(
-            "ivae",
-            "IVAE",
-            HierarchicalVAE,
-            ModelConfig,
-            ("ivae",),
-            ("bottom_up", "top_down"),
-            False,
-            "hierarchical VAE trained by the ELBO plus every level's skip-path reward with equal weight, the ELBO counted once (Eq. 16)",
-            loss=ivae_loss,
-            hparams=IVAEHparams,
-        ),
-        Method("hvae", "HVAE", HierarchicalVAE, ModelConfig, ("elbo",), _H, False, "bottom-up hierarchical VAE, ELBO"),
-        Method(
-            "hvae_rl",
-            "HVAE+RL",
-            HierarchicalVAE,
-            ModelConfig,
-            ("rl_fused", "rl_stepwise"),
-            _H,
-            False,
-            "bottom-up hierarchical VAE trained by the discounted Q-values of its skip-path rewards (ours)",
-            **_RL,
-        ),
-        Method(
-            "lvae", "LVAE", HierarchicalVAE, ModelConfig, ("elbo",), ("top_down",), False, "top-down ladder VAE, ELBO"
-        ),
-        Method(
-            "lvae_rl",
-            "LVAE+RL",
-            HierarchicalVAE,
-            ModelConfig,
-            ("rl_fused", "rl_stepwise"),
-            ("top_down",),
-            False,
-            "top-down ladder VAE trained by the discounted Q-values of its skip-path rewards (ours)",
-            **_RL,
-        ),
-        Method(
-            "beta_vae",
-            "β-VAE",
-            HierarchicalVAE,
-            ModelConfig,
-            ("beta_elbo",),
-            _H,
-            True,
-            "one-level VAE whose KL term is weighted by beta (Higgins et al., 2017; not in the paper's tables)",
-            loss=beta_vae_loss,
-            hparams=BetaVAEHparams,
-        ),
-    ]
-}
-PAPER_NAMES = {
-    n: m.paper_name for n, m in METHODS.items()
-}  # registry name -> the name tables print, in Table 1's order
+METHODS = {m.name: m for m in [  # in Table 1's order; methods the paper's tables do not have come after
+    Method("aae", "AAE", AAE, AAEConfig, ("adversarial",), ("deterministic",), True,
+           "adversarial autoencoder: deterministic code, reconstruction + a discriminator matching the codes to N(0, I)",
+           loss=None, step=aae_step, optimizers=aae_optimizers, evaluate=aae_evaluate, has_elbo=False, skip_path=False),
+    Method("vae", "VAE", HierarchicalVAE, ModelConfig, ("elbo",), _H, True, "one-level VAE trained by the ELBO"),
+    Method("biva", "BIVA", BIVA, BIVAConfig, ("elbo",), ("bidirectional",), False,
+           "bidirectional-inference VAE (BU and TD stochastic paths, skip-connected generative model), ELBO", skip_path=False),
+    Method("ivae", "IVAE", HierarchicalVAE, ModelConfig, ("ivae",), ("bottom_up", "top_down"), False,
+           "hierarchical VAE trained by the ELBO plus every level's skip-path reward with equal weight, the ELBO counted once (Eq. 16)",
+           loss=ivae_loss, hparams=IVAEHparams),
+    Method("hvae", "HVAE", HierarchicalVAE, ModelConfig, ("elbo",), _H, False, "bottom-up hierarchical VAE, ELBO"),
+    Method("hvae_rl", "HVAE+RL", HierarchicalVAE, ModelConfig, ("rl_fused", "rl_stepwise"), _H, False,
+           "bottom-up hierarchical VAE trained by the discounted Q-values of its skip-path rewards (ours)", **_RL),
+    Method("lvae", "LVAE", HierarchicalVAE, ModelConfig, ("elbo",), ("top_down",), False, "top-down ladder VAE, ELBO"),
+    Method("lvae_rl", "LVAE+RL", HierarchicalVAE, ModelConfig, ("rl_fused", "rl_stepwise"), ("top_down",), False,
+           "top-down ladder VAE trained by the discounted Q-values of its skip-path rewards (ours)", **_RL),
+    Method("beta_vae", "β-VAE", HierarchicalVAE, ModelConfig, ("beta_elbo",), _H, True,
+           "one-level VAE whose KL term is weighted by beta (Higgins et al., 2017; not in the paper's tables)",
+           loss=beta_vae_loss, hparams=BetaVAEHparams),
+]}
+PAPER_NAMES = {n: m.paper_name for n, m in METHODS.items()}  # registry name -> the name tables print, in Table 1's order
+# fmt: on
 
 # %% ../nbs/11_methods.ipynb #c007s1_1
 def hparam_fields() -> dict:
@@ -337,6 +274,11 @@ def hparam_fields() -> dict:
         for f in fields(cls):
             out.setdefault(f.name, (hints[f.name], docs.get(f.name, ""), []))[2].append(cls.__name__)
     return out
+
+# %% ../nbs/11_methods.ipynb #c007s1_1_n
+def hparam_names() -> set:
+    "The names of every method's own hyperparameters (`hparam_fields` without reading their comments from source: cheap per run)."
+    return {f.name for m in [*METHODS.values(), CUSTOM] for f in fields(m.hparams)}
 
 # %% ../nbs/11_methods.ipynb #c007s1_2
 @torch.no_grad()

@@ -150,9 +150,9 @@ def flat_parameters(self: RunSpec, out_dir: Path) -> dict:
 @patch
 def notebook_parameters(self: RunSpec, out_dir: Path, notebook: str | Path | None = None) -> dict:
     "The run notebook's parameters for this run, a method's hyperparameters gathered into `hparams`; given `notebook`, only the ones it declares (papermill would warn about the rest)."
-    from hvaerl.methods import hparam_fields
+    from hvaerl.methods import hparam_names
 
-    given, names = self.flat_parameters(out_dir), set(hparam_fields())
+    given, names = self.flat_parameters(out_dir), hparam_names()
     hp = {**(given.pop("hparams", None) or {}), **{k: given.pop(k) for k in [k for k in given if k in names]}}
     hp = {k: v for k, v in hp.items() if v is not None}  # gamma None: the method's own default
     if hp:

@@ -27,93 +27,36 @@ def collect_metrics(runs_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame([r for r in rows if r.get("complete")])
 
 # %% ../nbs/13_tables.ipynb #c019
+# fmt: off
 _t1 = {  # (accuracy %, MINE I(x, z_L)) per dataset and method (registry names), as Table 1 prints them
-    "fashion_mnist": dict(
-        aae=(72.11, 4.08),
-        vae=(75.08, 4.36),
-        biva=(28.67, 3.48),
-        ivae=(76.25, 2.44),
-        hvae=(10.73, 0.31),
-        hvae_rl=(78.23, 5.01),
-        lvae=(19.7, 1.73),
-        lvae_rl=(78.48, 4.37),
-    ),
-    "cifar10": dict(
-        aae=(38.36, 5.91),
-        vae=(39.98, 6.32),
-        biva=(10.4, 5e-09),
-        ivae=(39.26, 6.41),
-        hvae=(10.4, 3e-08),
-        hvae_rl=(46.46, 11.39),
-        lvae=(15.32, 5e-05),
-        lvae_rl=(46.35, 6.91),
-    ),
-    "cifar100": dict(
-        aae=(17.56, 6.19),
-        vae=(19.05, 13.76),
-        biva=(1.07, 8e-09),
-        ivae=(19.49, 8.91),
-        hvae=(1.21, 7e-07),
-        hvae_rl=(25.21, 17.01),
-        lvae=(10.38, 1.04),
-        lvae_rl=(25.41, 9.0),
-    ),
-    "tiny_imagenet": dict(
-        aae=(8.73, 3.37),
-        vae=(8.92, 3.76),
-        biva=(0.67, 9e-08),
-        ivae=(8.07, 3.92),
-        hvae=(0.63, 5e-10),
-        hvae_rl=(12.76, 11.88),
-        lvae=(4.77, 0.54),
-        lvae_rl=(13.41, 4.48),
-    ),
-    "stl10": dict(
-        aae=(36.64, 6.65),
-        vae=(37.75, 6.87),
-        biva=(10.02, 1.41),
-        ivae=(37.98, 2.86),
-        hvae=(10.24, 0.97),
-        hvae_rl=(43.76, 10.93),
-        lvae=(11.89, 0.45),
-        lvae_rl=(41.86, 10.77),
-    ),
+    "fashion_mnist": dict(aae=(72.11, 4.08), vae=(75.08, 4.36), biva=(28.67, 3.48), ivae=(76.25, 2.44),
+                          hvae=(10.73, 0.31), hvae_rl=(78.23, 5.01), lvae=(19.7, 1.73), lvae_rl=(78.48, 4.37)),
+    "cifar10": dict(aae=(38.36, 5.91), vae=(39.98, 6.32), biva=(10.4, 5e-09), ivae=(39.26, 6.41),
+                    hvae=(10.4, 3e-08), hvae_rl=(46.46, 11.39), lvae=(15.32, 5e-05), lvae_rl=(46.35, 6.91)),
+    "cifar100": dict(aae=(17.56, 6.19), vae=(19.05, 13.76), biva=(1.07, 8e-09), ivae=(19.49, 8.91),
+                     hvae=(1.21, 7e-07), hvae_rl=(25.21, 17.01), lvae=(10.38, 1.04), lvae_rl=(25.41, 9.0)),
+    "tiny_imagenet": dict(aae=(8.73, 3.37), vae=(8.92, 3.76), biva=(0.67, 9e-08), ivae=(8.07, 3.92),
+                          hvae=(0.63, 5e-10), hvae_rl=(12.76, 11.88), lvae=(4.77, 0.54), lvae_rl=(13.41, 4.48)),
+    "stl10": dict(aae=(36.64, 6.65), vae=(37.75, 6.87), biva=(10.02, 1.41), ivae=(37.98, 2.86),
+                  hvae=(10.24, 0.97), hvae_rl=(43.76, 10.93), lvae=(11.89, 0.45), lvae_rl=(41.86, 10.77)),
 }
 PAPER_TABLE1 = {(ds, m): dict(acc=a, mi=mi) for ds, row in _t1.items() for m, (a, mi) in row.items()}
 PAPER_TABLE2 = {  # (bpd, top-level KL)
-    ("fashion_mnist", "vae"): (0.306, 17.9),
-    ("fashion_mnist", "biva"): (0.302, 3e-4),
-    ("fashion_mnist", "ivae"): (0.403, 28.9),
-    ("fashion_mnist", "hvae"): (0.315, 6e-5),
-    ("fashion_mnist", "hvae_rl"): (0.305, 41.2),
-    ("fashion_mnist", "lvae"): (0.313, 9e-4),
+    ("fashion_mnist", "vae"): (0.306, 17.9), ("fashion_mnist", "biva"): (0.302, 3e-4), ("fashion_mnist", "ivae"): (0.403, 28.9),
+    ("fashion_mnist", "hvae"): (0.315, 6e-5), ("fashion_mnist", "hvae_rl"): (0.305, 41.2), ("fashion_mnist", "lvae"): (0.313, 9e-4),
     ("fashion_mnist", "lvae_rl"): (0.335, 32.1),
-    ("cifar10", "vae"): (3.74, 263.0),
-    ("cifar10", "biva"): (2.85, 2e-3),
-    ("cifar10", "ivae"): (3.48, 233.0),
-    ("cifar10", "hvae"): (4.55, 1e-3),
-    ("cifar10", "hvae_rl"): (4.36, 265.0),
-    ("cifar10", "lvae"): (2.91, 2e-3),
-    ("cifar10", "lvae_rl"): (3.21, 181.0),
-}
+    ("cifar10", "vae"): (3.74, 263.0), ("cifar10", "biva"): (2.85, 2e-3), ("cifar10", "ivae"): (3.48, 233.0),
+    ("cifar10", "hvae"): (4.55, 1e-3), ("cifar10", "hvae_rl"): (4.36, 265.0), ("cifar10", "lvae"): (2.91, 2e-3),
+    ("cifar10", "lvae_rl"): (3.21, 181.0)}
 PAPER_TABLE3 = {  # (dataset, model, objective, source) -> accuracy %
-    ("fashion_mnist", "HVAE", "ELBO", "z_L"): 10.73,
-    ("fashion_mnist", "LVAE", "ELBO", "z_L"): 19.70,
-    ("fashion_mnist", "HVAE", "ELBO", "full z"): 79.96,
-    ("fashion_mnist", "LVAE", "ELBO", "full z"): 80.25,
-    ("fashion_mnist", "HVAE", "RL", "z_L"): 78.23,
-    ("fashion_mnist", "LVAE", "RL", "z_L"): 78.48,
-    ("fashion_mnist", "HVAE", "RL", "full z"): 84.56,
-    ("fashion_mnist", "LVAE", "RL", "full z"): 84.77,
-    ("cifar10", "HVAE", "ELBO", "z_L"): 10.40,
-    ("cifar10", "LVAE", "ELBO", "z_L"): 15.32,
-    ("cifar10", "HVAE", "ELBO", "full z"): 50.09,
-    ("cifar10", "LVAE", "ELBO", "full z"): 49.87,
-    ("cifar10", "HVAE", "RL", "z_L"): 46.46,
-    ("cifar10", "LVAE", "RL", "z_L"): 46.35,
-    ("cifar10", "HVAE", "RL", "full z"): 52.87,
-    ("cifar10", "LVAE", "RL", "full z"): 52.89,
-}
+    ("fashion_mnist", "HVAE", "ELBO", "z_L"): 10.73, ("fashion_mnist", "LVAE", "ELBO", "z_L"): 19.70,
+    ("fashion_mnist", "HVAE", "ELBO", "full z"): 79.96, ("fashion_mnist", "LVAE", "ELBO", "full z"): 80.25,
+    ("fashion_mnist", "HVAE", "RL", "z_L"): 78.23, ("fashion_mnist", "LVAE", "RL", "z_L"): 78.48,
+    ("fashion_mnist", "HVAE", "RL", "full z"): 84.56, ("fashion_mnist", "LVAE", "RL", "full z"): 84.77,
+    ("cifar10", "HVAE", "ELBO", "z_L"): 10.40, ("cifar10", "LVAE", "ELBO", "z_L"): 15.32,
+    ("cifar10", "HVAE", "ELBO", "full z"): 50.09, ("cifar10", "LVAE", "ELBO", "full z"): 49.87,
+    ("cifar10", "HVAE", "RL", "z_L"): 46.46, ("cifar10", "LVAE", "RL", "z_L"): 46.35,
+    ("cifar10", "HVAE", "RL", "full z"): 52.87, ("cifar10", "LVAE", "RL", "full z"): 52.89}
 _t4 = {  # z_L accuracy % against the discount gamma, per (dataset, model), as Table 4 prints them
     ("fashion_mnist", "HVAE"): {0.0: 75.63, 0.8: 78.03, 0.85: 78.11, 0.9: 78.23, 0.95: 77.95, 0.98: 78.01},
     ("fashion_mnist", "LVAE"): {0.0: 75.52, 0.8: 77.98, 0.85: 78.34, 0.9: 78.48, 0.95: 78.53, 0.98: 78.28},
@@ -121,6 +64,7 @@ _t4 = {  # z_L accuracy % against the discount gamma, per (dataset, model), as T
     ("cifar10", "LVAE"): {0.0: 42.16, 0.8: 46.42, 0.85: 45.97, 0.9: 46.35, 0.95: 46.25, 0.98: 46.37},
 }
 PAPER_TABLE4 = {(ds, model, g): acc for (ds, model), row in _t4.items() for g, acc in row.items()}
+# fmt: on
 
 # %% ../nbs/13_tables.ipynb #c021
 def _mean_std(df: pd.DataFrame, keys: list, cols: dict) -> pd.DataFrame:
