@@ -154,12 +154,17 @@ def sample(self: AAE, n: int) -> Tensor:
     return self.lik.mean(self.decode(torch.randn(n, self.config.latents[0], device=self.to_code.weight.device)))
 
 # %% ../nbs/10_baselines.ipynb #c010
-def aae_optimizers(model: AAE, lr: float) -> dict:
-    "Adam for each phase; the adversarial ones with beta1 = 0.5 (the usual GAN setting)."
+def aae_optimizers(
+    model: AAE,
+    lr: float,
+    adversarial_beta1: float = 0.5,  # Adam's beta1 of the two adversarial phases (0.5: the usual GAN setting)
+) -> dict:
+    "Adam for each phase."
+    betas = (adversarial_beta1, 0.999)
     return dict(
         autoencoder=torch.optim.Adam(model.autoencoder_parameters(), lr=lr),
-        discriminator=torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=(0.5, 0.999)),
-        generator=torch.optim.Adam(model.encoder_parameters(), lr=lr, betas=(0.5, 0.999)),
+        discriminator=torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=betas),
+        generator=torch.optim.Adam(model.encoder_parameters(), lr=lr, betas=betas),
     )
 
 # %% ../nbs/10_baselines.ipynb #c010_1
@@ -189,6 +194,7 @@ def aae_train_step(
     model: AAE,
     opts: dict,  # from `aae_optimizers`
     x: Tensor,
+    discriminator_steps: int = 1,  # discriminator updates on this batch before the generator's
     **_,
 ) -> dict:
     "One batch: reconstruction, discriminator and generator phases, each a guarded update; returns the named loss parts."
@@ -197,9 +203,10 @@ def aae_train_step(
         lambda: dict(loss=-model.log_likelihood(x, model.decode(model.encode(x))).mean()),
         "AAE reconstruction phase",
     )["loss"]
-    d_loss = guarded_update(
-        opts["discriminator"], lambda: _aae_discriminator_loss(model, x), "AAE discriminator phase"
-    )["loss"]
+    for _ in range(discriminator_steps):
+        d_loss = guarded_update(
+            opts["discriminator"], lambda: _aae_discriminator_loss(model, x), "AAE discriminator phase"
+        )["loss"]
     g_loss = guarded_update(opts["generator"], lambda: _aae_generator_loss(model, x), "AAE generator phase")["loss"]
     return dict(loss=nll, recon=-nll, d_loss=d_loss, g_loss=g_loss)
 

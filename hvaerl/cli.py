@@ -335,10 +335,8 @@ def aggregate_main(argv=None) -> int:
     return 0
 
 # %% ../nbs/14_cli.ipynb #c009cs1
-def reproduce_main(argv=None) -> int:
-    "hvaerl reproduce [--preset quick] [--jobs N] [--executor local|slurm] ..."
-    from hvaerl import pipeline as pl
-
+def _reproduce_parser() -> OneLineParser:
+    "`hvaerl reproduce`'s flags: the preset, where runs and figures go, how many run at once, and the check modes."
     p = OneLineParser(prog="hvaerl reproduce", description="Run a preset's grid and write every table and figure.")
     p.add_argument("--preset", default="quick", help=_preset_help() + "; quick: CPU, FashionMNIST; paper: GPU")
     p.add_argument(
@@ -362,6 +360,23 @@ def reproduce_main(argv=None) -> int:
         help="torch threads of each run (default: the preset's `threads_per_run`)",
     )
     p.add_argument("--executor", default="local", choices=["local", "slurm", "submitit_local"])
+    p.add_argument("--skip-aggregate", action="store_true")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run the grid with a stand-in notebook that trains nothing (checks executors)",
+    )
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="check every configuration of the grid: two CPU training steps and one evaluation each, "
+        "on stand-in files in the datasets' real formats, into runs/<preset>-smoke; writes nothing to figures/ or results/",
+    )
+    return _add_slurm_flags(p)
+
+# %% ../nbs/14_cli.ipynb #c009cs1a
+def _add_slurm_flags(p: OneLineParser) -> OneLineParser:
+    "The Slurm executor's flags; each overrides the preset's `slurm:` entry of the same name."
     p.add_argument("--partition", help="Slurm partition (default: the preset's slurm.partition)")
     p.add_argument("--gpus", type=int, default=None, help="GPUs per run (default: the preset's slurm.gpus, else 1)")
     p.add_argument(
@@ -376,68 +391,46 @@ def reproduce_main(argv=None) -> int:
         default=None,
         help="Slurm array jobs at once (default: the preset's, else 16)",
     )
-    p.add_argument("--skip-aggregate", action="store_true")
-    p.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="run the grid with a stand-in notebook that trains nothing (checks executors)",
-    )
-    p.add_argument(
-        "--smoke",
-        action="store_true",
-        help="check every configuration of the grid: two CPU training steps and one evaluation each, "
-        "on stand-in files in the datasets' real formats, into runs/<preset>-smoke; writes nothing to figures/ or results/",
-    )
-    a = p.parse_args(argv)
-    preset = _preset_arg(a.preset)
-    jobs = a.jobs or ((os.cpu_count() or 1) if a.smoke else preset.get("jobs", 1))
-    threads = a.threads_per_run or (1 if a.smoke else preset.get("threads_per_run"))
-    if threads:  # kernels inherit the environment: side-by-side runs must not oversubscribe the cores
-        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
-    runs = pl.build_grid(preset)
-    runs_dir = Path(a.runs_dir or Path("runs") / preset.get("name", Path(a.preset).stem))
-    if a.smoke:
-        from hvaerl.data import write_standin_files
+    return p
 
-        runs_dir = runs_dir.with_name(runs_dir.name + "-smoke")
-        data_root = write_standin_files(
-            (runs_dir / "standin-data").resolve(), sorted({r.dataset for r in runs}), n=pl.SMOKE_IMAGES
-        )  # absolute: kernels run elsewhere
-        print(
-            f"smoke check: {len(runs)} runs of the grid, {len({r.run_id for r in pl.smoke_grid(runs, data_root)})} distinct configurations; stand-in files in {data_root}"
-        )
-        runs = pl.smoke_grid(runs, data_root)
+# %% ../nbs/14_cli.ipynb #c009cs1b
+def _smoke_runs(runs: list, runs_dir: Path) -> tuple:
+    "`--smoke`: stand-in files in each dataset's real format, and the grid's distinct configurations on them, into <runs_dir>-smoke."
+    from hvaerl import pipeline as pl
+    from hvaerl.data import write_standin_files
+
+    runs_dir = runs_dir.with_name(runs_dir.name + "-smoke")
+    data_root = write_standin_files(
+        (runs_dir / "standin-data").resolve(), sorted({r.dataset for r in runs}), n=pl.SMOKE_IMAGES
+    )  # absolute: kernels run elsewhere
+    smoke = pl.smoke_grid(runs, data_root)
     print(
-        f"preset {preset.get('name')}: {len(runs)} runs into {runs_dir}, {jobs} at a time, {threads or 'default'} thread(s) each"
+        f"smoke check: {len(runs)} runs of the grid, {len({r.run_id for r in smoke})} distinct configurations; stand-in files in {data_root}"
     )
-    t0 = time.time()
-    notebook = pl.RUN_NOTEBOOK
-    if a.dry_run:
+    return smoke, runs_dir
+
+# %% ../nbs/14_cli.ipynb #c009cs1c
+def _run_notebook(dry_run: bool, runs_dir: Path) -> tuple:
+    "(the notebook each run executes, runs_dir): `--dry-run`'s stand-in that trains nothing, into <runs_dir>-dry-run, else the packaged run notebook."
+    from hvaerl import pipeline as pl
+
+    if dry_run:
         runs_dir = runs_dir.with_name(runs_dir.name + "-dry-run")
         runs_dir.mkdir(parents=True, exist_ok=True)
-        notebook = pl.dry_run_notebook(runs_dir / "dry_run.ipynb")
-    elif not pl.RUN_NOTEBOOK.exists():
+        return pl.dry_run_notebook(runs_dir / "dry_run.ipynb"), runs_dir
+    if not pl.RUN_NOTEBOOK.exists():
         raise FileNotFoundError(
             f"{pl.RUN_NOTEBOOK} not found: reinstall hvaerl (the run notebook ships inside the package)"
         )
-    results_dir = None if a.dry_run or a.smoke else pl.results_folder(preset, runs_dir)
-    asked = dict(partition=a.partition, gpus=a.gpus, time_min=a.time_min, array_parallelism=a.array_parallelism)
-    slurm = {
-        **preset.get("slurm", {}),
-        **{k: v for k, v in asked.items() if v is not None},
-    }  # the flags override the preset's
-    try:
-        outcomes = pl.run_grid(
-            runs, runs_dir, a.executor, jobs, notebook=notebook, results_dir=results_dir, slurm=slurm
-        )
-    except KeyboardInterrupt:  # the workers and their kernels are stopped by now (pl.run_grid); complete runs are kept
-        print(
-            f"\ninterrupted: every run of this batch was stopped; complete runs are kept in {runs_dir}; rerun the same command to resume",
-            file=sys.stderr,
-        )
-        return 130
+    return pl.RUN_NOTEBOOK, runs_dir
+
+# %% ../nbs/14_cli.ipynb #c009cs1d
+def _report_and_aggregate(a, preset: dict, outcomes: list, runs_dir: Path, results_dir, seconds: float) -> int:
+    "Print what finished and what failed; unless a check mode or --skip-aggregate, write the tables and figures; the exit status."
+    from hvaerl import pipeline as pl
+
     failed = [o for o in outcomes if o.status == "failed"]
-    print(f"runs finished in {time.time() - t0:.0f} s: {len(outcomes) - len(failed)} complete, {len(failed)} failed")
+    print(f"runs finished in {seconds:.0f} s: {len(outcomes) - len(failed)} complete, {len(failed)} failed")
     for o in failed:
         print(f"  FAILED {o.run_id}: {o.error}\n    notebook: {o.notebook} (cell {o.cell})")
     if not a.skip_aggregate and not a.dry_run and not a.smoke:
@@ -450,6 +443,41 @@ def reproduce_main(argv=None) -> int:
             f"tables and figures written to {figures_dir} (aggregation notebook: {out_nb}); run results in {results_dir}"
         )
     return 1 if failed else 0
+
+# %% ../nbs/14_cli.ipynb #c009cs1e
+def reproduce_main(argv=None) -> int:
+    "hvaerl reproduce [--preset quick] [--jobs N] [--executor local|slurm] ..."
+    from hvaerl import pipeline as pl
+
+    a = _reproduce_parser().parse_args(argv)
+    preset = _preset_arg(a.preset)
+    jobs = a.jobs or ((os.cpu_count() or 1) if a.smoke else preset.get("jobs", 1))
+    threads = a.threads_per_run or (1 if a.smoke else preset.get("threads_per_run"))
+    if threads:  # kernels inherit the environment: side-by-side runs must not oversubscribe the cores
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    runs = pl.build_grid(preset)
+    runs_dir = Path(a.runs_dir or Path("runs") / preset.get("name", Path(a.preset).stem))
+    if a.smoke:
+        runs, runs_dir = _smoke_runs(runs, runs_dir)
+    print(
+        f"preset {preset.get('name')}: {len(runs)} runs into {runs_dir}, {jobs} at a time, {threads or 'default'} thread(s) each"
+    )
+    t0 = time.time()
+    notebook, runs_dir = _run_notebook(a.dry_run, runs_dir)
+    results_dir = None if a.dry_run or a.smoke else pl.results_folder(preset, runs_dir)
+    asked = dict(partition=a.partition, gpus=a.gpus, time_min=a.time_min, array_parallelism=a.array_parallelism)
+    slurm = {**preset.get("slurm", {}), **{k: v for k, v in asked.items() if v is not None}}  # the flags win
+    try:
+        outcomes = pl.run_grid(
+            runs, runs_dir, a.executor, jobs, notebook=notebook, results_dir=results_dir, slurm=slurm
+        )
+    except KeyboardInterrupt:  # the workers and their kernels are stopped by now (pl.run_grid); complete runs are kept
+        print(
+            f"\ninterrupted: every run of this batch was stopped; complete runs are kept in {runs_dir}; rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return 130
+    return _report_and_aggregate(a, preset, outcomes, runs_dir, results_dir, time.time() - t0)
 
 # %% ../nbs/14_cli.ipynb #c010
 USAGE = """usage: hvaerl {train,reproduce,aggregate,diagnose} ... | hvaerl --version

@@ -19,9 +19,12 @@ from fastcore.basics import patch
 STD_FLOOR = 1e-3  # keeps log(std) finite; far below any std a trained level uses
 
 # %% ../nbs/02_distributions.ipynb #c005_1
-def to_std(raw: Tensor) -> Tensor:
+def to_std(
+    raw: Tensor,
+    beta: float = 1.0,  # softplus's sharpness; the authors' ln 2 makes softplus(0) = 1: N(0, 1) at a zero output
+) -> Tensor:
     "Map an unconstrained network output to a positive standard deviation."
-    return F.softplus(raw) + STD_FLOOR
+    return F.softplus(raw, beta=beta) + STD_FLOOR
 
 # %% ../nbs/02_distributions.ipynb #c005_2
 class GaussianHead(nn.Module):
@@ -30,14 +33,15 @@ class GaussianHead(nn.Module):
     def __init__(
         self,
         n_in: int,  # feature size
-        n_out: int,
-    ):  # latent size
+        n_out: int,  # latent size
+        std_beta: float = 1.0,  # `to_std`'s beta
+    ):
         super().__init__()
-        self.proj = nn.Linear(n_in, 2 * n_out)
+        self.proj, self.std_beta = nn.Linear(n_in, 2 * n_out), std_beta
 
     def forward(self, h: Tensor):
         mu, raw = self.proj(h).chunk(2, dim=-1)
-        return mu, to_std(raw)
+        return mu, to_std(raw, self.std_beta)
 
 # %% ../nbs/02_distributions.ipynb #c007
 def sample_gaussian(mu: Tensor, std: Tensor, eps: Tensor | None = None) -> Tensor:

@@ -6,9 +6,9 @@ Docs: https://hvaerl.github.io/hvaerl/methods.html.md"""
 
 # %% auto #0
 __all__ = ['HIERARCHY_LATENTS', 'RGB_HIERARCHY_LATENTS', 'GRAYSCALE_CONV_Z1', 'METHODS', 'PAPER_NAMES', 'CUSTOM', 'adam',
-           'NoHparams', 'RLHparams', 'CustomHparams', 'IVAEHparams', 'elbo_loss', 'rl_loss', 'rl_step', 'ivae_loss',
-           'aae_step', 'hierarchy_latents', 'default_spatial_levels', 'single_level_latents', 'Method', 'hparam_fields',
-           'hparam_names', 'evaluate', 'get_method', 'CustomMethod']
+           'NoHparams', 'RLHparams', 'CustomHparams', 'IVAEHparams', 'AAEHparams', 'elbo_loss', 'rl_loss', 'rl_step',
+           'ivae_loss', 'aae_step', 'aae_phase_optimizers', 'hierarchy_latents', 'default_spatial_levels',
+           'single_level_latents', 'Method', 'hparam_fields', 'hparam_names', 'evaluate', 'get_method', 'CustomMethod']
 
 # %% ../nbs/11_methods.ipynb #c002
 from dataclasses import dataclass, fields
@@ -32,7 +32,8 @@ from hvaerl.baselines import (
 from fastcore.basics import patch
 
 # %% ../nbs/11_methods.ipynb #c005
-def adam(model: nn.Module, lr: float) -> dict:
+def adam(model: nn.Module, lr: float, hp=None) -> dict:
+    "One Adam over every parameter: the optimizer of every method with one loss."
     return {"model": torch.optim.Adam(model.parameters(), lr=lr)}
 
 # %% ../nbs/11_methods.ipynb #c005a
@@ -77,6 +78,20 @@ class IVAEHparams:
     weight: float = 1.0  # weight of every level's reward (Eq. 16: equal to the ELBO's, 1)
     sample_lower: bool = False  # the skip path samples the marginalised levels instead of using their prior means
 
+# %% ../nbs/11_methods.ipynb #c005d_1
+@dataclass
+class AAEHparams:
+    "The AAE's phases (nbs/10_baselines): Adam's beta1 of the two adversarial ones, and discriminator updates per batch."
+
+    adversarial_beta1: float = 0.5  # Adam's beta1 of the discriminator and generator phases (the usual GAN setting)
+    discriminator_steps: int = 1  # discriminator updates per batch, before the generator's
+
+    def __post_init__(self):
+        if not 0 <= self.adversarial_beta1 < 1:
+            raise ValueError(f"adversarial_beta1 must be in [0, 1), got {self.adversarial_beta1}")
+        if self.discriminator_steps < 1:
+            raise ValueError(f"discriminator_steps must be at least 1, got {self.discriminator_steps}")
+
 # %% ../nbs/11_methods.ipynb #c005e
 def elbo_loss(model: nn.Module, x: Tensor, hp) -> dict:
     "The negative ELBO and its parts (HVAE, LVAE, the VAE, BIVA)."
@@ -98,9 +113,14 @@ def ivae_loss(model: HierarchicalVAE, x: Tensor, hp: IVAEHparams) -> dict:
     return ivae(model, x, sample_lower=hp.sample_lower, weight=hp.weight)
 
 # %% ../nbs/11_methods.ipynb #c005e_4
-def aae_step(model: AAE, opts: dict, x: Tensor, hp) -> dict:
+def aae_step(model: AAE, opts: dict, x: Tensor, hp: AAEHparams) -> dict:
     "The AAE's three phases, each with its own optimizer."
-    return aae_train_step(model, opts, x)
+    return aae_train_step(model, opts, x, hp.discriminator_steps)
+
+# %% ../nbs/11_methods.ipynb #c005e_5
+def aae_phase_optimizers(model: AAE, lr: float, hp: AAEHparams) -> dict:
+    "The AAE's optimizers, one per phase, with its hyperparameters' beta1."
+    return aae_optimizers(model, lr, hp.adversarial_beta1)
 
 # %% ../nbs/11_methods.ipynb #c007
 HIERARCHY_LATENTS = (128, 64, 32, 16, 8)  # Sec. 4.1, FashionMNIST; also the trainer's default
@@ -162,7 +182,7 @@ class Method:
         None  # (model, opts, x, hp) -> named parts: only a method with several optimizer phases or updates per batch
     )
     hparams: type = NoHparams  # the dataclass of its own hyperparameters (TrainConfig.hparams holds their values)
-    optimizers: Callable = adam  # (model, lr) -> {name: optimizer}
+    optimizers: Callable = adam  # (model, lr, hp) -> {name: optimizer}
     evaluate: Callable = elbo  # (model, x) -> validation parts (elbo/recon/kl where the method defines them)
     has_elbo: bool = True  # its passes carry KL terms: an ELBO, bits/dim and an importance-weighted bound are defined
     skip_path: bool = True  # its model decodes x from one level alone (`skip_decode`, Eq. 24): Fig. 1 and the per-level skip report apply
@@ -242,7 +262,8 @@ _RL = dict(loss=rl_loss, step=rl_step, hparams=RLHparams)
 METHODS = {m.name: m for m in [  # in Table 1's order; methods the paper's tables do not have come after
     Method("aae", "AAE", AAE, AAEConfig, ("adversarial",), ("deterministic",), True,
            "adversarial autoencoder: deterministic code, reconstruction + a discriminator matching the codes to N(0, I)",
-           loss=None, step=aae_step, optimizers=aae_optimizers, evaluate=aae_evaluate, has_elbo=False, skip_path=False),
+           loss=None, step=aae_step, hparams=AAEHparams, optimizers=aae_phase_optimizers, evaluate=aae_evaluate,
+           has_elbo=False, skip_path=False),
     Method("vae", "VAE", HierarchicalVAE, ModelConfig, ("elbo",), _H, True, "one-level VAE trained by the ELBO"),
     Method("biva", "BIVA", BIVA, BIVAConfig, ("elbo",), ("bidirectional",), False,
            "bidirectional-inference VAE (BU and TD stochastic paths, skip-connected generative model), ELBO", skip_path=False),

@@ -179,12 +179,16 @@ def collapse_top_level(model: HierarchicalVAE) -> HierarchicalVAE:
     "Make q(z_L|.) equal to the prior N(0, I) for every input (in place): a posterior-collapsed model, for tests and demos."
     from hvaerl.distributions import STD_FLOOR
 
-    head = model.q_heads[-1].proj
+    from torch.nn.utils import parametrize
+
+    q_head = model.q_heads[-1]
+    head, beta = q_head.proj, q_head.std_beta
     with torch.no_grad():
-        head.weight.zero_()
-        d = model.config.latents[-1]
+        # a weight-normalised head (the conv backbone's) is silenced through its gain g
+        (head.parametrizations.weight.original0 if parametrize.is_parametrized(head, "weight") else head.weight).zero_()
+        d = head.bias.shape[0] // 2
         head.bias[:d] = 0.0  # mean 0
-        head.bias[d:] = math.log(math.expm1(1.0 - STD_FLOOR))  # softplus(raw) + floor = 1
+        head.bias[d:] = math.log(math.expm1(beta * (1.0 - STD_FLOOR))) / beta  # softplus(raw; beta) + floor = 1
     return model
 
 # %% ../nbs/07_metrics.ipynb #c021

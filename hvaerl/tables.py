@@ -314,99 +314,88 @@ def _row(
     )
 
 # %% ../nbs/13_tables.ipynb #c023c_3
+def _seeds(df: pd.DataFrame, ds: str):
+    "s(method, column='acc_zL', **filters): the per-seed values of one method on dataset `ds` (`_per_seed`)."
+    return lambda m, col="acc_zL", **kw: _per_seed(df, ds, m, col, **kw)
+
+# %% ../nbs/13_tables.ipynb #c023c_3a
+def _collapse_claims(df: pd.DataFrame, ds: str) -> list:
+    "HVAE's and LVAE's top level collapses (Tables 1-2): its KL, active units and probe, each below a threshold."
+    s = _seeds(df, ds)
+    top_units = lambda m: s(m, "active_units").map(lambda a: float(a[-1]) if isinstance(a, list) else np.nan)
+    rows = []
+    for m, name in (("hvae", "HVAE"), ("lvae", "LVAE")):
+        paper_kl = PAPER_TABLE2.get((ds, m), (np.nan, np.nan))[1]
+        paper_acc = PAPER_TABLE1.get((ds, m), {}).get("acc", np.nan)
+        claim = f"{name}: the top level collapses"
+        rows += [
+            _row(claim, "top-level KL (nats)", paper_kl, s(m, "kl_top"), "<", 0.1),
+            _row(claim, "active units of z_L", np.nan, top_units(m), "<", 0.5),
+            _row(claim, "z_L probe accuracy (%)", paper_acc, s(m), "<", 20),
+        ]
+    return rows
+
+# %% ../nbs/13_tables.ipynb #c023c_3b
+def _rl_gain_claims(df: pd.DataFrame, ds: str) -> list:
+    "RL lifts z_L's probe over its ELBO counterpart, and the RL methods beat IVAE (Table 1), paired by seed."
+    s, paper = _seeds(df, ds), lambda m: PAPER_TABLE1.get((ds, m), {}).get("acc", np.nan)
+    rows = [
+        _row(f"RL lifts z_L accuracy over {name}", f"{name}+RL − {name} (points)",
+             paper(rl) - paper(base), s(rl) - s(base), ">", paired=True)
+        for rl, base, name in (("hvae_rl", "hvae", "HVAE"), ("lvae_rl", "lvae", "LVAE"))
+    ]  # fmt: skip
+    return rows + [
+        _row(f"{name} beats IVAE", f"{name} − IVAE (points)",
+             paper(rl) - paper("ivae"), s(rl) - s("ivae"), ">", paired=True)
+        for rl, name in (("hvae_rl", "HVAE+RL"), ("lvae_rl", "LVAE+RL"))
+    ]  # fmt: skip
+
+# %% ../nbs/13_tables.ipynb #c023c_3c
+def _rl_design_claims(df: pd.DataFrame, ds: str) -> list:
+    "The discount helps (γ=0.9 over γ=0, Table 4), and with RL z_L comes close to the full z (Table 3), paired by seed."
+    s = _seeds(df, ds)
+    rows = []
+    for rl, name in (("hvae_rl", "HVAE"), ("lvae_rl", "LVAE")):
+        p4 = PAPER_TABLE4.get((ds, name, 0.9), np.nan) - PAPER_TABLE4.get((ds, name, 0.0), np.nan)
+        ours = s(rl, gamma=0.9) - s(rl, gamma=0.0, group="table4")
+        rows.append(
+            _row(f"γ=0.9 beats γ=0 ({name}+RL, Table 4)", "acc(γ=0.9) − acc(γ=0) (points)", p4, ours, ">", paired=True)
+        )
+    gap = lambda m: s(m, "acc_full") - s(m)
+    for rl, base, name in (("hvae_rl", "hvae", "HVAE"), ("lvae_rl", "lvae", "LVAE")):
+        paper = lambda obj: (
+            PAPER_TABLE3.get((ds, name, obj, "full z"), np.nan) - PAPER_TABLE3.get((ds, name, obj, "z_L"), np.nan)
+        )
+        claim = f"with RL, z_L comes close to the full z ({name}, Table 3)"
+        quantity = "(full z − z_L) with RL minus with ELBO (points)"
+        rows.append(_row(claim, quantity, paper("RL") - paper("ELBO"), gap(rl) - gap(base), "<", paired=True))
+    return rows
+
+# %% ../nbs/13_tables.ipynb #c023c_3d
+def _depth_claims(df: pd.DataFrame, ds: str) -> list:
+    "RL's z_L accuracy holds as L grows while the ELBO's falls (Fig. 6): none unless the runs span two depths."
+    s = _seeds(df, ds)
+    f6 = df[(df.dataset == ds) & df["groups"].apply(lambda gs: "fig6" in gs or "table1" in gs)]
+    Ls = sorted(set(f6["levels"].fillna(5).astype(int))) if len(f6) else []
+    if len(Ls) < 2:
+        return []
+    lo, hi = Ls[0], Ls[-1]
+    at = lambda L: L if L != 5 else None  # the L=5 runs are Table 1's, which name no levels
+    drop = lambda m: s(m, levels=at(hi), group="fig6") - s(m, levels=at(lo), group="fig6")
+    return [
+        _row(f"{name}+RL's accuracy holds as L grows (Fig. 6)", f"acc(L={hi}) − acc(L={lo}) with RL minus with ELBO (points)",
+             np.nan, drop(rl) - drop(base), ">", paired=True)
+        for rl, base, name in (("hvae_rl", "hvae", "HVAE"), ("lvae_rl", "lvae", "LVAE"))
+    ]  # fmt: skip
+
+# %% ../nbs/13_tables.ipynb #c023c_3e
 def claims(df: pd.DataFrame, datasets: list | None = None) -> pd.DataFrame:
     "The paper's claims, ours beside the paper's numbers, and whether each holds (one block per dataset with Table 1 runs)."
     if df.empty:
         return pd.DataFrame(columns=CLAIM_COLUMNS)
     rows = []
     for ds in datasets or sorted(_in_group(df, "table1").dataset.unique()):
-        block = []
-        s = lambda m, col="acc_zL", **kw: _per_seed(df, ds, m, col, **kw)
-        top_units = lambda m: _per_seed(df, ds, m, "active_units").map(
-            lambda a: float(a[-1]) if isinstance(a, list) else np.nan
-        )
-        for m, name in (("hvae", "HVAE"), ("lvae", "LVAE")):
-            paper_kl = PAPER_TABLE2.get((ds, m), (np.nan, np.nan))[1]
-            block += [
-                _row(f"{name}: the top level collapses", "top-level KL (nats)", paper_kl, s(m, "kl_top"), "<", 0.1),
-                _row(f"{name}: the top level collapses", "active units of z_L", np.nan, top_units(m), "<", 0.5),
-                _row(
-                    f"{name}: the top level collapses",
-                    "z_L probe accuracy (%)",
-                    PAPER_TABLE1.get((ds, m), {}).get("acc", np.nan),
-                    s(m),
-                    "<",
-                    20,
-                ),
-            ]
-        paper = lambda m: PAPER_TABLE1.get((ds, m), {}).get("acc", np.nan)
-        for rl, base, name in (("hvae_rl", "hvae", "HVAE"), ("lvae_rl", "lvae", "LVAE")):
-            block.append(
-                _row(
-                    f"RL lifts z_L accuracy over {name}",
-                    f"{name}+RL − {name} (points)",
-                    paper(rl) - paper(base),
-                    s(rl) - s(base),
-                    ">",
-                    paired=True,
-                )
-            )
-        for rl, name in (("hvae_rl", "HVAE+RL"), ("lvae_rl", "LVAE+RL")):
-            block.append(
-                _row(
-                    f"{name} beats IVAE",
-                    f"{name} − IVAE (points)",
-                    paper(rl) - paper("ivae"),
-                    s(rl) - s("ivae"),
-                    ">",
-                    paired=True,
-                )
-            )
-        for rl, name in (("hvae_rl", "HVAE"), ("lvae_rl", "LVAE")):
-            p4 = PAPER_TABLE4.get((ds, name, 0.9), np.nan) - PAPER_TABLE4.get((ds, name, 0.0), np.nan)
-            block.append(
-                _row(
-                    f"γ=0.9 beats γ=0 ({name}+RL, Table 4)",
-                    "acc(γ=0.9) − acc(γ=0) (points)",
-                    p4,
-                    s(rl, gamma=0.9) - s(rl, gamma=0.0, group="table4"),
-                    ">",
-                    paired=True,
-                )
-            )
-        for rl, base, name in (("hvae_rl", "hvae", "HVAE"), ("lvae_rl", "lvae", "LVAE")):
-            gap = lambda m: s(m, "acc_full") - s(m)
-            p3 = lambda obj: (
-                PAPER_TABLE3.get((ds, name, obj, "full z"), np.nan) - PAPER_TABLE3.get((ds, name, obj, "z_L"), np.nan)
-            )
-            block.append(
-                _row(
-                    f"with RL, z_L comes close to the full z ({name}, Table 3)",
-                    "(full z − z_L) with RL minus with ELBO (points)",
-                    p3("RL") - p3("ELBO"),
-                    gap(rl) - gap(base),
-                    "<",
-                    paired=True,
-                )
-            )
-        f6 = df[(df.dataset == ds) & df["groups"].apply(lambda gs: "fig6" in gs or "table1" in gs)]
-        Ls = sorted(set(f6["levels"].fillna(5).astype(int))) if len(f6) else []
-        if len(Ls) > 1:
-            lo, hi = Ls[0], Ls[-1]
-            drop = lambda m: (
-                s(m, levels=hi if hi != 5 else None, group="fig6") - s(m, levels=lo if lo != 5 else None, group="fig6")
-            )
-            for rl, base, name in (("hvae_rl", "hvae", "HVAE"), ("lvae_rl", "lvae", "LVAE")):
-                block.append(
-                    _row(
-                        f"{name}+RL's accuracy holds as L grows (Fig. 6)",
-                        f"acc(L={hi}) − acc(L={lo}) with RL minus with ELBO (points)",
-                        np.nan,
-                        drop(rl) - drop(base),
-                        ">",
-                        paired=True,
-                    )
-                )
+        block = _collapse_claims(df, ds) + _rl_gain_claims(df, ds) + _rl_design_claims(df, ds) + _depth_claims(df, ds)
         rows += [dict(dataset=ds, **r) for r in block]
     out = pd.DataFrame(rows)
     return out[CLAIM_COLUMNS] if len(out) else out

@@ -352,11 +352,12 @@ def _rng_state():
 
 # %% ../nbs/05_train.ipynb #c011_6
 def _set_rng_state(s):
-    torch.set_rng_state(s["torch"])
+    # a checkpoint loaded with map_location="cuda" holds its RNG states on the GPU; the setters take CPU bytes
+    torch.set_rng_state(s["torch"].cpu())
     np.random.set_state(s["numpy"])
     random.setstate(s["python"])
     if s.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(s["cuda"])
+        torch.cuda.set_rng_state_all([c.cpu() for c in s["cuda"]])
 
 # %% ../nbs/05_train.ipynb #c011c
 def code_commit() -> str:
@@ -527,7 +528,7 @@ def _start(cfg: TrainConfig, train_set) -> _Session:
     seed_everything(cfg.seed)
     spec, device = get_method(cfg.method), cfg.resolved_device()
     model = spec.build_model(cfg.model_config(train_set.image_shape)).to(device)
-    return _Session(cfg, spec, model, spec.optimizers(model, cfg.lr), device, n_batches, hp=cfg.hp)
+    return _Session(cfg, spec, model, spec.optimizers(model, cfg.lr, cfg.hp), device, n_batches, hp=cfg.hp)
 
 # %% ../nbs/05_train.ipynb #c017b2
 def _resume(s: _Session, train_set, progress: bool) -> bool:
