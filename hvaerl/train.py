@@ -6,9 +6,9 @@ Docs: https://hvaerl.github.io/hvaerl/train.html.md"""
 
 # %% auto #0
 __all__ = ['FOLDER_DATASET', 'RESUMABLE_CHANGES', 'TrainConfig', 'UsageError', 'optional_type', 'field_comments',
-           'CheckpointError', 'save_checkpoint', 'verify_checkpoint', 'load_checkpoint', 'load_model', 'code_commit',
-           'seed_everything', 'epoch_seed', 'validate', 'TrainResult', 'TrainingDiverged', 'DifferentRunError',
-           'compile_stages', 'train']
+           'CheckpointError', 'save_checkpoint', 'verify_checkpoint', 'load_checkpoint', 'load_weights', 'load_model',
+           'code_commit', 'seed_everything', 'epoch_seed', 'validate', 'TrainResult', 'TrainingDiverged',
+           'DifferentRunError', 'compile_stages', 'train']
 
 # %% ../nbs/05_train.ipynb #c002
 import ast, inspect, io, math, os, pickle, random, subprocess, textwrap, time, tokenize, types, typing
@@ -333,12 +333,25 @@ def load_checkpoint(path, map_location="cpu") -> dict:
             "delete it, or pass --no-resume (resume=False) to start the run over"
         ) from e
 
+# %% ../nbs/05_train.ipynb #c011_3w
+def load_weights(model: nn.Module, state: dict, where) -> None:
+    "Load a checkpoint's weights into `model`; a one-line `CheckpointError` when they do not fit it (a model of an older hvaerl)."
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        first = next((l.strip() for l in str(e).splitlines()[1:] if l.strip()), str(e))[:160]
+        old_conv = any(".parametrizations." in k for k in model.state_dict()) and "parametrizations" in first
+        hint = " (conv checkpoints from before 2026-12-01, whose heads were not weight-normalised)" if old_conv else ""
+        raise CheckpointError(
+            f"{where}: its weights do not fit the model this hvaerl builds{hint}: {first}; retrain it"
+        ) from None
+
 # %% ../nbs/05_train.ipynb #c011_4
 def load_model(path, map_location="cpu") -> nn.Module:
     "The trained model (of any method) stored in a run folder or checkpoint file, in eval mode."
     ck = load_checkpoint(path, map_location)
     model = get_method(ck["train_config"].get("method")).build_model(ck["model_config"])
-    model.load_state_dict(ck["model"])
+    load_weights(model, ck["model"], path)
     return model.eval()
 
 # %% ../nbs/05_train.ipynb #c011_5
@@ -536,7 +549,7 @@ def _resume(s: _Session, train_set, progress: bool) -> bool:
     ck = load_checkpoint(s.ckpt_path, s.device)
     _same_run(ck["train_config"], s.cfg)
     _same_data(ck.get("data_hash"), getattr(train_set, "content_hash", None), s.cfg)
-    s.model.load_state_dict(ck["model"])
+    load_weights(s.model, ck["model"], s.ckpt_path)
     _set_rng_state(ck["rng"])
     states = ck.get("optimizers") or {"model": ck["optimizer"]}  # checkpoints before methods held one optimizer
     for name, o in s.opts.items():
