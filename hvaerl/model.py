@@ -349,9 +349,8 @@ AUTHORS_STD_BETA = math.log(2)  # hvae-oodd's σ = softplus(raw; β = ln 2): σ 
 class ConvGaussianHead(nn.Module):
     "Feature map -> flat (mu, std) of a spatial Gaussian latent with `n_out` channels: one 3x3 convolution."
 
-    def __init__(
-        self, ch: int, n_out: int, wn: bool = False, std_beta: float = 1.0
-    ):  # as GaussianHead; wn: weight norm
+    # wn: weight-normalised (the authors' GaussianConv2d); std_beta: `to_std`'s beta, as in GaussianHead
+    def __init__(self, ch: int, n_out: int, wn: bool = False, std_beta: float = 1.0):
         super().__init__()
         proj = nn.Conv2d(ch, 2 * n_out, 3, padding=1)
         self.proj, self.std_beta = weight_norm(proj) if wn else proj, std_beta
@@ -440,9 +439,8 @@ def _mlp_parts(c: ModelConfig, n_params: int) -> tuple:
 def _conv_parts(c: ModelConfig, n_params: int) -> tuple:
     "The conv backbone's parts, as `_mlp_parts`: the authors' network, weight-normalised throughout (`weight_norm`), the heads' σ with their softplus β."
     L, zs, shapes, ch, wn, down = c.levels, c.latent_dims, c.latent_shapes, c.channels, c.weight_norm, c.downsamplings
-    bu = (
-        c.inference == "bottom_up"
-    )  # a bottom-up inference stage reads z_{l-1}; every stage reads h_{l-1} (as_run: through its blocks only)
+    # a bottom-up inference stage reads z_{l-1}; every stage reads h_{l-1} (as_run: through its blocks only)
+    bu = c.inference == "bottom_up"
     maybe_wn = weight_norm if wn else (lambda m: m)
     k = lambda l: 5 if l == 1 else 3  # kernel of level l's stages (1-based): 5x5 at the pixels, as the authors'
     rs = lambda l, way: way if l <= down else None  # level l's stage changes the side iff l <= downsamplings
@@ -477,9 +475,8 @@ class HierarchicalVAE(nn.Module):
         super().__init__()
         self.config = c = config
         self.lik = make_likelihood(c.likelihood, c.n_mix)
-        self.act = (
-            F.silu if c.backbone == "mlp" else F.relu
-        )  # the conv backbone is the authors' network: ReLU throughout
+        # the conv backbone is the authors' network: ReLU throughout
+        self.act = F.silu if c.backbone == "mlp" else F.relu
         parts = (_mlp_parts if c.backbone == "mlp" else _conv_parts)(c, self.lik.n_params)
         self.x_encoder, enc, gen, self.x_decoder, head, prior_head, merge = parts
         L, bu = c.levels, c.inference == "bottom_up"
