@@ -6,13 +6,13 @@ Docs: https://hvaerl.github.io/hvaerl/pipeline.html.md"""
 
 # %% auto #0
 __all__ = ['REPO', 'IN_CLONE', 'RUN_NOTEBOOK', 'AGGREGATE_NOTEBOOK', 'PRESETS', 'RESULTS', 'DEFAULT_WIRING',
-           'RUN_NOTEBOOK_DEFAULTS', 'PIPELINE_PARAMETERS', 'GRID_KEYS', 'POSITIVE', 'CONTINUABLE', 'RESULT_FILES',
-           'SMOKE_RUN', 'SMOKE_IMAGES', 'outputs_home', 'kernel_name', 'LocalKernelManager', 'preset_path', 'RunSpec',
-           'build_grid', 'load_preset', 'EvalConfig', 'run_parameters_cell', 'write_run_parameters_cell',
-           'configs_from_parameters', 'PresetGroup', 'FigureRuns', 'SlurmResources', 'Preset',
-           'notebook_parameter_names', 'run_parameters', 'PresetError', 'check_preset', 'RunOutcome', 'run_fingerprint',
-           'is_complete', 'keep_results', 'execute_run', 'run_grid', 'dry_run_notebook', 'smoke_grid', 'is_builtin',
-           'results_folder', 'figures_folder', 'aggregate']
+           'DEFAULT_KL_ESTIMATE', 'RUN_NOTEBOOK_DEFAULTS', 'PIPELINE_PARAMETERS', 'GRID_KEYS', 'POSITIVE',
+           'CONTINUABLE', 'RESULT_FILES', 'SMOKE_RUN', 'SMOKE_IMAGES', 'outputs_home', 'kernel_name',
+           'LocalKernelManager', 'preset_path', 'RunSpec', 'build_grid', 'load_preset', 'EvalConfig',
+           'run_parameters_cell', 'write_run_parameters_cell', 'configs_from_parameters', 'PresetGroup', 'FigureRuns',
+           'SlurmResources', 'Preset', 'notebook_parameter_names', 'run_parameters', 'PresetError', 'check_preset',
+           'RunOutcome', 'run_fingerprint', 'is_complete', 'keep_results', 'execute_run', 'run_grid',
+           'dry_run_notebook', 'smoke_grid', 'is_builtin', 'results_folder', 'figures_folder', 'aggregate']
 
 # %% ../nbs/12_pipeline.ipynb #c002
 import hashlib, json, os, signal, sys, time, traceback
@@ -99,6 +99,7 @@ def preset_path(name_or_path: str) -> Path:
 from .train import TrainConfig
 
 DEFAULT_WIRING = TrainConfig.__dataclass_fields__["wiring"].default  # runs of another wiring say so in their name
+DEFAULT_KL_ESTIMATE = TrainConfig.__dataclass_fields__["kl_estimate"].default  # ... and of another KL estimate
 
 # %% ../nbs/12_pipeline.ipynb #c007_1
 @dataclass
@@ -126,6 +127,8 @@ def run_id(self: RunSpec) -> str:
         parts.append(f"g{self.gamma:g}")
     if self.params.get("wiring", DEFAULT_WIRING) != DEFAULT_WIRING:
         parts.append(self.params["wiring"])  # the wiring ablation's runs
+    if self.params.get("kl_estimate", DEFAULT_KL_ESTIMATE) != DEFAULT_KL_ESTIMATE:
+        parts.append(f"kl{self.params['kl_estimate']}")  # the KL-estimate comparison's runs
     return "-".join(parts)
 
 # %% ../nbs/12_pipeline.ipynb #c007_1_m1

@@ -54,6 +54,9 @@ class TrainConfig:
     wiring: str = "as_run"  # "as_run" (the authors' executed network), "skip" (intended) or "markov" (nbs/03_model)
     spatial_levels: int | None = None  # lowest levels with conv-map latents; None: the paper's (2 on RGB with conv)
     merge: str = "precision"  # top-down posterior: "precision" (Sønderby et al.) or "learned" (hvae-oodd's)
+    kl_estimate: str = (
+        "analytic"  # KL terms in training: "analytic" where exact, or "sampled" (the authors' code; nbs/03_model)
+    )
     hparams: dict | None = None  # the method's own hyperparameters (its Method.hparams, e.g. gamma); None: defaults
     lr: float = 3e-4  # Adam learning rate
     batch_size: int = 128  # images per training batch (the paper's 128)
@@ -217,6 +220,7 @@ def model_config(self: TrainConfig, image_shape):
         wiring=self.wiring,
         spatial_levels=self.spatial_levels,
         merge=self.merge,
+        kl_estimate=self.kl_estimate,
     )
 
 # %% ../nbs/05_train.ipynb #c005_m10

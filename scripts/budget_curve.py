@@ -155,6 +155,7 @@ def main():
         default=ROOT / "runs",
         help="where runs/quick/<run> (the source) and runs/budget/<run> live",
     )
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds of the quick preset's runs to continue")
     ap.add_argument("--jobs", type=int, default=2, help="runs side by side")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
     ap.add_argument("--plot-only", action="store_true", help="only redraw the curve from results/budget")
@@ -163,7 +164,7 @@ def main():
         ap.error("--epochs are totals beyond the quick preset's 10, e.g. 20 40 80")
     OUT.mkdir(parents=True, exist_ok=True)
     if not a.plot_only:
-        runs = [f"fashion_mnist-{m}-s0" for m in a.methods]
+        runs = [f"fashion_mnist-{m}-s{s}" for m in a.methods for s in a.seeds]
         with ProcessPoolExecutor(a.jobs) as pool:
             futures = [pool.submit(continue_run, r, a.epochs, a.runs_dir, a.threads) for r in runs]
             for f in futures:

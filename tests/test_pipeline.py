@@ -46,6 +46,18 @@ def test_wiring_preset_grid():
     assert {r.seed for r in runs} == {0} and preset["figures"] == "figures/wiring"
 
 
+def test_kl_estimate_preset_grid():
+    "The KL-estimate comparison: its analytic runs are the quick preset's Table 1 runs (same id and fingerprint, so they are not trained twice); its sampled runs are named after the estimate."
+    from hvaerl.pipeline import run_fingerprint
+
+    runs, quick = build_grid(load_preset("kl_estimate")), {r.run_id: r for r in build_grid(load_preset("quick"))}
+    analytic = [r for r in runs if "kl_estimate" not in r.params]
+    sampled = [r for r in runs if r.params.get("kl_estimate") == "sampled"]
+    assert len(analytic) == len(sampled) == 4 * 3 and len(runs) == 24
+    assert all(run_fingerprint(r) == run_fingerprint(quick[r.run_id]) for r in analytic)
+    assert all(r.run_id.endswith("-klsampled") and r.run_id not in quick for r in sampled)
+
+
 def test_paper_preset_grid():
     runs = build_grid(load_preset("paper"))
     table1 = [r for r in runs if "table1" in r.groups]
