@@ -106,16 +106,31 @@ def plot(methods: list) -> None:
 
     rows = []
     for m in methods:
-        run = f"fashion_mnist-{m}-s0"
-        if (p := ten_epoch_point(run)) is not None:
-            rows.append(p)
-        rows += [json.loads(f.read_text()) for f in sorted((OUT / run).glob("epoch*.json"))]
-    df = pd.DataFrame(rows).sort_values(["method", "epochs"])
+        for folder in sorted(OUT.glob(f"fashion_mnist-{m}-s*")):  # every seed that was continued
+            if (p := ten_epoch_point(folder.name)) is not None:
+                rows.append(p)
+            rows += [json.loads(f.read_text()) for f in sorted(folder.glob("epoch*.json"))]
+    df = pd.DataFrame(rows).sort_values(["method", "seed", "epochs"])
     df[["method", "wiring", "seed", "epochs", "acc_zL", "kl_top", "top_active"]].to_csv(OUT / "curve.csv", index=False)
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    for m, part in df.groupby("method", sort=False):
-        a.plot(part.epochs, part.acc_zL, "o-", label=NAMES.get(m, m))
-        b.plot(part.epochs, part.kl_top, "o-", label=NAMES.get(m, m))
+    for i, (m, part) in enumerate(df.groupby("method", sort=False)):
+        color, seeds = f"C{i}", sorted(part.seed.unique())
+        for s, run in part.groupby("seed"):  # each seed thin; the mean over seeds (where every seed has the point) bold
+            for ax, col in ((a, "acc_zL"), (b, "kl_top")):
+                ax.plot(
+                    run.epochs,
+                    run[col],
+                    "o-" if len(seeds) == 1 else ".-",
+                    color=color,
+                    lw=1 if len(seeds) > 1 else 1.5,
+                    alpha=0.4 if len(seeds) > 1 else 1,
+                    label=None if len(seeds) > 1 else f"{NAMES.get(m, m)} (seed {seeds[0]})",
+                )
+        if len(seeds) > 1:
+            full = part.groupby("epochs").filter(lambda g: g.seed.nunique() == len(seeds)).groupby("epochs")
+            label = f"{NAMES.get(m, m)} (mean of {len(seeds)} seeds)"
+            a.plot(full.acc_zL.mean().index, full.acc_zL.mean().values, "o-", color=color, lw=2, label=label)
+            b.plot(full.kl_top.mean().index, full.kl_top.mean().values, "o-", color=color, lw=2, label=label)
     a.set(
         xscale="log",
         xlabel="epochs (log scale)",
@@ -136,13 +151,13 @@ def plot(methods: list) -> None:
         ax.grid(alpha=0.3)
     a.legend()
     fig.suptitle(
-        "FashionMNIST, MLP, wiring as_run, seed 0: quick-preset runs continued (one run per method, resumed at each budget)",
+        "FashionMNIST, MLP, wiring as_run: quick-preset runs continued (each run resumed at each budget; thin lines: single seeds)",
         fontsize=9,
     )
     fig.tight_layout()
     for ext in ("png", "pdf"):
         fig.savefig(OUT / f"curve.{ext}", dpi=130)
-    print(df[["method", "epochs", "acc_zL", "kl_top", "top_active"]].to_string(index=False))
+    print(df[["method", "seed", "epochs", "acc_zL", "kl_top", "top_active"]].to_string(index=False))
 
 
 def main():
