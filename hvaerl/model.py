@@ -6,10 +6,10 @@ Docs: https://hvaerl.github.io/hvaerl/model.html.md"""
 
 # %% auto #0
 __all__ = ['INFERENCES', 'BACKBONES', 'MERGES', 'WIRINGS', 'KL_ESTIMATES', 'AUTHORS_STD_BETA', 'default_hidden',
-           'default_downsamplings', 'BaseConfig', 'ModelConfig', 'ResMLP', 'ResConv', 'mlp_block', 'conv_stage',
-           'MLPImageEncoder', 'MLPImageDecoder', 'ConvImageEncoder', 'ConvImageDecoder', 'CatStage', 'ToMap',
-           'SumStage', 'ConvGaussianHead', 'FlatGaussianHead', 'LikelihoodHead', 'Trajectory', 'HierarchicalVAE',
-           'generative_dependence']
+           'default_downsamplings', 'BaseConfig', 'ModelConfig', 'ResMLP', 'maybe_weight_norm', 'ResConv', 'mlp_block',
+           'conv_stage', 'MLPImageEncoder', 'MLPImageDecoder', 'ConvImageEncoder', 'ConvImageDecoder', 'CatStage',
+           'ToMap', 'SumStage', 'ConvGaussianHead', 'FlatGaussianHead', 'LikelihoodHead', 'Trajectory',
+           'HierarchicalVAE', 'generative_dependence']
 
 # %% ../nbs/03_model.ipynb #c002
 import math
@@ -189,6 +189,11 @@ class ResMLP(nn.Module):
         return x + self.fc2(F.silu(self.fc1(F.silu(x))))
 
 # %% ../nbs/03_model.ipynb #c008_1
+def maybe_weight_norm(layer: nn.Module, wn: bool, dim: int = 0) -> nn.Module:
+    "`layer` weight-normalised (W = g v / ||v||, per output channel along `dim`) when `wn`, else as it is."
+    return weight_norm(layer, dim=dim) if wn else layer
+
+
 def _zero_last(conv: nn.Module, wn: bool):
     "Start a residual branch at zero: the weight (or, weight-normalised, its magnitude g) and the bias."
     with torch.no_grad():
@@ -202,12 +207,11 @@ class ResConv(nn.Module):
     def __init__(self, ch: int, k: int = 3, resample: str | None = None, wn: bool = False, act=F.silu):
         super().__init__()
         self.act = act
-        maybe_wn = (lambda m, dim=0: weight_norm(m, dim=dim)) if wn else (lambda m, dim=0: m)
         if resample == "up":  # a transposed conv's weight is (in, out, k, k): normalise per output channel, its dim 1
-            self.c1 = maybe_wn(nn.ConvTranspose2d(ch, ch, 4, stride=2, padding=1), dim=1)
+            self.c1 = maybe_weight_norm(nn.ConvTranspose2d(ch, ch, 4, stride=2, padding=1), wn, dim=1)
         else:
-            self.c1 = maybe_wn(nn.Conv2d(ch, ch, k, stride=2 if resample == "down" else 1, padding=k // 2))
-        self.c2 = maybe_wn(nn.Conv2d(ch, ch, k, padding=k // 2))
+            self.c1 = maybe_weight_norm(nn.Conv2d(ch, ch, k, stride=2 if resample == "down" else 1, padding=k // 2), wn)
+        self.c2 = maybe_weight_norm(nn.Conv2d(ch, ch, k, padding=k // 2), wn)
         _zero_last(self.c2, wn)
         self.skip = {"down": nn.AvgPool2d(2), "up": nn.Upsample(scale_factor=2), None: nn.Identity()}[resample]
 
@@ -328,7 +332,7 @@ class ToMap(nn.Module):
         super().__init__()
         self.z_shape, self.map_shape = tuple(z_shape), (ch, *side)
         proj = nn.Conv2d(z_shape[0], ch, 1) if len(z_shape) == 3 else nn.Linear(z_shape[0], math.prod(self.map_shape))
-        self.proj = weight_norm(proj) if wn else proj
+        self.proj = maybe_weight_norm(proj, wn)
 
     def forward(self, z):
         if len(self.z_shape) == 3:
@@ -356,8 +360,7 @@ class ConvGaussianHead(nn.Module):
     # wn: weight-normalised (the authors' GaussianConv2d); std_beta: `to_std`'s beta, as in GaussianHead
     def __init__(self, ch: int, n_out: int, wn: bool = False, std_beta: float = 1.0):
         super().__init__()
-        proj = nn.Conv2d(ch, 2 * n_out, 3, padding=1)
-        self.proj, self.std_beta = weight_norm(proj) if wn else proj, std_beta
+        self.proj, self.std_beta = maybe_weight_norm(nn.Conv2d(ch, 2 * n_out, 3, padding=1), wn), std_beta
 
     def forward(self, h):
         mu, raw = self.proj(h).chunk(2, dim=1)
@@ -369,8 +372,7 @@ class FlatGaussianHead(GaussianHead):
 
     def __init__(self, n_in: int, n_out: int, wn: bool = False, std_beta: float = 1.0):  # wn: weight-normalised
         super().__init__(n_in, n_out, std_beta)
-        if wn:
-            self.proj = weight_norm(self.proj)
+        self.proj = maybe_weight_norm(self.proj, wn)
 
     def forward(self, h):
         return super().forward(h.flatten(1))
@@ -387,8 +389,7 @@ class LikelihoodHead(nn.Module):
         if backbone == "mlp":
             self.proj = nn.Linear(n_in, math.prod(self.out_shape))
         else:  # wn: weight-normalised, as the authors' likelihood layers
-            proj = nn.Conv2d(n_in, self.out_shape[0], 3, padding=1)
-            self.proj = weight_norm(proj) if wn else proj
+            self.proj = maybe_weight_norm(nn.Conv2d(n_in, self.out_shape[0], 3, padding=1), wn)
 
     def forward(self, d):
         return self.proj(self.act(d)).view(d.shape[0], *self.out_shape)
@@ -445,11 +446,12 @@ def _conv_parts(c: ModelConfig, n_params: int) -> tuple:
     L, zs, shapes, ch, wn, down = c.levels, c.latent_dims, c.latent_shapes, c.channels, c.weight_norm, c.downsamplings
     # a bottom-up inference stage reads z_{l-1}; every stage reads h_{l-1} (as_run: through its blocks only)
     bu = c.inference == "bottom_up"
-    maybe_wn = weight_norm if wn else (lambda m: m)
     k = lambda l: 5 if l == 1 else 3  # kernel of level l's stages (1-based): 5x5 at the pixels, as the authors'
     rs = lambda l, way: way if l <= down else None  # level l's stage changes the side iff l <= downsamplings
     x_encoder = nn.Sequential(
-        _Centered(), maybe_wn(nn.Conv2d(c.image_shape[0], ch, 5, padding=2)), conv_stage(ch, 5, rs(1, "down"), wn)
+        _Centered(),
+        maybe_weight_norm(nn.Conv2d(c.image_shape[0], ch, 5, padding=2), wn),
+        conv_stage(ch, 5, rs(1, "down"), wn),
     )
     enc = [
         SumStage(
