@@ -360,6 +360,18 @@ def _reproduce_parser() -> OneLineParser:
         help="torch threads of each run (default: the preset's `threads_per_run`)",
     )
     p.add_argument("--executor", default="local", choices=["local", "slurm", "submitit_local"])
+    p.add_argument(
+        "--devices",
+        default=None,
+        help="pack runs onto this machine's devices (local executor): cuda (every GPU), cuda:0,cuda:1, or cpu; "
+        "each run is pinned to one (it sees its GPU as cuda:0) and the CPU threads are split between the runs",
+    )
+    p.add_argument(
+        "--runs-per-device",
+        type=positive_int,
+        default=1,
+        help="with --devices: runs side by side on each device (one run leaves an H200 mostly idle; default 1)",
+    )
     p.add_argument("--skip-aggregate", action="store_true")
     p.add_argument(
         "--dry-run",
@@ -403,9 +415,12 @@ def _smoke_runs(runs: list, runs_dir: Path) -> tuple:
     data_root = write_standin_files(
         (runs_dir / "standin-data").resolve(), sorted({r.dataset for r in runs}), n=pl.SMOKE_IMAGES
     )  # absolute: kernels run elsewhere
+    names = sorted({r.dataset for r in runs})
+    pl.check_standins(data_root, names)  # every loader, also where another dataset's run stands for its shape
     smoke = pl.smoke_grid(runs, data_root)
     print(
-        f"smoke check: {len(runs)} runs of the grid, {len({r.run_id for r in smoke})} distinct configurations; stand-in files in {data_root}"
+        f"smoke check: {len(runs)} runs of the grid, {len(smoke)} distinct configurations; stand-in files of {', '.join(names)} "
+        f"load from {data_root}"
     )
     return smoke, runs_dir
 
@@ -444,6 +459,33 @@ def _report_and_aggregate(a, preset: dict, outcomes: list, runs_dir: Path, resul
         )
     return 1 if failed else 0
 
+# %% ../nbs/14_cli.ipynb #c009cs1d_1
+def _device_slots(a) -> list | None:
+    "`--devices`/`--runs-per-device` as `hvaerl.pipeline.Slot`s (None without --devices); checked before any work."
+    from hvaerl import pipeline as pl
+
+    if a.devices is None:
+        if a.runs_per_device != 1:
+            raise UsageError("--runs-per-device needs --devices (e.g. --devices cuda --runs-per-device 4)")
+        return None
+    if a.executor != "local":
+        raise UsageError(f"--devices packs runs onto this machine: use it with --executor local, not {a.executor}")
+    if a.jobs:
+        raise UsageError(
+            "--jobs and --devices both say how many runs at once: give --runs-per-device instead of --jobs"
+        )
+    return pl.device_slots(a.devices, a.runs_per_device, a.threads_per_run)
+
+# %% ../nbs/14_cli.ipynb #c009cs1d_2
+def _check_placement(runs: list, slots: list) -> None:
+    "Runs that ask for a GPU cannot be pinned to CPU slots: one line, before any run starts."
+    if all(s.device == "cpu" for s in slots):
+        cuda = [r.run_id for r in runs if str(r.params.get("device", "auto")).startswith("cuda")]
+        if cuda:
+            raise UsageError(
+                f"--devices cpu: {len(cuda)} runs ask for device cuda ({cuda[0]}, ...): give GPUs, or a preset with device auto"
+            )
+
 # %% ../nbs/14_cli.ipynb #c009cs1e
 def reproduce_main(argv=None) -> int:
     "hvaerl reproduce [--preset quick] [--jobs N] [--executor local|slurm] ..."
@@ -451,7 +493,8 @@ def reproduce_main(argv=None) -> int:
 
     a = _reproduce_parser().parse_args(argv)
     preset = _preset_arg(a.preset)
-    jobs = a.jobs or ((os.cpu_count() or 1) if a.smoke else preset.get("jobs", 1))
+    slots = _device_slots(a)
+    jobs = len(slots) if slots else a.jobs or ((os.cpu_count() or 1) if a.smoke else preset.get("jobs", 1))
     threads = a.threads_per_run or (1 if a.smoke else preset.get("threads_per_run"))
     if threads:  # kernels inherit the environment: side-by-side runs must not oversubscribe the cores
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
@@ -459,8 +502,12 @@ def reproduce_main(argv=None) -> int:
     runs_dir = Path(a.runs_dir or Path("runs") / preset.get("name", Path(a.preset).stem))
     if a.smoke:
         runs, runs_dir = _smoke_runs(runs, runs_dir)
+    if slots:
+        _check_placement(runs, slots)
+        threads = slots[0].threads
+    where = f" on {', '.join(sorted({s.device for s in slots}))} ({a.runs_per_device} per device)" if slots else ""
     print(
-        f"preset {preset.get('name')}: {len(runs)} runs into {runs_dir}, {jobs} at a time, {threads or 'default'} thread(s) each"
+        f"preset {preset.get('name')}: {len(runs)} runs into {runs_dir}, {jobs} at a time{where}, {threads or 'default'} thread(s) each"
     )
     t0 = time.time()
     notebook, runs_dir = _run_notebook(a.dry_run, runs_dir)
@@ -469,7 +516,7 @@ def reproduce_main(argv=None) -> int:
     slurm = {**preset.get("slurm", {}), **{k: v for k, v in asked.items() if v is not None}}  # the flags win
     try:
         outcomes = pl.run_grid(
-            runs, runs_dir, a.executor, jobs, notebook=notebook, results_dir=results_dir, slurm=slurm
+            runs, runs_dir, a.executor, jobs, notebook=notebook, results_dir=results_dir, slurm=slurm, slots=slots
         )
     except KeyboardInterrupt:  # the workers and their kernels are stopped by now (pl.run_grid); complete runs are kept
         print(

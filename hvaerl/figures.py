@@ -277,14 +277,17 @@ def fig5_data(
     steps: int = 9,
     width: float = 0.45,
     seed: int = 0,
+    traversal: bool = True,  # also the traversal, which decodes z_L through the skip-generative path (False for a model without one)
 ) -> dict:
     "What Fig. 5 draws for one model, as arrays: the t-SNE of z_L's probe features and a traversal of z_L around an anchor."
     emb, y = tsne_embedding(model, dataset, n_tsne, seed=seed)
+    out = dict(tsne=emb, tsne_labels=y)
+    if not traversal:
+        return out
     x_anchor, y_anchor = dataset.batch(torch.tensor([anchor]))
     imgs, offsets, _ = latent_traversal(model, x_anchor[0], dims, steps, width)
     return dict(
-        tsne=emb,
-        tsne_labels=y,
+        out,
         traversal=imgs.numpy(),
         traversal_offsets=offsets,
         traversal_dims=np.array(list(range(imgs.shape[0])) if dims is None else dims),
@@ -404,14 +407,16 @@ def figure_data(
     n_tsne: int = 2000,
     n_corr: int = 1000,
     seed: int = 0,
+    skip_path: bool = True,  # does the model decode x from one level alone? Ask its method (`Method.skip_path`): AAE and BIVA do not
 ) -> dict:
-    "Arrays for Figures 1, 2 and 5 of one trained model, flat (for np.savez): recon, recon_inputs, the Fig. 5 keys, corr_l<l>."
+    "Arrays for Figures 1, 2 and 5 of one trained model, flat (for np.savez): recon_inputs, the t-SNE keys, corr_l<l>, and with a skip path also recon and the z_L traversal."
     x = test_set.batch(torch.arange(min(n_recon, len(test_set))))[0]
     out = dict(
         recon_inputs=x.numpy(),
-        recon=skip_reconstructions(model, x).numpy().astype(np.float16),
-        **fig5_data(model, test_set, n_tsne=min(n_tsne, len(test_set)), seed=seed),
+        **fig5_data(model, test_set, n_tsne=min(n_tsne, len(test_set)), seed=seed, traversal=skip_path),
     )
+    if skip_path:  # Fig. 1's reconstructions decode each level through the skip-generative path
+        out["recon"] = skip_reconstructions(model, x).numpy().astype(np.float16)
     if fmnist_test is not None and tuple(fmnist_test.image_shape) == tuple(model.config.image_shape):
         feats, _ = encode(model, DatasetHead(fmnist_test, n_corr))
         out.update({f"corr_l{l}": f.astype(np.float16) for l, f in feats.items()})

@@ -11,8 +11,9 @@ __all__ = ['REPO', 'IN_CLONE', 'RUN_NOTEBOOK', 'AGGREGATE_NOTEBOOK', 'PRESETS', 
            'LocalKernelManager', 'preset_path', 'RunSpec', 'build_grid', 'load_preset', 'EvalConfig',
            'run_parameters_cell', 'write_run_parameters_cell', 'configs_from_parameters', 'PresetGroup', 'FigureRuns',
            'SlurmResources', 'Preset', 'notebook_parameter_names', 'run_parameters', 'PresetError', 'check_preset',
-           'RunOutcome', 'run_fingerprint', 'is_complete', 'keep_results', 'execute_run', 'run_grid',
-           'dry_run_notebook', 'smoke_grid', 'is_builtin', 'results_folder', 'figures_folder', 'aggregate']
+           'RunOutcome', 'run_fingerprint', 'is_complete', 'keep_results', 'execute_run', 'Slot', 'device_slots',
+           'run_grid', 'dry_run_notebook', 'smoke_key', 'smoke_grid', 'check_standins', 'is_builtin', 'results_folder',
+           'figures_folder', 'aggregate']
 
 # %% ../nbs/12_pipeline.ipynb #c002
 import hashlib, json, os, signal, sys, time, traceback
@@ -745,7 +746,11 @@ def _execute_locked(spec, folder: Path, fp: str, notebook, kernel, results_dir) 
     if folder.exists() and _recorded_fingerprint(folder) != fp:  # made with other parameters
         _prepare_changed(spec, folder)
     folder.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(folder / "run_spec.json", dict(fingerprint=fp, parameters=spec.notebook_parameters(folder)))
+    placement = dict(slot=os.environ.get("HVAERL_SLOT"), threads=os.environ.get("OMP_NUM_THREADS"), pid=os.getpid())
+    write_json_atomic(
+        folder / "run_spec.json",
+        dict(fingerprint=fp, parameters=spec.notebook_parameters(folder), placement=placement),
+    )
     out_nb, t0 = folder / "run.ipynb", time.time()
     try:
         pm.execute_notebook(
@@ -783,10 +788,63 @@ def _kill_tree(pid: int) -> None:
             pass
     psutil.wait_procs(procs, timeout=5)
 
+# %% ../nbs/12_pipeline.ipynb #c011a_1
+@dataclass(frozen=True)
+class Slot:
+    "One place of a local device that runs one run at a time."
+
+    device: str  # "cpu" or "cuda:K"
+    place: int  # which of the device's runs-per-device places (0-based)
+    threads: int  # CPU threads of the run (torch's intra-op threads)
+
+    @property
+    def env(self) -> dict:
+        "The environment of the kernels this slot's worker starts: the one GPU they see (as cuda:0; none for cpu) and their threads."
+        gpu, t = (self.device.split(":")[1] if self.device != "cpu" else ""), str(self.threads)
+        return dict(
+            CUDA_VISIBLE_DEVICES=gpu, OMP_NUM_THREADS=t, MKL_NUM_THREADS=t, HVAERL_SLOT=f"{self.device}#{self.place}"
+        )
+
+# %% ../nbs/12_pipeline.ipynb #c011a_2
+def device_slots(
+    devices: str,  # comma-separated: "cpu", "cuda" (every visible GPU) or "cuda:K" names
+    runs_per_device: int = 1,  # runs side by side on each device
+    threads: int | None = None,  # CPU threads per run (default: the machine's cores split evenly between the slots)
+    gpus: int | None = None,  # visible GPUs (default: torch.cuda.device_count())
+) -> list:
+    "The `Slot`s that `--devices` and `--runs-per-device` ask for, devices interleaved (a short grid spreads over every device); a bad name is a UsageError."
+    names = [d.strip() for d in devices.split(",") if d.strip()]
+    if gpus is None and any(d.startswith("cuda") for d in names):
+        import torch
+
+        gpus = torch.cuda.device_count()
+    expanded = []
+    for d in names:
+        if d == "cuda":
+            expanded += [f"cuda:{k}" for k in range(gpus or 0)] or [d]
+        else:
+            expanded.append(d)
+    for d in expanded:
+        k = d[5:] if d.startswith("cuda:") else None
+        if d != "cpu" and not (k and k.isdigit()):
+            raise UsageError(f"--devices: {d!r} is not a device: give cpu, cuda or cuda:K names, comma-separated")
+        if k is not None and int(k) >= (gpus or 0):
+            have = f"cuda:0..cuda:{gpus - 1}" if gpus else "none"
+            raise UsageError(f"--devices: {d} is not on this machine (its GPUs: {have}); use --devices cpu without one")
+    if not expanded or len(set(expanded)) < len(expanded):
+        raise UsageError(f"--devices: {devices!r}: name each device once, e.g. cuda:0,cuda:1 or cpu")
+    if runs_per_device < 1:
+        raise UsageError(f"--runs-per-device: {runs_per_device}: give at least 1")
+    n = len(expanded) * runs_per_device
+    threads = threads or max(1, (os.cpu_count() or 1) // n)
+    return [Slot(d, p, threads) for p in range(runs_per_device) for d in expanded]
+
 # %% ../nbs/12_pipeline.ipynb #c011b_1
-def _worker_init() -> None:
-    "A local pool worker: its own session (Ctrl-C goes to the parent only), and it dies, with its kernels, when the parent dies."
+def _worker_init(slots=None) -> None:
+    "A local pool worker: its own session (Ctrl-C goes to the parent only), it dies, with its kernels, when the parent dies, and it holds one device slot for good when `slots` (a queue of `Slot`s) is given."
     os.setsid()
+    if slots is not None:  # the kernels this worker starts inherit its environment: they see only the slot's device
+        os.environ.update(slots.get(timeout=60).env)
 
     def die(*_):
         import psutil
@@ -816,11 +874,17 @@ def _running_epochs(runs_dir: Path, running: list) -> str:
     return "; ".join(out)
 
 # %% ../nbs/12_pipeline.ipynb #c011b_3
-def _run_local(todo: list, runs_dir: Path, jobs: int, notebook, kernel, results_dir, record, bar) -> None:
-    "The local executor: a pool of `jobs` workers; on any exit but success (Ctrl-C, an error), every worker and kernel is stopped."
+def _run_local(todo: list, runs_dir: Path, jobs: int, notebook, kernel, results_dir, record, bar, slots=None) -> None:
+    "The local executor: a pool of `jobs` workers (one per slot when `slots` is given); on any exit but success (Ctrl-C, an error), every worker and kernel is stopped."
+    import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    pool = ProcessPoolExecutor(max(1, jobs), initializer=_worker_init)
+    ctx, queue = mp.get_context("fork"), None  # the slot queue and the pool's workers share one start method
+    if slots:  # a worker is started per slot and takes one for its lifetime (workers outlive their runs)
+        jobs, queue = len(slots), ctx.Queue()
+        for s in slots:
+            queue.put(s)
+    pool = ProcessPoolExecutor(max(1, jobs), mp_context=ctx, initializer=_worker_init, initargs=(queue,))
     try:
         running, shown = {pool.submit(execute_run, r, runs_dir, notebook, kernel, results_dir): r for r in todo}, "runs"
         while running:
@@ -887,6 +951,8 @@ def run_grid(
     slurm: dict | None = None,
     progress: bool = True,
     results_dir: str | Path | None = None,
+    slots: list
+    | None = None,  # `Slot`s of local devices (`device_slots`): one run at a time on each; the local executor only
 ) -> list:
     "Execute every run not yet complete with its current parameters; returns one RunOutcome per run."
     runs_dir = Path(runs_dir).resolve()
@@ -906,8 +972,10 @@ def run_grid(
         if o.status == "failed":
             tqdm.write(f"FAILED {o.run_id}: {o.error}\n  open {o.notebook} (cell {o.cell})")
 
+    if slots and executor != "local":
+        raise ValueError("device slots place runs on this machine: use the local executor (Slurm places its own jobs)")
     if executor == "local":
-        _run_local(todo, runs_dir, jobs, notebook, kernel, results_dir, record, bar)
+        _run_local(todo, runs_dir, jobs, notebook, kernel, results_dir, record, bar, slots)
     elif executor in ("slurm", "submitit_local"):
         _run_submitit(todo, runs_dir, executor, notebook, kernel, results_dir, slurm, record)
     else:
@@ -941,45 +1009,54 @@ def dry_run_notebook(path: str | Path, sleep: float = 0.0) -> Path:
     return Path(path)
 
 # %% ../nbs/12_pipeline.ipynb #c015t
-# what a smoke run changes: two steps on small batches, a small but complete evaluation, on the CPU
+from .data import DATASETS, load_dataset
+
+# what a smoke run changes: one step on a batch of four, a small but complete evaluation, on the CPU
 SMOKE_RUN = dict(
     device="cpu",
-    max_batches_per_epoch=2,
-    batch_size=4,
+    max_batches_per_epoch=1,
+    batch_size=4,  # data_init normalises each layer over the batch: on two images the RGB network already gives NaNs
+    valid_batches=1,
     probe_train=None,
     probe_test=None,
     eval_images=None,
     iw_samples=2,
     mine_steps=2,
-    mine_batch_size=8,
-    tsne_images=32,
+    mine_batch_size=4,
 )
-SMOKE_IMAGES = 40  # stand-in images per split: enough for every evaluation (t-SNE's perplexity 30 needs > 30 points)
+SMOKE_IMAGES = 8  # stand-in images per split: two classes for the probe, 2 + 2 held out and a batch of 4 for MINE
+SMOKE_RUN["tsne_images"] = SMOKE_IMAGES  # every stand-in test image
 
 # %% ../nbs/12_pipeline.ipynb #c015t_1
+def smoke_key(r: RunSpec) -> tuple:
+    "What makes two runs the same to the smoke check: method, image shape, levels, epochs, figure data, whether gamma is 0, and every other parameter."
+    discounts = r.gamma != 0  # None is the method's default discount (0.9); 0 alone is the reward-only path
+    params = json.dumps(r.params, sort_keys=True, default=str)
+    return (r.method, DATASETS[r.dataset].image_shape, r.levels, r.epochs, r.figure_data, discounts, params)
+
+# %% ../nbs/12_pipeline.ipynb #c015t_1a
 def smoke_grid(
     runs: list,  # a preset's grid (`build_grid`)
     data_root: str | Path,  # where the stand-in files are (`hvaerl.data.write_standin_files`)
 ) -> list:
-    "One smoke run per distinct configuration of `runs` (dataset, method, levels, objective and network: seeds and gammas share one)."
+    "One smoke run per distinct configuration of `runs` (`smoke_key`), the first of each in grid order, at the smoke sizes."
     picked = {}
     for r in runs:
-        key = (r.dataset, r.method, r.levels, json.dumps(r.params, sort_keys=True, default=str))
-        if key in picked:
-            continue
-        picked[key] = RunSpec(
-            r.dataset,
-            r.method,
-            r.seed,
-            r.levels,
-            r.gamma,
-            None,
-            1,
-            list(r.groups),  # one epoch of two batches
-            {**r.params, **SMOKE_RUN, "data_root": str(data_root)},
-            r.figure_data,
-        )
+        key = smoke_key(r)
+        if key not in picked:
+            params = {**r.params, **SMOKE_RUN, "data_root": str(data_root)}
+            picked[key] = RunSpec(
+                r.dataset, r.method, r.seed, r.levels, r.gamma, None, 1, list(r.groups), params, r.figure_data
+            )
     return list(picked.values())
+
+# %% ../nbs/12_pipeline.ipynb #c015t_1b
+def check_standins(
+    data_root: str | Path,  # written by `hvaerl.data.write_standin_files`
+    names: list,  # the datasets of a grid
+) -> dict:
+    "Load both splits of every dataset from its stand-in files, as a run would: the loaders of datasets whose smoke run another of the same shape stands for are checked too. {name: (train images, test images)}."
+    return {n: (len(load_dataset(n, "train", data_root)), len(load_dataset(n, "test", data_root))) for n in names}
 
 # %% ../nbs/12_pipeline.ipynb #c028
 def is_builtin(preset: dict) -> bool:

@@ -1,40 +1,73 @@
 #!/usr/bin/env bash
-# The GPU checks of a lent machine, in the developers' brief's order, as one script (run from the repository root):
-#   bash scripts/gpu_check.sh OUT_DIR AUTHORS_CHECKOUT [TRAIN_MINUTES]
-# 1. bench/step_cost.py on cuda: MLP and conv (FashionMNIST), conv on RGB batches, bf16 autocast;
-# 2. the authors' own ELBO and RL batches on the same GPU (bench/authors_step_cost.py, their `oodd` package);
-# 3. the authors' FashionMNIST conv network (as-run wiring) trained with the ELBO (hvae) and with RL (hvae_rl) for
-#    TRAIN_MINUTES each, side by side on the GPU, then top KL and the paper's z_L probe (scripts/conv_as_run.py);
-# 4. bench/step_cost.py with torch.compile, last and under a time limit, as compiling can take minutes.
-# Writes OUT_DIR/bench.txt (every command and what it printed) and OUT_DIR/conv_runs.tgz (each run's metrics.json,
-# history.json, config.json and log; not the checkpoints).
-set -u
-out=${1:?OUT_DIR}
-authors=${2:?a checkout of ruyianry/rep_hierarchy_rl}
-minutes=${3:-2}
+# The prepared check of a lent GPU, as one call of at most 9 minutes, run from the repository root:
+#   bash scripts/gpu_check.sh OUT_DIR            on the GPU machine (prepare it first: scripts/gpu_bundle.sh, below)
+#   bash scripts/gpu_check.sh --tiny OUT_DIR     the same three steps on the CPU, a handful of batches (make test runs it)
+# (a) the notebooks' `#| cuda` cells (nbdev-test --flags cuda), the interrupted-and-resumed GPU run among them;
+# (b) Table 1's eight FashionMNIST methods on the authors' conv network (presets/gpu_table1.yaml: backbone conv, wiring
+#     as_run, seed 0, a fixed budget in epochs), all eight packed onto the one GPU, evaluated the paper's way:
+#     results/gpu_table1/ and figures/gpu_table1/ (tiny mode: `--smoke`, on CPU slots, into runs/ only);
+# (c) the packing factor: bench/packing.py, 1, 2, 4 and 8 conv runs side by side (epochs per hour alone vs together).
+# Writes OUT_DIR/gpu_check.txt (every command and what it printed), OUT_DIR/packing.json and, on the GPU,
+# OUT_DIR/gpu_table1.tgz (results/gpu_table1, figures/gpu_table1 and the executed run notebooks) to commit.
+# The GPU image lacks papermill, Jupyter's kernel and nbdev: `bash scripts/gpu_bundle.sh` here puts their wheels in
+# .whl/ and FashionMNIST's files in data/, and the device call carries [".whl", "data"]; this script installs them.
+set -uo pipefail
+tiny=0
+if [ "${1:-}" = --tiny ]; then tiny=1; shift; fi
+out=$(mkdir -p "${1:?usage: gpu_check.sh [--tiny] OUT_DIR}" && cd "$1" && pwd)
+cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
+[ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ] && py=.venv/bin/python
 export PYTHONUNBUFFERED=1
-log=$out/bench.txt
-mkdir -p "$out"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$log"
-$py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" | tee -a "$log"
-step() {  # one timed command: its line and its output go to the log; it may run `limit` seconds
+log=$out/gpu_check.txt
+: >"$log"
+if [ -d .whl ] && ! $py -c "import papermill, ipykernel, nbdev" 2>/dev/null; then  # the GPU image: carried wheels
+    $py -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH
+fi
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}  # hvaerl from this working tree (installed or not)
+if [ -d data/fashion-mnist-xz ] && [ -z "${HVAERL_DATA_ROOT:-}" ]; then  # carried by scripts/gpu_bundle.sh
+    $py - <<'PY' || exit 1
+import gzip, lzma, pathlib
+dest = pathlib.Path("data/debian/usr/share/datasets/fashion-mnist")  # where hvaerl looks under its data root
+dest.mkdir(parents=True, exist_ok=True)
+for f in pathlib.Path("data/fashion-mnist-xz").glob("*.xz"):
+    (dest / f"{f.stem}.gz").write_bytes(gzip.compress(lzma.decompress(f.read_bytes()), 1))
+PY
+    export HVAERL_DATA_ROOT=$PWD/data
+fi
+step() {  # one command: its line and its output go to the log; it may run `limit` seconds
     local limit=$1
     shift
     echo "\$ $*" | tee -a "$log"
-    timeout "$limit" "$@" 2>&1 | grep -v -e Warning -e "WeightNorm.apply" | tee -a "$log"
-    echo "(exit ${PIPESTATUS[0]})" | tee -a "$log"
+    timeout "$limit" "$@" 2>&1 | grep --line-buffered -v -e Warning -e "WeightNorm.apply" | tee -a "$log"
+    local rc=${PIPESTATUS[0]}
+    echo "(exit $rc)" | tee -a "$log"
+    return "$rc"
 }
-step 120 $py bench/step_cost.py --device cuda --backbone mlp conv
-step 90 $py bench/step_cost.py --device cuda --backbone conv --rgb
-step 120 $py bench/step_cost.py --device cuda --backbone mlp conv --amp
-step 90 $py bench/authors_step_cost.py --authors "$authors" --device cuda
-runs=$(mktemp -d)
-for m in hvae hvae_rl; do  # each run is far from filling the GPU, so the two share it
-    timeout $((minutes * 60 + 240)) $py scripts/conv_as_run.py --method $m --minutes "$minutes" --out "$runs/$m" \
-        >"$runs/$m.log" 2>&1 &
+fail=0
+if [ $tiny = 1 ]; then
+    echo "tiny mode: CPU, a handful of batches; nothing written to results/ or figures/" | tee -a "$log"
+    devices=(--devices cpu --runs-per-device 2 --smoke --runs-dir "$out/runs/gpu_table1")
+    cuda_flags=""  # the cuda cells need a GPU: run the notebooks that hold them without them (a check of the command)
+    packing=(--device cpu --backbone mlp --runs 1 2 --batches 2 --warmup 1)
+else
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$log"
+    devices=(--devices cuda --runs-per-device 8)
+    cuda_flags="--flags cuda"
+    packing=(--device cuda --backbone conv --runs 1 2 4 8 --batches 30)
+fi
+$py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'GPUs', torch.cuda.device_count())" | tee -a "$log"
+# (a) every notebook with a `#| cuda` cell
+for nb in $(grep -l '#| cuda' nbs/*.ipynb); do
+    step 120 $py -m nbdev.test "$nb" $cuda_flags || fail=1
 done
-wait
-for m in hvae hvae_rl; do echo "$m: $(tail -1 "$runs/$m.log")" | tee -a "$log"; done
-tar -czf "$out/conv_runs.tgz" -C "$runs" --exclude ckpt.pt --exclude tb .
-step 150 $py bench/step_cost.py --device cuda --backbone mlp conv --compile
+# (b) Table 1 on the conv network, packed onto the GPU (or two CPU slots)
+step 300 $py -m hvaerl.cli reproduce --preset gpu_table1 "${devices[@]}" || fail=1
+# (c) the packing factor
+step 90 $py bench/packing.py "${packing[@]}" --json "$out/packing.json" || fail=1
+if [ $tiny = 0 ]; then  # what comes back from the device: at most 8 files, so the preset's results and table as one archive
+    tar -czf "$out/gpu_table1.tgz" results/gpu_table1 figures/gpu_table1 runs/gpu_table1/*/run.ipynb 2>>"$log"
+fi
+echo "gpu_check: $([ $fail = 0 ] && echo all steps passed || echo SOME STEPS FAILED)" | tee -a "$log"
+exit $fail

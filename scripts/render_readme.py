@@ -1,9 +1,11 @@
 """Render README.md from nbs/index.ipynb: markdown cells as they are, code cells as fenced Python.
 
 nbdev's own `nbdev-readme` needs Quarto, which cannot be installed offline; this keeps the same contract
-(index.ipynb is the source of the README) with no extra tool. Cells flagged `#| hide` are left out."""
+(index.ipynb is the source of the README) with no extra tool. Cells flagged `#| hide` are left out. A markdown line
+`<!-- include: PATH -->` is replaced by that file of the repository (a table a script wrote under results/ or figures/),
+so the README shows the numbers the file holds, not a copy typed by hand."""
 
-import json, sys
+import json, re, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parents[1]
@@ -16,6 +18,8 @@ def render(nb_path=root / "nbs" / "index.ipynb") -> str:
         src = "".join(cell["source"]).strip("\n")
         if not src or src.startswith("#| hide") or src.startswith("#| default_exp"):
             continue
+        if cell["cell_type"] == "markdown":
+            src = re.sub(r"^<!-- include: (\S+) -->$", lambda m: (root / m[1]).read_text().strip("\n"), src, flags=re.M)
         parts.append(src if cell["cell_type"] == "markdown" else f"```python\n{src}\n```")
     return "\n\n".join(parts) + "\n"
 

@@ -190,3 +190,39 @@ def test_a_locked_run_is_not_trained_twice(tmp_path):
         out = run_grid([RunSpec("x", "m", 0)], tmp_path / "runs", notebook=nb, progress=False)
     assert out[0].status == "failed" and "another process is running it" in out[0].error
     assert not is_complete(tmp_path / "runs/x-m-s0")
+
+
+def test_runs_packed_onto_cpu_slots_are_pinned_as_asked(tmp_path):
+    "`--devices cpu --runs-per-device 2`: two runs side by side, each in its own slot with half the cores and no GPU in sight."
+    preset = tmp_path / "two.yaml"
+    preset.write_text(
+        "name: two\nseeds: [0]\nrun: {device: auto, backbone: mlp}\n"
+        "groups:\n  - {name: table1, datasets: [fashion_mnist], methods: [vae, aae], epochs: 1}\n"
+    )
+    args = ["reproduce", "--preset", str(preset), "--smoke", "--devices", "cpu", "--runs-per-device", "2"]
+    r = subprocess.run(
+        [str(Path(sys.executable).parent / "hvaerl"), *args], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "2 at a time on cpu (2 per device)" in r.stdout
+    runs, threads = tmp_path / "runs" / "two-smoke", max(1, (os.cpu_count() or 1) // 2)
+    metrics = {m: json.loads((runs / f"fashion_mnist-{m}-s0" / "metrics.json").read_text()) for m in ("vae", "aae")}
+    assert all(m["complete"] and m["device"] == "cpu" and m["threads"] == threads for m in metrics.values())
+    assert {m["slot"] for m in metrics.values()} == {"cpu#0", "cpu#1"}  # one run in each slot, at once
+    spec = json.loads((runs / "fashion_mnist-vae-s0" / "run_spec.json").read_text())
+    assert spec["placement"]["slot"] == metrics["vae"]["slot"] and spec["placement"]["threads"] == str(threads)
+
+
+def test_device_options_are_checked_before_any_work(tmp_path):
+    hv = str(Path(sys.executable).parent / "hvaerl")
+    for args, says in [
+        (["--devices", "tpu"], "not a device"),
+        (["--devices", "cuda:99"], "not on this machine"),
+        (["--runs-per-device", "2"], "needs --devices"),
+        (["--devices", "cpu", "--executor", "slurm"], "--executor local"),
+        (["--devices", "cpu", "--jobs", "2"], "--runs-per-device instead"),
+        (["--preset", "paper", "--devices", "cpu"], "ask for device cuda"),
+    ]:
+        r = subprocess.run([hv, "reproduce", *args], cwd=tmp_path, capture_output=True, text=True)
+        assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+    assert not (tmp_path / "runs").exists()  # nothing started
