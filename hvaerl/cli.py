@@ -231,20 +231,23 @@ def check_device(cfg: TrainConfig) -> None:
         raise UsageError(f"--device {cfg.device}: no GPU is visible here: use --device cpu or --device auto")
 
 # %% ../nbs/14_cli.ipynb #c008_1
-def check_out_dir(path: str | Path) -> None:
-    "A `UsageError` unless `path` is (or can be made) a folder we can write into; creates nothing."
+def check_out_dir(
+    path: str | Path,  # an output folder a command was given (or defaults to)
+    flag: str = "--out-dir",  # the flag that names it, for the message
+) -> None:
+    "A `UsageError` unless `path` is (or can be made) a folder we can write into; creates nothing. Every command checks its output folders with it before any work."
+    if str(path).strip() == "":  # Path("") is ".": an empty flag would silently write into the current folder
+        raise UsageError(f"{flag} is empty: give a folder (it is created when missing)")
     p = Path(path).expanduser()
     if p.exists() and not p.is_dir():
-        raise UsageError(f"--out-dir {p} is a file: give a folder (it is created when missing)")
+        raise UsageError(f"{flag} {p} is a file: give a folder (it is created when missing)")
     base = next(q for q in [p, *p.parents] if q.exists())  # the nearest folder that exists
     if not base.is_dir():
-        raise UsageError(f"--out-dir {p}: {base} is a file, so the folder cannot be created: give another path")
+        raise UsageError(f"{flag} {p}: {base} is a file, so the folder cannot be created: give another path")
     try:
         tempfile.TemporaryFile(dir=base).close()  # unnamed on Linux: gone when closed
     except OSError as e:
-        raise UsageError(
-            f"--out-dir {p}: cannot write in {base} ({e.strerror}): give a folder you can write to"
-        ) from None
+        raise UsageError(f"{flag} {p}: cannot write in {base} ({e.strerror}): give a folder you can write to") from None
 
 # %% ../nbs/14_cli.ipynb #c008_2
 def load_training_sets(cfg: TrainConfig, download: bool = False) -> tuple:
@@ -317,14 +320,16 @@ def aggregate_main(argv=None) -> int:
         "--figures-dir", default=None, help="where tables and figures go (default: figures/ when the grid is complete)"
     )
     a = p.parse_args(argv)
+    if a.figures_dir is not None:
+        check_out_dir(a.figures_dir, "--figures-dir")
     preset = _preset_arg(a.preset)
     runs_dir = Path("runs") / preset.get("name", Path(a.preset).stem)
     results_dir = Path(a.results_dir) if a.results_dir else pl.results_folder(preset, runs_dir)
     runs = pl.build_grid(preset)
     done = [r for r in runs if pl.is_complete(results_dir / r.run_id)]
     if not done:
-        sys.exit(
-            f"hvaerl aggregate: no complete run of preset {preset.get('name')!r} in {results_dir}: run `hvaerl reproduce --preset {a.preset}` first"
+        raise UsageError(
+            f"no complete run of preset {preset.get('name')!r} in {results_dir}: run `hvaerl reproduce --preset {a.preset}` first"
         )
     figures_dir = pl.figures_folder(preset, len(done) == len(runs), runs_dir, a.figures_dir)
     t0 = time.time()
@@ -499,7 +504,13 @@ def reproduce_main(argv=None) -> int:
     if threads:  # kernels inherit the environment: side-by-side runs must not oversubscribe the cores
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     runs = pl.build_grid(preset)
-    runs_dir = Path(a.runs_dir or Path("runs") / preset.get("name", Path(a.preset).stem))
+    runs_dir = a.runs_dir if a.runs_dir is not None else Path("runs") / preset.get("name", Path(a.preset).stem)
+    check_out_dir(
+        runs_dir, "--runs-dir"
+    )  # before any work: a folder that cannot be written fails here, not after training
+    runs_dir = Path(runs_dir)
+    if a.figures_dir is not None:
+        check_out_dir(a.figures_dir, "--figures-dir")
     if a.smoke:
         runs, runs_dir = _smoke_runs(runs, runs_dir)
     if slots:

@@ -734,6 +734,9 @@ def diagnose_parser():
 def diagnose_main(argv: list) -> int:
     "hvaerl diagnose RUN_DIR [--flags]: measure, print the per-level table, write the report; returns the exit status."
     a = diagnose_parser().parse_args(argv)
+    from hvaerl.cli import check_out_dir
+
+    check_out_dir(a.out if a.out is not None else Path(a.run_dir) / "diagnosis", "--out")  # before any of the work
     given = {f.name: getattr(a, f.name) for f in fields(DiagnoseConfig) if getattr(a, f.name) is not None}
     try:
         cfg = DiagnoseConfig(**given)

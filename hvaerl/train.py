@@ -8,10 +8,10 @@ Docs: https://hvaerl.github.io/hvaerl/train.html.md"""
 __all__ = ['FOLDER_DATASET', 'RESUMABLE_CHANGES', 'TrainConfig', 'UsageError', 'optional_type', 'field_comments',
            'CheckpointError', 'save_checkpoint', 'verify_checkpoint', 'load_checkpoint', 'load_weights', 'load_model',
            'code_commit', 'seed_everything', 'epoch_seed', 'validate', 'TrainResult', 'TrainingDiverged',
-           'DifferentRunError', 'compile_stages', 'train']
+           'DifferentRunError', 'compile_stages', 'interrupt_after', 'train']
 
 # %% ../nbs/05_train.ipynb #c002
-import ast, inspect, io, math, os, pickle, random, subprocess, textwrap, time, tokenize, types, typing
+import ast, contextlib, inspect, io, math, os, pickle, random, signal, subprocess, textwrap, threading, time, tokenize, types, typing
 from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
 import numpy as np
@@ -644,6 +644,22 @@ def _train_epoch(s: _Session, train_set, epoch: int, writer, progress: bool) -> 
         raise s.diverged(NonFiniteLossError("non-finite loss"), epoch, b)
     return sums, b + 1
 
+# %% ../nbs/05_train.ipynb #c011_3v
+@contextlib.contextmanager
+def interrupt_after():
+    "Hold Ctrl-C (SIGINT) until the block is done, then raise it: an epoch's checkpoint is written whole and reported, or not at all."
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+    caught = []
+    old = signal.signal(signal.SIGINT, lambda *args: caught.append(args))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if caught:
+            raise KeyboardInterrupt
+
 # %% ../nbs/05_train.ipynb #c017b6
 def _validate_and_checkpoint(
     s: _Session, valid_set, epoch: int, sums: dict, done: int, writer, data_hash: str | None, progress: bool
@@ -663,8 +679,14 @@ def _validate_and_checkpoint(
     )
     if writer is not None:
         _log_epoch(writer, val, epoch + 1)
-    if progress:
-        print(f"epoch {epoch + 1}: loss {s.history[-1]['loss']:.2f}  " + _summary(val) + f"  ({s.elapsed:.0f} s)")
+    with interrupt_after():  # a Ctrl-C now waits for the checkpoint: the epoch is reported done only once it is saved
+        _checkpoint(s, epoch, cfg, data_hash)
+        if progress:
+            print(f"epoch {epoch + 1}: loss {s.history[-1]['loss']:.2f}  " + _summary(val) + f"  ({s.elapsed:.0f} s)")
+
+# %% ../nbs/05_train.ipynb #c011_3w_1
+def _checkpoint(s: _Session, epoch: int, cfg: TrainConfig, data_hash: str | None) -> None:
+    "Save the finished epoch (atomically, with its checksum) and the progress line `hvaerl reproduce` shows."
     save_checkpoint(
         s.ckpt_path,
         dict(

@@ -68,6 +68,7 @@ BAD_TRAIN = {  # flags -> what the one line must say
         "--image-size: image_size and image_mode apply to a data_folder's images only",
     ),
     "dataset_and_folder": (["--dataset", "mnist", "--data-folder", "{tmp}"], "give one of them"),
+    "out_dir_empty": (["--out-dir", ""], "--out-dir is empty: give a folder"),
 }
 
 
@@ -104,6 +105,19 @@ BAD_REPRODUCE = {
         ["--preset", "{tmp}/soon.yaml", "--dry-run"],
         "budget_minutes expects a number or null, got 'soon'",
     ),
+    # output folders are checked before any run starts
+    "runs_dir_file": (["--runs-dir", "{tmp}/a_file", "--dry-run"], "--runs-dir {tmp}/a_file is a file"),
+    "runs_dir_read_only": (["--runs-dir", "{read_only}", "--dry-run"], "give a folder you can write to"),
+    "runs_dir_empty": (["--runs-dir", "", "--dry-run"], "--runs-dir is empty"),
+    "runs_dir_under_a_file": (["--runs-dir", "{tmp}/a_file/runs", "--dry-run"], "so the folder cannot be created"),
+    "figures_dir_file": (["--figures-dir", "{tmp}/a_file", "--dry-run"], "--figures-dir {tmp}/a_file is a file"),
+    "figures_dir_read_only": (["--figures-dir", "{read_only}", "--dry-run"], "--figures-dir"),
+    "figures_dir_empty": (["--figures-dir", "", "--dry-run"], "--figures-dir is empty"),
+    # packing runs onto local devices
+    "devices_unknown": (["--devices", "tpu:0", "--dry-run"], "--devices: 'tpu:0' is not a device"),
+    "devices_absent_gpu": (["--devices", "cuda:7", "--dry-run"], "--devices: cuda:7 is not on this machine"),
+    "runs_per_device_zero": (["--devices", "cpu", "--runs-per-device", "0"], "--runs-per-device: expected a positive"),
+    "runs_per_device_alone": (["--runs-per-device", "2", "--dry-run"], "--runs-per-device needs --devices"),
 }
 
 
@@ -116,10 +130,37 @@ def test_reproduce_user_error_is_one_line(case, tmp_path):
         ("soon", dict(budget_minutes="soon")),
     ):
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(dict(name=name, groups=[{**group, **change}])))
+    (tmp_path / "a_file").write_text("not a folder")
     argv, says = BAD_REPRODUCE[case]
     before = files(tmp_path)
-    r = hvaerl("reproduce", *[a.format(tmp=tmp_path) for a in argv], cwd=tmp_path)
-    assert_one_line_error(r, says)
+    fill = dict(tmp=tmp_path, read_only=read_only_dir(tmp_path))
+    r = hvaerl("reproduce", *[a.format(**fill) for a in argv], cwd=tmp_path)
+    assert_one_line_error(r, says.format(**fill))
+    assert files(tmp_path) == before, "a file was written"
+
+
+BAD_AGGREGATE = {
+    "preset_unknown": (["--preset", "nope"], "--preset: unknown preset 'nope'"),
+    "no_results": (["--preset", "{tmp}/one.yaml", "--results-dir", "{tmp}/empty"], "no complete run of preset 'one'"),
+    "figures_dir_file": (
+        ["--preset", "quick", "--figures-dir", "{tmp}/a_file"],
+        "--figures-dir {tmp}/a_file is a file",
+    ),
+    "figures_dir_read_only": (["--preset", "quick", "--figures-dir", "{read_only}"], "give a folder you can write to"),
+    "figures_dir_empty": (["--preset", "quick", "--figures-dir", ""], "--figures-dir is empty"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_AGGREGATE))
+def test_aggregate_user_error_is_one_line(case, tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "one.yaml").write_text(yaml.safe_dump(dict(name="one", groups=[dict(name="table1", methods=["hvae"])])))
+    argv, says = BAD_AGGREGATE[case]
+    fill = dict(tmp=tmp_path, read_only=read_only_dir(tmp_path))
+    before = files(tmp_path)
+    r = hvaerl("aggregate", *[a.format(**fill) for a in argv], cwd=tmp_path)
+    assert_one_line_error(r, says.format(**fill))
     assert files(tmp_path) == before, "a file was written"
 
 

@@ -1,7 +1,7 @@
 """`hvaerl train --data-folder` on a folder of real PNG files (train, resume, diagnose), `hvaerl diagnose` on every kind of
 model, and each bad input of both: one line on stderr, exit status 2, nothing written."""
 
-import json
+import json, os
 from pathlib import Path
 import pytest, torch
 from test_cli import hvaerl, assert_one_line_error, files
@@ -217,6 +217,14 @@ def test_diagnose_bad_input_is_one_line_and_writes_nothing(trained, tmp_path):
         assert_one_line_error(hvaerl("diagnose", run_dir, cwd=tmp_path), says)
         assert files(tmp_path) == before
     assert_one_line_error(hvaerl("diagnose", trained / "hvae", "--probe-train", "0", cwd=tmp_path), "--probe-train")
+    # the report's folder is checked before any of the work
+    (tmp_path / "a_file").write_text("not a folder")
+    for out, says in [(tmp_path / "a_file", "--out"), ("", "--out is empty"), ("/sys/hvaerl-report", "--out")]:
+        if out == "/sys/hvaerl-report" and os.geteuid() != 0:
+            continue  # /sys is read-only for root; a user's read-only folder is covered by test_cli
+        before = files(tmp_path)
+        assert_one_line_error(hvaerl("diagnose", trained / "hvae", "--out", out, cwd=tmp_path), says)
+        assert files(tmp_path) == before
 
 
 def test_diagnose_of_quick_preset_runs_agrees_with_their_metrics(tmp_path):
