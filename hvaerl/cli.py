@@ -386,8 +386,9 @@ def _reproduce_parser() -> OneLineParser:
     p.add_argument(
         "--smoke",
         action="store_true",
-        help="check every configuration of the grid: two CPU training steps and one evaluation each, "
-        "on stand-in files in the datasets' real formats, into runs/<preset>-smoke; writes nothing to figures/ or results/",
+        help="check every distinct configuration of the grid (hvaerl.pipeline.smoke_key): one CPU training step and one "
+        "evaluation each at the real network sizes, on stand-in files in the datasets' real formats, into "
+        "runs/<preset>-smoke; writes nothing to figures/ or results/",
     )
     return _add_slurm_flags(p)
 

@@ -31,10 +31,11 @@ from .train import TrainConfig, UsageError, CheckpointError, load_checkpoint, co
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['COLUMNS_NOTE', 'DiagnoseError', 'Run', 'load_run', 'kl_kinds', 'definition1_kl', 'level_probes', 'mine_batch',
-           'level_mi', 'run_setting', 'DiagnoseConfig', 'verdict', 'level_table', 'format_table', 'level_images',
-           'fig_levels', 'decode_code', 'top_units', 'traversal', 'fig_traversal', 'fig_kl_history',
-           'metrics_agreement', 'Diagnosis', 'write_report', 'diagnose', 'diagnose_parser', 'diagnose_main']
+__all__ = ['MIN_PROBE_TEST', 'COLUMNS_NOTE', 'DiagnoseError', 'Run', 'load_run', 'kl_kinds', 'definition1_kl', 'level_probes',
+           'mine_batch', 'level_mi', 'run_setting', 'DiagnoseConfig', 'verdict', 'level_table', 'format_table',
+           'caveats', 'level_images', 'fig_levels', 'decode_code', 'top_units', 'traversal', 'fig_traversal',
+           'fig_kl_history', 'metrics_agreement', 'Diagnosis', 'write_report', 'diagnose', 'diagnose_parser',
+           'diagnose_main']
 
 # %% ../nbs/16_diagnose.ipynb #d011
 class DiagnoseError(UsageError):
@@ -318,10 +319,19 @@ def level_table(
         )
     )
 
+# %% ../nbs/16_diagnose.ipynb #d033_0
+MIN_PROBE_TEST = 300  # fewer test images than this: one image moves a probe's accuracy by a third of a point or more
+
 # %% ../nbs/16_diagnose.ipynb #d033
-def format_table(table: pd.DataFrame) -> pd.DataFrame:
-    "The per-level table as people read it: z_l, rounded numbers, active units as a count of the level's size."
+def format_table(
+    table: pd.DataFrame,
+    probe_test: int | None = None,  # test images the probes were scored on: under MIN_PROBE_TEST they are marked †
+) -> pd.DataFrame:
+    "The per-level table as people read it: z_l, rounded numbers, active units as a count of the level's size; a MINE estimate below 0 as the bound it implies (≥ 0), probes on few images marked † (`caveats` says why)."
     num = lambda v, f: "—" if not np.isfinite(v) else format(v, f)
+    few = " †" if probe_test is not None and probe_test < MIN_PROBE_TEST else ""
+    probe = lambda a: num(a, ".2f") + (few if np.isfinite(a) else "")
+    mine = lambda m: f"≥ 0 (est. {m:.2f})" if np.isfinite(m) and m < 0 else num(m, ".3f")
     return pd.DataFrame(
         {
             "level": [f"z{l}" for l in table.level],
@@ -340,12 +350,46 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
             ],
             "KL q‖p (Def. 1)": [num(k, ".3g") for k in table.def1_kl_nats],
             "active units": [f"{a}/{d}" for a, d in zip(table.active_units, table.dim)],
-            "probe % (paper)": [num(a, ".2f") for a in table.probe_paper],
-            "probe % (scaled)": [num(a, ".2f") for a in table.probe_scaled],
-            "I(x; z) MINE (nats)": [num(m, ".3f") for m in table.mi_nats],
+            "probe % (paper)": [probe(a) for a in table.probe_paper],
+            "probe % (scaled)": [probe(a) for a in table.probe_scaled],
+            "I(x; z) MINE (nats)": [mine(m) for m in table.mi_nats],
             "verdict": list(table.verdict),
         }
     )
+
+# %% ../nbs/16_diagnose.ipynb #d033_2
+def caveats(
+    table: pd.DataFrame,  # `level_table`
+    sizes: dict,  # `_sizes`: how many images each number was measured on
+    test_set,  # the split the probes were scored on (its classes say why a probe is missing)
+) -> list:
+    "One line for each reason a number of the table cannot be trusted as it stands, or is missing ('—'), for the printed table and the report."
+    out, n = [], sizes["probe_test"]
+    below = table[table.mi_nats < 0]
+    if len(below):
+        worst = ", ".join(f"z{l} {m:.2f}" for l, m in zip(below.level, below.mi_nats))
+        out.append(
+            f"MINE's estimate was below zero ({worst} nats), shown as the bound it implies, I(x; z) ≥ 0: mutual "
+            "information is never negative, so MINE found no dependence it could measure in these pairs."
+        )
+    probed = np.isfinite(table.probe_paper).any()
+    if probed and n < MIN_PROBE_TEST:
+        out.append(
+            f"† probes scored on {n} test images (fewer than {MIN_PROBE_TEST}): one image moves the accuracy by "
+            f"{100 / n:.1f} points; hold out more images (or --probe-test) for a number to trust."
+        )
+    if not probed:
+        why = (
+            "the images have no labels (a flat folder)"
+            if test_set.num_classes < 2
+            else "the probe's images hold one class"
+        )
+        out.append(f"probes '—': {why}, so there is nothing for a linear classifier to tell apart.")
+    if table.kl_nats.isna().any():
+        out.append("KL '—': the level is a deterministic code (the AAE's), with no posterior to take a KL of.")
+    if table.mi_nats.isna().any():
+        out.append(f"MINE '—': {sizes['eval_images']} test images are too few for its two held-out parts and a batch.")
+    return out
 
 # %% ../nbs/16_diagnose.ipynb #d041
 @torch.no_grad()
@@ -525,6 +569,7 @@ class Diagnosis:
     folder: Path  # where report.md, table.csv and the PNGs are
     seconds: float
     run: Run  # the run, as loaded
+    sizes: dict  # `_sizes`: the images each number was measured on
 
 # %% ../nbs/16_diagnose.ipynb #d052b
 def _provenance_lines(run: Run, train_set) -> list:
@@ -551,8 +596,6 @@ def _how_measured(cfg: DiagnoseConfig, sizes: dict, train_set, seconds: float) -
         f"{sizes['mine_batch_size']} pairs per level; collapsed: KL q‖p below {cfg.collapse_nats:g} nats per image "
         f"(Definition 1). {protocol} Took {seconds:.0f} s."
     )
-    if not sizes["mine_batch_size"]:
-        how += " MINE's '—': under 27 test images, too few for its two held-out parts (20% each) and a batch of 16."
     return how
 
 
@@ -598,7 +641,9 @@ def write_report(
         "",
         "## Per level",
         "",
-        format_table(table).to_markdown(index=False),
+        format_table(table, sizes["probe_test"]).to_markdown(index=False),
+        "",
+        *[f"- {c}" for c in caveats(table, sizes, train_set)],
         "",
         _how_measured(cfg, sizes, train_set, seconds),
         "",
@@ -694,7 +739,7 @@ def diagnose(
         _replace_folder(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return Diagnosis(table, agreement, out, seconds, run)
+    return Diagnosis(table, agreement, out, seconds, run, sizes)
 
 # %% ../nbs/16_diagnose.ipynb #d061
 def diagnose_parser():
@@ -747,7 +792,9 @@ def diagnose_main(argv: list) -> int:
     print(
         f"{run.path}: {run.name} on {run.config.dataset}, {run.model.levels} level(s), wiring {run.config.wiring}, {len(run.history)} epochs"
     )
-    print(format_table(d.table).to_string(index=False))
+    print(format_table(d.table, d.sizes["probe_test"]).to_string(index=False))
+    for c in caveats(d.table, d.sizes, d.run.load("test", cfg.data_root, cfg.data_folder)):
+        print(f"  note: {c}")
     print(
         f"collapsed: KL q‖p < {cfg.collapse_nats:g} nats per image (Definition 1); {d.seconds:.0f} s; report: {d.folder / 'report.md'}"
     )

@@ -64,6 +64,10 @@ for nb in $(grep -l '#| cuda' nbs/*.ipynb); do
 done
 # (b) Table 1 on the conv network, packed onto the GPU (or two CPU slots)
 step 300 $py -m hvaerl.cli reproduce --preset gpu_table1 "${devices[@]}" || fail=1
+if [ $tiny = 1 ]; then  # a smoke skips the aggregation that the GPU run ends with: check it on the smoke's runs
+    step 120 $py -m hvaerl.cli aggregate --preset gpu_table1 --results-dir "$out/runs/gpu_table1-smoke" \
+        --figures-dir "$out/figures" || fail=1
+fi
 # (c) the packing factor
 step 90 $py bench/packing.py "${packing[@]}" --json "$out/packing.json" || fail=1
 if [ $tiny = 0 ]; then  # what comes back from the device: at most 8 files, so the preset's results and table as one archive

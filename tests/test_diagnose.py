@@ -274,3 +274,32 @@ def test_diagnose_of_quick_preset_runs_agrees_with_their_metrics(tmp_path):
         "diagnose", tmp_path / "runs" / specs[0].run_id, "--mine-steps", "50", cwd=tmp_path
     )  # the defaults' sizes, from the shell
     assert r.returncode == 0 and "z5" in r.stdout and "report:" in r.stdout, r.stderr
+
+
+def test_a_diagnosis_outdated_by_more_training_is_marked_stale_and_rebuilt(trained, tmp_path):
+    import shutil
+    from hvaerl.data import load_dataset
+    from hvaerl.testing import small_config
+    from hvaerl.train import train
+
+    run = tmp_path / "hvae"
+    shutil.copytree(trained / "hvae", run)
+    r = hvaerl("diagnose", run, *SMALL_DIAGNOSIS, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    report = run / "diagnosis" / "report.md"
+    # 100 test images are too few for a probe to trust: said in the printed table and in the report
+    assert "note: † probes scored on 100 test images" in r.stdout and " †" in r.stdout
+    assert "- † probes scored on 100 test images" in report.read_text()
+    assert not report.read_text().startswith("**Stale**") and not (run / "diagnosis" / "STALE.md").exists()
+    fit, valid = load_dataset("fashion_mnist", "fit"), load_dataset("fashion_mnist", "valid")
+    train(
+        small_config("hvae", out_dir=run, epochs=2, max_batches_per_epoch=6),
+        fit,
+        valid,
+        progress=False,
+        tensorboard=False,
+    )
+    assert report.read_text().startswith("**Stale**: this diagnosis predates the checkpoint of epoch 2")
+    assert (run / "diagnosis" / "STALE.md").exists()
+    assert hvaerl("diagnose", run, *SMALL_DIAGNOSIS, cwd=tmp_path).returncode == 0  # rebuilt on request
+    assert not report.read_text().startswith("**Stale**") and not (run / "diagnosis" / "STALE.md").exists()

@@ -50,6 +50,7 @@ def test_gpu_check_runs_in_its_tiny_cpu_mode(tmp_path):
     assert {m["method"] for m in metrics} == {"vae", "aae", "biva", "ivae", "hvae", "lvae", "hvae_rl", "lvae_rl"}
     assert all(m["complete"] and m["backbone"] == "conv" and m["wiring"] == "as_run" for m in metrics)
     assert {m["slot"] for m in metrics} == {"cpu#0", "cpu#1"}
+    assert (tmp_path / "figures" / "table1.md").exists()  # the aggregation the GPU run ends with
     rows = json.loads((tmp_path / "packing.json").read_text())["rows"]
     assert [row["runs"] for row in rows] == [1, 2] and rows[0]["packing_factor"] == 1.0
     assert _tracked() == before
