@@ -122,7 +122,9 @@ def test_tiny_folder_trains_and_diagnoses(fashion_test, tmp_path):
 
     table = pd.read_csv(tmp_path / "run" / "diagnosis" / "table.csv")
     assert list(table.level) == [1, 2] and table.mi_nats.isna().all() and set(table.probe_paper) <= {0.0, 100.0}
-    assert "under 27 test images" in (tmp_path / "run" / "diagnosis" / "report.md").read_text()
+    report = (tmp_path / "run" / "diagnosis" / "report.md").read_text()
+    assert "MINE '—': 1 test images are too few for its two held-out parts" in report  # every '—' says why
+    assert "† probes scored on 1 test images" in report and "note: † probes scored on 1" in r.stdout
 
 
 BAD_FOLDERS = {  # what to break -> what the one line must say
