@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it (about 5 minutes on 2 cores after setup):
+# The whole test suite, as CI runs it (about 50 minutes on 2 cores after setup, most of it every built-in preset's smoke):
 # notebooks and package in sync, notebooks clean, README rendered, every notebook runs (nbdev-test), pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
