@@ -745,7 +745,7 @@ def diagnose(
 def diagnose_parser():
     "The parser of `hvaerl diagnose`: RUN_DIR, one --flag per DiagnoseConfig field, --out."
     import argparse
-    from hvaerl.cli import OneLineParser, flag, flag_value, _type_name
+    from hvaerl.cli_util import OneLineParser, flag, flag_value, _type_name
     from hvaerl.train import field_comments
 
     p = OneLineParser(
@@ -779,7 +779,7 @@ def diagnose_parser():
 def diagnose_main(argv: list) -> int:
     "hvaerl diagnose RUN_DIR [--flags]: measure, print the per-level table, write the report; returns the exit status."
     a = diagnose_parser().parse_args(argv)
-    from hvaerl.cli import check_out_dir
+    from hvaerl.cli_util import check_out_dir
 
     check_out_dir(a.out if a.out is not None else Path(a.run_dir) / "diagnosis", "--out")  # before any of the work
     given = {f.name: getattr(a, f.name) for f in fields(DiagnoseConfig) if getattr(a, f.name) is not None}

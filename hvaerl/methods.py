@@ -287,7 +287,7 @@ PAPER_NAMES = {n: m.paper_name for n, m in METHODS.items()}  # registry name -> 
 def hparam_fields() -> dict:
     "{name: (type annotation, comment, the dataclasses declaring it)} of every method's own hyperparameters: the CLI's and presets' extra keys."
     import typing
-    from hvaerl.train import field_comments
+    from hvaerl.model import field_comments
 
     out = {}
     for cls in dict.fromkeys(m.hparams for m in [*METHODS.values(), CUSTOM]):
