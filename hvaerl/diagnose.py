@@ -27,7 +27,8 @@ from .mine import model_mi
 from .model import HierarchicalVAE
 from .probe import probe_model
 from .sources import DatasetNotFoundError, write_json_atomic
-from .train import TrainConfig, UsageError, CheckpointError, load_checkpoint, code_commit
+from .train import TrainConfig, CheckpointError, load_checkpoint, code_commit
+from .config import UsageError
 from fastcore.basics import patch
 
 # %% auto #0
@@ -745,13 +746,15 @@ def diagnose(
 def diagnose_parser():
     "The parser of `hvaerl diagnose`: RUN_DIR, one --flag per DiagnoseConfig field, --out."
     import argparse
-    from hvaerl.cli_util import OneLineParser, flag, flag_value, _type_name
-    from hvaerl.train import field_comments
+    from hvaerl.cli_util import OneLineParser, add_threads_flag, flag, flag_value, _type_name
+    from hvaerl.config import field_comments
 
     p = OneLineParser(
         prog="hvaerl diagnose",
         description="Which levels of a trained model carry information: a per-level table, "
         "reconstructions from every level, a traversal of the top units and KL over training, in RUN_DIR/diagnosis/.",
+        epilog="examples:\n  hvaerl diagnose runs/hvae_rl                        # the --out-dir of hvaerl train\n"
+        "  hvaerl diagnose runs/quick/fashion_mnist-hvae_rl-s0 --threads 1 --out /tmp/diagnosis",
     )
     p.add_argument(
         "run_dir", metavar="RUN_DIR", help="a run folder: the --out-dir of hvaerl train, or runs/<preset>/<run>"
@@ -773,14 +776,16 @@ def diagnose_parser():
     p.add_argument(
         "--out", default=None, help="where the diagnosis goes (default: RUN_DIR/diagnosis; replaced as a whole)"
     )
+    add_threads_flag(p)
     return p
 
 # %% ../nbs/16_diagnose.ipynb #d061b
 def diagnose_main(argv: list) -> int:
     "hvaerl diagnose RUN_DIR [--flags]: measure, print the per-level table, write the report; returns the exit status."
     a = diagnose_parser().parse_args(argv)
-    from hvaerl.cli_util import check_out_dir
+    from hvaerl.cli_util import check_out_dir, use_threads
 
+    use_threads(a.threads)
     check_out_dir(a.out if a.out is not None else Path(a.run_dir) / "diagnosis", "--out")  # before any of the work
     given = {f.name: getattr(a, f.name) for f in fields(DiagnoseConfig) if getattr(a, f.name) is not None}
     try:

@@ -285,15 +285,15 @@ PAPER_NAMES = {n: m.paper_name for n, m in METHODS.items()}  # registry name -> 
 
 # %% ../nbs/11_methods.ipynb #c007s1_1
 def hparam_fields() -> dict:
-    "{name: (type annotation, comment, the dataclasses declaring it)} of every method's own hyperparameters: the CLI's and presets' extra keys."
+    "{name: (type annotation, comment, the methods taking it)} of every method's own hyperparameters: the CLI's and presets' extra keys; a run without a method is 'custom'."
     import typing
-    from hvaerl.model import field_comments
+    from hvaerl.config import field_comments
 
     out = {}
-    for cls in dict.fromkeys(m.hparams for m in [*METHODS.values(), CUSTOM]):
-        hints, docs = typing.get_type_hints(cls), field_comments(cls)
-        for f in fields(cls):
-            out.setdefault(f.name, (hints[f.name], docs.get(f.name, ""), []))[2].append(cls.__name__)
+    for m in [*METHODS.values(), CUSTOM]:
+        hints, docs = typing.get_type_hints(m.hparams), field_comments(m.hparams)
+        for f in fields(m.hparams):
+            out.setdefault(f.name, (hints[f.name], docs.get(f.name, ""), []))[2].append(m.name)
     return out
 
 # %% ../nbs/11_methods.ipynb #c007s1_1_n

@@ -15,8 +15,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
-import matplotlib.pyplot as plt
-import seaborn as sns
 from .distributions import gaussian_log_prob
 from .model import HierarchicalVAE
 from .objectives import elbo_parts, rewards, kl_by_step, step_levels
@@ -198,6 +196,8 @@ PLOT_STYLE = dict(style="whitegrid", context="paper", font_scale=1.2, palette="c
 @contextmanager
 def plot_style():
     "The seaborn style of every hvaerl figure, applied inside the block only."
+    import seaborn as sns  # here: the trainer and `--help` need no plotting stack
+
     s = PLOT_STYLE
     with (
         sns.axes_style(s["style"]),
@@ -210,8 +210,10 @@ def plot_style():
 def plot_collapse(
     report: pd.DataFrame,  # from `collapse_report`, or several concatenated (with a `method` column)
     title: str = "Posterior collapse per level",
-) -> plt.Figure:
+) -> "matplotlib.figure.Figure":
     "Bar plots of the KL (nats, symlog scale) and of the fraction of active units per level."
+    import matplotlib.pyplot as plt, seaborn as sns  # here: the trainer and `--help` need no plotting stack
+
     df = report.copy()
     if "method" not in df:
         df.insert(0, "method", "model")

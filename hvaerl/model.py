@@ -6,10 +6,10 @@ Docs: https://hvaerl.github.io/hvaerl/model.html.md"""
 
 # %% auto #0
 __all__ = ['INFERENCES', 'BACKBONES', 'MERGES', 'WIRINGS', 'KL_ESTIMATES', 'AUTHORS_STD_BETA', 'default_hidden',
-           'default_downsamplings', 'field_comments', 'BaseConfig', 'ModelConfig', 'ResMLP', 'maybe_weight_norm',
-           'ResConv', 'mlp_block', 'conv_stage', 'MLPImageEncoder', 'MLPImageDecoder', 'ConvImageEncoder',
-           'ConvImageDecoder', 'CatStage', 'ToMap', 'SumStage', 'ConvGaussianHead', 'FlatGaussianHead',
-           'LikelihoodHead', 'Trajectory', 'HierarchicalVAE', 'generative_dependence']
+           'default_downsamplings', 'BaseConfig', 'ModelConfig', 'ResMLP', 'maybe_weight_norm', 'ResConv', 'mlp_block',
+           'conv_stage', 'MLPImageEncoder', 'MLPImageDecoder', 'ConvImageEncoder', 'ConvImageDecoder', 'CatStage',
+           'ToMap', 'SumStage', 'ConvGaussianHead', 'FlatGaussianHead', 'LikelihoodHead', 'Trajectory',
+           'HierarchicalVAE', 'generative_dependence']
 
 # %% ../nbs/03_model.ipynb #c002
 import math
@@ -49,21 +49,6 @@ def default_downsamplings(image_shape, levels: int) -> int:
     while k < levels and image_shape[1] % 2 ** (k + 1) == 0 and image_shape[2] % 2 ** (k + 1) == 0:
         k += 1
     return k
-
-# %% ../nbs/03_model.ipynb #c009g_2
-import ast, inspect, io, textwrap, tokenize
-
-
-def field_comments(cls) -> dict:
-    "{field name: its `# comment`} of a dataclass, read from its source ('' for a field without one): the first comment on its lines (a formatter may wrap a long one into parentheses)."
-    src = textwrap.dedent(inspect.getsource(cls))
-    comments = {}
-    for t in tokenize.generate_tokens(io.StringIO(src).readline):
-        if t.type == tokenize.COMMENT:
-            comments.setdefault(t.start[0], t.string.lstrip("#").strip())
-    body = ast.parse(src).body[0].body
-    first = lambda n: next((comments[i] for i in range(n.lineno, n.end_lineno + 1) if i in comments), "")
-    return {n.target.id: first(n) for n in body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
 
 # %% ../nbs/03_model.ipynb #c005s0
 @dataclass
@@ -254,7 +239,7 @@ class MLPImageEncoder(nn.Module):
 
     def __init__(self, image_shape, width):
         super().__init__()
-        self.net = mlp_block(int(torch.tensor(image_shape).prod()), width)
+        self.net = mlp_block(math.prod(image_shape), width)  # math, not torch: models also build on the meta device
 
     def forward(self, x):
         return self.net(x.flatten(1))
@@ -267,9 +252,7 @@ class MLPImageDecoder(nn.Module):
         super().__init__()
         C, H, W = image_shape
         self.out_shape = (C * n_params, H, W) if n_params == 1 else (n_params, H, W)
-        self.net = nn.Sequential(
-            nn.Linear(z_dim, width), nn.SiLU(), nn.Linear(width, int(torch.tensor(self.out_shape).prod()))
-        )
+        self.net = nn.Sequential(nn.Linear(z_dim, width), nn.SiLU(), nn.Linear(width, math.prod(self.out_shape)))
 
     def forward(self, z):
         return self.net(z).view(z.shape[0], *self.out_shape)

@@ -12,11 +12,6 @@ import time, warnings
 from contextlib import contextmanager
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.multiclass import OneVsOneClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC, LinearSVC
 from .model import HierarchicalVAE
 
 # %% ../nbs/06_probe.ipynb #c005
@@ -60,6 +55,9 @@ PROBE_SOLVERS = ("ovo_hinge", "svc", "ovr_squared_hinge")
 
 # %% ../nbs/06_probe.ipynb #c007_1
 def _classifier(solver: str, C: float, max_iter: int):
+    from sklearn.multiclass import OneVsOneClassifier  # here, as every sklearn import: training loads no sklearn
+    from sklearn.svm import SVC, LinearSVC
+
     if (
         solver == "ovo_hinge"
     ):  # dual coordinate descent visits examples in a random order: fixed, so a probe repeats exactly
@@ -73,6 +71,8 @@ def _classifier(solver: str, C: float, max_iter: int):
 # %% ../nbs/06_probe.ipynb #c007_2
 def _not_converged(clf, max_iter: int) -> int:
     "How many of the binary liblinear problems stopped at max_iter (0 for SVC)."
+    from sklearn.svm import LinearSVC
+
     est = getattr(clf, "estimators_", [clf])
     return sum(int(np.max(getattr(e, "n_iter_", 0)) >= max_iter) for e in est if isinstance(e, LinearSVC))
 
@@ -88,6 +88,10 @@ def linear_probe(
     scale: bool = False,  # standardize the features first (hvaerl's earlier probe); the paper's probe uses them raw
 ) -> dict:
     "Fit a linear SVM on (train_x, train_y); accuracy (%) on the test set, the fit time, and unconverged subproblems."
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     t0 = time.perf_counter()
     clf = make_pipeline(*([StandardScaler()] if scale else []), _classifier(solver, C, max_iter))
     with warnings.catch_warnings():
