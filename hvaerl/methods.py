@@ -51,6 +51,9 @@ class RLHparams:
     )
     gamma: float = 0.9  # discount of the Q-value (0: reward only; the paper's 0.9)
     sample_lower: bool = False  # the skip path samples the marginalised levels instead of using their prior means
+    upper_mean: bool | None = (
+        None  # top-down: the skip paths read the posterior means at and above each level, as the authors' code computed; None: on under wiring as_run
+    )
 
     def __post_init__(self):
         if self.objective not in self.allowed_objectives():
@@ -100,12 +103,12 @@ def elbo_loss(model: nn.Module, x: Tensor, hp) -> dict:
 # %% ../nbs/11_methods.ipynb #c005e_1
 def rl_loss(model: HierarchicalVAE, x: Tensor, hp: RLHparams) -> dict:
     "The RL methods' loss of one update (Eq. 28, `rl_fused`): minus the discounted Q-values of every step."
-    return rl_fused(model, x, hp.gamma, sample_lower=hp.sample_lower)
+    return rl_fused(model, x, hp.gamma, sample_lower=hp.sample_lower, upper_mean=bool(hp.upper_mean))
 
 # %% ../nbs/11_methods.ipynb #c005e_2
 def rl_step(model: HierarchicalVAE, opts: dict, x: Tensor, hp: RLHparams) -> dict:
     "The RL methods' batch: one update on `rl_loss`, or Algorithm 1's L updates (`rl_stepwise`); the ELBO for a custom model that asks for it."
-    return train_step(model, opts["model"], x, hp.objective, hp.gamma, hp.sample_lower)
+    return train_step(model, opts["model"], x, hp.objective, hp.gamma, hp.sample_lower, bool(hp.upper_mean))
 
 # %% ../nbs/11_methods.ipynb #c005e_3
 def ivae_loss(model: HierarchicalVAE, x: Tensor, hp: IVAEHparams) -> dict:

@@ -412,6 +412,7 @@ class Trajectory:
     analytic: list | None = None  # per level: is the KL analytic (prior's parents drawn before z_l)? default all
     d: list | None = None  # per level: the generative state d_l (what the prior of z_{l-1} and stage l-1 read)
     x_state: Tensor | None = None  # what p(x | .) reads: d_1
+    h: list | None = None  # per level: the encoder's features h_l (what a top-down posterior re-evaluation reads)
 
     @cached_property  # the reward and the loss parts both read it: compute it once per pass
     def kl(self) -> Tensor:
@@ -596,7 +597,7 @@ def infer(
     # kl_estimate="sampled" estimates every level in training, as the authors' code does; evaluation stays exact
     exact = not (sample and self.training and self.config.kl_estimate == "sampled")
     analytic = [exact and (l == L - 1 or self.config.inference == "top_down" or not sample) for l in range(L)]
-    return Trajectory(q_mu, q_std, z, p_mu, p_std, analytic, d=d, x_state=d[0])
+    return Trajectory(q_mu, q_std, z, p_mu, p_std, analytic, d=d, x_state=d[0], h=h)
 
 # %% ../nbs/03_model.ipynb #c014e
 from torch.nn.utils import parametrize
@@ -648,19 +649,42 @@ def data_init(
 
 # %% ../nbs/03_model.ipynb #c014t
 @patch
+def posterior_mean_states(
+    self: HierarchicalVAE,
+    traj: Trajectory,  # a top-down inference pass (its encoder features h_l)
+    lowest: int,  # the lowest level (1-based) whose state is wanted
+) -> dict:
+    "Top-down inference: the generative states d_L..d_lowest of a pass that takes every posterior at its mean, each re-evaluated on this mean path above it (hvae-oodd's `generate(use_mode=True)` through `LvaeStage`): {level: d_level}."
+    if self.config.inference != "top_down":
+        raise ValueError(
+            "posterior means on the skip path are the top-down ladder's (the authors' bottom-up stages keep the samples): "
+            "use upper_mean=False with bottom-up inference"
+        )
+    d, out, B = None, {}, traj.z[0].shape[0]
+    for l in reversed(range(lowest - 1, self.levels)):  # 0-based, from the top down
+        p_mu, p_std = self.prior(l + 1, d, B)
+        q_mu, _ = self._posterior_top_down(l, traj.h[l], d, p_mu, p_std)
+        d = self.state(l + 1, q_mu, d)
+        out[l + 1] = d
+    return out
+
+
+@patch
 def skip_decode(
     self: HierarchicalVAE,
     traj: Trajectory,  # an inference pass (its states d_l)
     levels: list,  # 1-based levels to decode from, through the skip-generative path
     sample_lower: bool = False,  # sample the marginalised lower levels instead of their prior means
+    upper_mean: bool = False,  # top-down: the levels at and above l at their posterior means (the authors' pass), not the trajectory's samples
 ) -> dict:
     "Likelihood parameters of the skip-generative path p(x | z_l) for each l in `levels`, in one batched pass."
+    start = self.posterior_mean_states(traj, min(levels)) if upper_mean else {l: traj.d[l - 1] for l in levels}
     # Walk down from the highest requested level: each path joins the batch at its own level l with d_l; below
     # that, every path goes through the same prior heads and stages at once (one call per level, one decoder call).
     order, cur = [], None
     for l in range(max(levels), 0, -1):
         if l in levels:
-            cur = traj.d[l - 1] if cur is None else torch.cat([cur, traj.d[l - 1]])
+            cur = start[l] if cur is None else torch.cat([cur, start[l]])
             order.append(l)
         if l > 1 and cur is not None:
             mu, std = self.prior(l - 1, cur)

@@ -33,21 +33,33 @@ def kl_by_step(traj: Trajectory, order: list) -> Tensor:
 
 # %% ../nbs/04_objectives.ipynb #c008
 def skip_log_likelihoods(
-    model: HierarchicalVAE, x: Tensor, traj: Trajectory, levels: list, sample_lower: bool = False
+    model: HierarchicalVAE,
+    x: Tensor,
+    traj: Trajectory,
+    levels: list,
+    sample_lower: bool = False,
+    upper_mean: bool = False,  # top-down: through the posterior means at and above each level (`skip_decode`)
 ) -> dict:
     "log p(x | z_l) through the skip-generative path for each level in `levels`: {level: (B,)}."
-    params = model.skip_decode(traj, levels, sample_lower)
+    params = model.skip_decode(traj, levels, sample_lower, upper_mean)
     return {l: model.log_likelihood(x, p) for l, p in params.items()}
 
 # %% ../nbs/04_objectives.ipynb #c008_1
 def rewards(
-    model: HierarchicalVAE, x: Tensor, traj: Trajectory, steps: list | None = None, sample_lower: bool = False
+    model: HierarchicalVAE,
+    x: Tensor,
+    traj: Trajectory,
+    steps: list | None = None,
+    sample_lower: bool = False,
+    upper_mean: bool = False,  # top-down: the skip paths read the posterior means at and above each level (the authors')
 ) -> Tensor:
     "r(s_t, a_t) of Eq. 24 for each 1-based step t in `steps` (default all): shape (len(steps), B)."
     order = step_levels(model.levels, model.config.inference)
     steps = steps or list(range(1, model.levels + 1))
     kl_so_far = torch.cumsum(kl_by_step(traj, order), 0)  # row t-1: KL(z^{1:t})
-    skip = skip_log_likelihoods(model, x, traj, [order[t - 1] for t in steps], sample_lower)  # log p(x | z^t)
+    skip = skip_log_likelihoods(
+        model, x, traj, [order[t - 1] for t in steps], sample_lower, upper_mean
+    )  # log p(x | z^t)
     return torch.stack([skip[order[t - 1]] - kl_so_far[t - 1] for t in steps])
 
 # %% ../nbs/04_objectives.ipynb #c012
@@ -103,22 +115,34 @@ def _parts(model, traj, steps, r, q, loss) -> dict:
 
 # %% ../nbs/04_objectives.ipynb #c018_1
 def rl_fused(
-    model: HierarchicalVAE, x: Tensor, gamma: float = 0.9, eps: list | None = None, sample_lower: bool = False, **_
+    model: HierarchicalVAE,
+    x: Tensor,
+    gamma: float = 0.9,
+    eps: list | None = None,
+    sample_lower: bool = False,
+    upper_mean: bool = False,
+    **_,
 ) -> dict:
     "-sum_t Q_t from one trajectory: one update follows Eq. 28."
     traj = model.infer(x, eps)
-    r = rewards(model, x, traj, sample_lower=sample_lower)
+    r = rewards(model, x, traj, sample_lower=sample_lower, upper_mean=upper_mean)
     q = q_values(r, gamma)
     return _parts(model, traj, list(range(1, model.levels + 1)), r, q, -q.sum(0).mean())
 
 # %% ../nbs/04_objectives.ipynb #c020
 def rl_step(
-    model: HierarchicalVAE, x: Tensor, t: int, gamma: float = 0.9, eps: list | None = None, sample_lower: bool = False
+    model: HierarchicalVAE,
+    x: Tensor,
+    t: int,
+    gamma: float = 0.9,
+    eps: list | None = None,
+    sample_lower: bool = False,
+    upper_mean: bool = False,
 ) -> dict:
     "-Q_t for one time step t (1-based) from a trajectory, the loss of one of Algorithm 1's L updates per batch: decodes only the skip paths of steps t..T."
     traj = model.infer(x, eps)
     steps = list(range(t, model.levels + 1))
-    r = rewards(model, x, traj, steps, sample_lower)
+    r = rewards(model, x, traj, steps, sample_lower, upper_mean)
     q = q_values(r, gamma)
     return _parts(model, traj, steps, r, q, -q[0].mean())
 
@@ -190,6 +214,7 @@ def train_step(
     objective: str = "rl_fused",
     gamma: float = 0.9,
     sample_lower: bool = False,
+    upper_mean: bool = False,  # top-down: reward paths through the posterior means (the authors' code)
 ) -> dict:
     "One batch of training; returns the named loss parts (for `rl_stepwise`: those of its first step, which decodes every path, with the mean loss)."
     if objective not in OBJECTIVES:
@@ -198,7 +223,9 @@ def train_step(
     if objective == "rl_stepwise":  # Algorithm 1: a fresh trajectory and an update for each time step t
         steps = [
             guarded_update(
-                opt, lambda: rl_step(model, x, t, gamma, sample_lower=sample_lower), f"rl_stepwise step t={t}"
+                opt,
+                lambda: rl_step(model, x, t, gamma, sample_lower=sample_lower, upper_mean=upper_mean),
+                f"rl_stepwise step t={t}",
             )
             for t in range(1, model.levels + 1)
         ]
@@ -206,6 +233,6 @@ def train_step(
     loss_parts = (
         (lambda: elbo(model, x))
         if objective == "elbo"
-        else (lambda: rl_fused(model, x, gamma, sample_lower=sample_lower))
+        else (lambda: rl_fused(model, x, gamma, sample_lower=sample_lower, upper_mean=upper_mean))
     )
     return guarded_update(opt, loss_parts, objective)

@@ -154,6 +154,13 @@ def _resolve_hparams(self: TrainConfig, spec):
         raise ValueError(
             f"{unknown[0]} is not a hyperparameter of method {spec.name!r} (its own: {', '.join(sorted(own)) or 'none'})"
         )
+    if "upper_mean" in own:  # the authors' reward pass is a ladder's: on by default where the network is theirs
+        if hp.get("upper_mean") is None:
+            hp["upper_mean"] = self.wiring == "as_run" and self.inference == "top_down"
+        elif hp["upper_mean"] and self.inference != "top_down":
+            raise ValueError(
+                "upper_mean applies to top-down inference (the authors' bottom-up reward keeps the samples): leave it unset"
+            )
     self.hparams = asdict(spec.hparams(**hp))
 
 # %% ../nbs/11a_train.ipynb #c005_m1
@@ -272,12 +279,14 @@ _LEGACY_HPARAMS = (
 
 # %% ../nbs/11a_train.ipynb #c005_2
 def _with_hparams(saved: dict) -> dict:
-    "A stored train_config with `hparams`: an older one's objective, gamma and sample_lower fields moved there (where its method has them)."
-    if "hparams" in saved:
-        return saved
+    "A stored train_config as today's: an older one's objective, gamma and sample_lower fields moved into `hparams` (where its method has them); an RL run stored before `upper_mean` existed decoded its rewards through the sampled trajectory (upper_mean False)."
     own = {f.name for f in fields(get_method(saved.get("method")).hparams)}
-    rest = {k: v for k, v in saved.items() if k not in _LEGACY_HPARAMS}
-    return {**rest, "hparams": {k: saved[k] for k in _LEGACY_HPARAMS if k in own and saved.get(k) is not None}}
+    if "hparams" not in saved:
+        rest = {k: v for k, v in saved.items() if k not in _LEGACY_HPARAMS}
+        saved = {**rest, "hparams": {k: saved[k] for k in _LEGACY_HPARAMS if k in own and saved.get(k) is not None}}
+    if "upper_mean" in own and "upper_mean" not in (saved["hparams"] or {}):
+        saved = {**saved, "hparams": {**(saved["hparams"] or {}), "upper_mean": False}}
+    return saved
 
 # %% ../nbs/11a_train.ipynb #c005_3
 FOLDER_DATASET = "image_folder"  # the `dataset` of a run on a data_folder
