@@ -172,6 +172,10 @@ def build_grid(preset: dict) -> list:
                             epochs = g.get("epochs", 10_000)
                             if "epochs_over_levels" in g:  # the paper trains RL methods for 1000/L epochs
                                 epochs = max(1, g["epochs_over_levels"] // (levels or preset.get("default_levels", 5)))
+                            if preset.get("budgets") == "as_run" and "epochs_over_levels_as_run" in g:
+                                # the authors' scripts: args.epoch = 2000 // 5, "divide this by L if the number of layer is modified"
+                                L = levels or preset.get("default_levels", 5)
+                                epochs = max(1, g["epochs_over_levels_as_run"] // L)
                             spec = RunSpec(
                                 ds,
                                 method,
@@ -323,6 +327,9 @@ class PresetGroup:
     gammas: list[float] | None = None  # discounts of the RL runs (default: 0.9)
     epochs: int | None = None  # epochs per run
     epochs_over_levels: int | None = None  # epochs = this // L (the paper's RL runs: 1000/L)
+    epochs_over_levels_as_run: int | None = (
+        None  # epochs = this // L under the preset's `budgets: as_run` (the authors' scripts: 2000 // L)
+    )
     budget_minutes: float | None = None  # wall-clock cap per run
     run: dict | None = None  # run parameters of these runs only, over the preset's `run:`
 
@@ -372,6 +379,7 @@ class Preset:
     run: dict | None = None  # run parameters shared by every run (see `run_parameters`)
     slurm: dict | None = None  # SlurmResources
     default_levels: int = 5  # the L that epochs_over_levels divides by when a group gives no levels
+    budgets: str = "text"  # "text": groups train for their epochs / epochs_over_levels (the paper's text); "as_run": for their epochs_over_levels_as_run where given (the authors' scripts)
     figures: str = (
         "figures"  # where a built-in preset's tables and figures go, under the repository (an ablation: figures/<name>)
     )
@@ -397,6 +405,7 @@ POSITIVE = {
     "default_levels",
     "epochs",
     "epochs_over_levels",
+    "epochs_over_levels_as_run",
     "budget_minutes",
     "gpus",
     "cpus",
@@ -541,6 +550,10 @@ def check_preset(preset, path: str | Path, notebook: str | Path = RUN_NOTEBOOK) 
     from hvaerl.methods import METHODS
 
     _check_mapping(preset, Preset, str(path))
+    if preset.get("budgets", "text") not in ("text", "as_run"):
+        raise PresetError(
+            f"{path}: budgets: expected text (the paper's epochs) or as_run (the authors' scripts'), got {preset['budgets']!r}"
+        )
     allowed = run_parameters(notebook)
     _check_run(preset.get("run"), f"{path}: run", allowed)
     _check_mapping(preset.get("slurm") or {}, SlurmResources, f"{path}: slurm")

@@ -486,16 +486,21 @@ def write_table(t: pd.DataFrame, stem: str | Path, title: str, provenance: str, 
 
 # %% ../nbs/13_tables.ipynb #c028
 def _budgets(preset: dict) -> str:
-    "Each group's training budget, as the preset gives it: epochs (1000/L for the paper's RL runs) and/or minutes."
-    out = []
+    "Each group's training budget, as the preset gives it: epochs (1000/L for the paper's RL runs) and/or minutes; under `budgets: as_run` the authors' scripts' epochs, the text's beside them."
+    out, as_run = [], preset.get("budgets") == "as_run"
     for g in preset.get("groups", []):
-        b = (
+        text = (
             [f"{g['epochs']} epochs"]
             if "epochs" in g
             else [f"{g['epochs_over_levels']}/L epochs"]
             if "epochs_over_levels" in g
             else []
         )
+        b = text
+        if as_run and "epochs_over_levels_as_run" in g:
+            b = [
+                f"{g['epochs_over_levels_as_run']}/L epochs as the authors' scripts ran (the paper's text: {' '.join(text) or '?'})"
+            ]
         if g.get("budget_minutes"):
             b.append(f"at most {g['budget_minutes']} min")
         out.append(f"{g['name']} {' '.join(b) or '?'}")
