@@ -1,4 +1,7 @@
-"""curve.png from the two runs' history.json: validation KL and active units per level, per epoch (python plot.py)."""
+"""results/gpu_conv/curve.png from its two runs' history.json: validation KL and active units per level, per epoch.
+
+python scripts/gpu_conv_curve.py
+"""
 
 import json
 from pathlib import Path
@@ -8,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-here = Path(__file__).parent
+here = Path(__file__).resolve().parents[1] / "results" / "gpu_conv"
 fig, axes = plt.subplots(2, 2, figsize=(10, 6), sharex="col", constrained_layout=True)
 for col, method in enumerate(["hvae", "hvae_rl"]):
     history = json.loads((here / method / "history.json").read_text())
