@@ -215,7 +215,7 @@ def load_preset(name_or_path: str) -> dict:
 # %% ../nbs/12_pipeline.ipynb #c007b
 import typing
 from dataclasses import fields, MISSING
-from .train import TrainConfig
+from .train import TrainConfig, RESUMABLE_CHANGES
 from .config import UsageError, optional_type, field_comments
 
 # %% ../nbs/12_pipeline.ipynb #c007b_1
@@ -612,19 +612,9 @@ def is_complete(
 # `hvaerl.train.RESUMABLE_CHANGES` allows) and how it is evaluated (EvalConfig): such a run reruns in its own folder
 
 # %% ../nbs/12_pipeline.ipynb #c010s0
-CONTINUABLE = {
-    "epochs",
-    "budget_minutes",
-    "device",
-    "data_root",
-    "out_dir",
-    "groups",
-    "amp",
-    "compile",
-    "data_on_device",
-    "log_every",
-    "fingerprint",
-} | {f.name for f in fields(EvalConfig)}
+CONTINUABLE = (
+    RESUMABLE_CHANGES | {"groups", "fingerprint"} | {f.name for f in fields(EvalConfig)}
+)  # how long and where it trains (what a resume allows), which tables read it, and how it is evaluated
 
 # %% ../nbs/12_pipeline.ipynb #c010s0_1
 def _continuable(folder: Path, params: dict) -> list | None:
