@@ -40,7 +40,7 @@ def default_backbone(image_shape) -> str:
     return "mlp" if C == 1 and H * W <= 28 * 28 else "conv"
 
 
-FOLDER_RGB_CHANNELS = 32  # conv channels for a folder of your own RGB images: the paper's RGB network at 28x28 has 81 M parameters with its 256, 11 M with 64, 5 M with 32
+FOLDER_RGB_CHANNELS = 32  # conv channels for a folder of your own RGB images: the paper's RGB network at 28x28 has 83 M parameters with its 256, 12 M with 64, 5.2 M with 32
 
 # %% ../nbs/11a_train.ipynb #c005
 @dataclass
