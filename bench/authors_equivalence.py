@@ -19,10 +19,9 @@ Compared, per example (relative difference: max over the batch of |ours - theirs
 pass: at most 1e-4): log p(x|z); the KL of every level, sampled (log q(z) - log p(z) at the drawn z, what their loss
 reads) and analytic (KL[q || p], from the same q and p); and every skip path's log p(x | z^t) as their `train_with_RL`
 computes it, `generate(posteriors, decode_from_p=[True]*(t-1) + [False]*(L-t+1), use_mode=True)`, against hvaerl's
-`skip_decode`. Their `LvaeStage` re-infers the posteriors above t inside that call at their modes (`use_mode=True`),
-where hvaerl's `skip_decode` reads the trajectory it is given: for the LVAE the skip paths are compared on hvaerl's
-trajectory of posterior means (`infer(x, sample=False)`), which is what their call computes; hvaerl's RL objective
-feeds the sampled trajectory instead (nbs/03_model says so). hvaerl's KL terms are computed here from its trajectory in
+`skip_decode` on the same sampled trajectory. Their `LvaeStage` re-infers the posteriors at and above t inside that call
+at their modes (`use_mode=True`); hvaerl's LVAE skip paths are decoded the same way, `skip_decode(..., upper_mean=True)`
+(`posterior_mean_states`), which is what LVAE+RL's reward reads by default under `as_run`. hvaerl's KL terms are computed here from its trajectory in
 float64 (its own `gaussian_kl` works in float32).
 
 Every weight-normalised layer's output is also recorded on both sides in the main pass: where a quantity differs, the
@@ -240,10 +239,9 @@ def our_pass(ours, x, eps, top_down):
     p = [D.Normal(m, s) for m, s in zip(traj.p_mu, traj.p_std)]
     kl_sampled = [(qq.log_prob(z) - pp.log_prob(z)).sum(1) for qq, pp, z in zip(q, p, traj.z)]
     kl_exact = [D.kl_divergence(qq, pp).sum(1) for qq, pp in zip(q, p)]
-    # their LvaeStage re-infers the levels above t at the posterior modes inside `generate`: compare on that trajectory
-    skip_traj = ours.infer(x, sample=False) if top_down else traj
+    # their LvaeStage re-infers the levels at and above t at the posterior modes inside `generate`: so does upper_mean
     L = ours.levels
-    out = ours.skip_decode(skip_traj, list(range(1, L + 1)))
+    out = ours.skip_decode(traj, list(range(1, L + 1)), upper_mean=top_down)
     skips = [ours.log_likelihood(x, out[t]).double() for t in range(1, L + 1)]
     return ll, kl_sampled, kl_exact, skips
 
@@ -395,9 +393,6 @@ def markdown(results: list, args) -> str:
         "  they add 1e-8 to the variance; the weights compared above are theirs, after their init.",
         "* Gradients and optimizer steps (the forward graphs are the same layer for layer; nothing here differentiates).",
         "* The data: their CIFAR10Dequantized adds U(0, 1) noise to the 8-bit values, (k + u) / 256; hvaerl feeds k / 255.",
-        "* The LVAE's skip paths on a *sampled* trajectory: their `LvaeStage` re-infers the levels above t at their",
-        "  posterior modes inside `generate(use_mode=True)`, so they are compared on hvaerl's trajectory of posterior",
-        "  means; hvaerl's RL objective decodes the trajectory's samples (nbs/03_model, the skip-generative path).",
         "",
     ]
     return "\n".join(lines)
