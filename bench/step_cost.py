@@ -20,7 +20,7 @@ For reference: the authors' implementation costs about 12x an ELBO batch per RL 
 import argparse, copy, statistics, time
 import torch
 from hvaerl.model import HierarchicalVAE, ModelConfig
-from hvaerl.objectives import OBJECTIVES, train_step, mixed_precision
+from hvaerl.objectives import OBJECTIVES, UpdateSettings, train_step
 from hvaerl.train import compile_stages
 
 
@@ -103,8 +103,7 @@ def time_backbone(a, backbone: str, dev, xs, source):
                 torch.cuda.reset_peak_memory_stats(dev)
             sync()
             t0 = time.perf_counter()
-            with mixed_precision(dev, amp):
-                train_step(models[o], opts[o], x, o, 0.9)
+            train_step(models[o], opts[o], x, o, 0.9, settings=UpdateSettings(autocast=dev.type if amp else None))
             sync()
             if dev.type == "cuda":
                 peak[o] = max(peak[o], torch.cuda.max_memory_allocated(dev))

@@ -28,6 +28,7 @@ from .model import HierarchicalVAE
 from .probe import probe_model
 from .sources import DatasetNotFoundError, write_json_atomic
 from .train import TrainConfig, CheckpointError, load_checkpoint, code_commit
+from .run import RunRecord
 from .config import UsageError
 from fastcore.basics import patch
 
@@ -140,7 +141,7 @@ def load_run(run_dir) -> Run:
         model.eval(),
         cfg,
         ck.get("history", []),
-        _json(d / "metrics.json"),
+        RunRecord.load(d).row() if (d / "metrics.json").is_file() else None,  # the run's record, as the tables read it
         params,
         _json(d / "provenance.json") or {},
     )

@@ -6,9 +6,9 @@ Docs: https://hvaerl.github.io/hvaerl/methods.html.md"""
 
 # %% auto #0
 __all__ = ['HIERARCHY_LATENTS', 'RGB_HIERARCHY_LATENTS', 'GRAYSCALE_CONV_Z1', 'METHODS', 'PAPER_NAMES', 'CUSTOM', 'adam',
-           'NoHparams', 'RLHparams', 'CustomHparams', 'IVAEHparams', 'AAEHparams', 'elbo_loss', 'rl_loss', 'rl_step',
-           'ivae_loss', 'aae_step', 'aae_phase_optimizers', 'hierarchy_latents', 'default_spatial_levels',
-           'single_level_latents', 'Method', 'hparam_fields', 'hparam_names', 'evaluate', 'get_method', 'CustomMethod']
+           'NoHparams', 'RLHparams', 'CustomHparams', 'IVAEHparams', 'AAEHparams', 'elbo_loss', 'rl_step', 'ivae_loss',
+           'aae_step', 'aae_phase_optimizers', 'hierarchy_latents', 'default_spatial_levels', 'single_level_latents',
+           'Method', 'hparam_fields', 'hparam_names', 'evaluate', 'get_method', 'CustomMethod']
 
 # %% ../nbs/11_methods.ipynb #c002
 from dataclasses import dataclass, fields
@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 from torch import nn, Tensor
 from .model import BaseConfig, HierarchicalVAE, ModelConfig, INFERENCES
-from .objectives import OBJECTIVES, elbo, train_step, rl_fused, guarded_update, _check_gamma
+from .objectives import OBJECTIVES, elbo, train_step, guarded_update, _check_gamma, UpdateSettings
 from hvaerl.baselines import (
     AAE,
     AAEConfig,
@@ -100,15 +100,12 @@ def elbo_loss(model: nn.Module, x: Tensor, hp) -> dict:
     "The negative ELBO and its parts (HVAE, LVAE, the VAE, BIVA)."
     return elbo(model, x)
 
-# %% ../nbs/11_methods.ipynb #c005e_1
-def rl_loss(model: HierarchicalVAE, x: Tensor, hp: RLHparams) -> dict:
-    "The RL methods' loss of one update (Eq. 28, `rl_fused`): minus the discounted Q-values of every step."
-    return rl_fused(model, x, hp.gamma, sample_lower=hp.sample_lower, upper_mean=bool(hp.upper_mean))
-
 # %% ../nbs/11_methods.ipynb #c005e_2
-def rl_step(model: HierarchicalVAE, opts: dict, x: Tensor, hp: RLHparams) -> dict:
-    "The RL methods' batch: one update on `rl_loss`, or Algorithm 1's L updates (`rl_stepwise`); the ELBO for a custom model that asks for it."
-    return train_step(model, opts["model"], x, hp.objective, hp.gamma, hp.sample_lower, bool(hp.upper_mean))
+def rl_step(
+    model: HierarchicalVAE, opts: dict, x: Tensor, hp: RLHparams, settings: UpdateSettings = UpdateSettings()
+) -> dict:
+    "The RL methods' batch: one update on `rl_fused` (Eq. 28), or Algorithm 1's L updates (`rl_stepwise`); the ELBO for a custom model that asks for it."
+    return train_step(model, opts["model"], x, hp.objective, hp.gamma, hp.sample_lower, bool(hp.upper_mean), settings)
 
 # %% ../nbs/11_methods.ipynb #c005e_3
 def ivae_loss(model: HierarchicalVAE, x: Tensor, hp: IVAEHparams) -> dict:
@@ -116,9 +113,9 @@ def ivae_loss(model: HierarchicalVAE, x: Tensor, hp: IVAEHparams) -> dict:
     return ivae(model, x, sample_lower=hp.sample_lower, weight=hp.weight)
 
 # %% ../nbs/11_methods.ipynb #c005e_4
-def aae_step(model: AAE, opts: dict, x: Tensor, hp: AAEHparams) -> dict:
+def aae_step(model: AAE, opts: dict, x: Tensor, hp: AAEHparams, settings: UpdateSettings = UpdateSettings()) -> dict:
     "The AAE's three phases, each with its own optimizer."
-    return aae_train_step(model, opts, x, hp.discriminator_steps)
+    return aae_train_step(model, opts, x, hp.discriminator_steps, settings)
 
 # %% ../nbs/11_methods.ipynb #c005e_5
 def aae_phase_optimizers(model: AAE, lr: float, hp: AAEHparams) -> dict:
@@ -179,10 +176,10 @@ class Method:
     single_level: bool  # one latent level (VAE, AAE), else a hierarchy (default 5 levels)
     summary: str  # one line: what it is and what it optimizes
     loss: Callable | None = (
-        elbo_loss  # (model, x, hp) -> named loss parts: the trainer applies one guarded update to their "loss"
+        elbo_loss  # (model, x, hp) -> named loss parts: the trainer applies one guarded update to their "loss"; None with a step
     )
     step: Callable | None = (
-        None  # (model, opts, x, hp) -> named parts: only a method with several optimizer phases or updates per batch
+        None  # (model, opts, x, hp, settings) -> named parts, in place of `loss`: a method with several optimizer phases or updates per batch
     )
     hparams: type = NoHparams  # the dataclass of its own hyperparameters (TrainConfig.hparams holds their values)
     optimizers: Callable = adam  # (model, lr, hp) -> {name: optimizer}
@@ -192,11 +189,13 @@ class Method:
 
 # %% ../nbs/11_methods.ipynb #c007s0_m0
 @patch
-def train_batch(self: Method, model: nn.Module, opts: dict, x: Tensor, hp) -> dict:
-    "One training batch: the method's own step where it has one, else one guarded update on its loss's named parts."
+def train_batch(
+    self: Method, model: nn.Module, opts: dict, x: Tensor, hp, settings: UpdateSettings = UpdateSettings()
+) -> dict:
+    "One training batch: the method's own step where it has one, else one guarded update on its loss's named parts; `settings` reach every update."
     if self.step is not None:
-        return self.step(model, opts, x, hp)
-    return guarded_update(opts["model"], lambda: self.loss(model, x, hp), self.name)
+        return self.step(model, opts, x, hp, settings)
+    return guarded_update(opts["model"], lambda: self.loss(model, x, hp), self.name, settings)
 
 # %% ../nbs/11_methods.ipynb #c007s0_m1
 @patch
@@ -261,7 +260,7 @@ def build_model(self: Method, config) -> nn.Module:
 # %% ../nbs/11_methods.ipynb #c007s1
 # fmt: off
 _H = ("bottom_up",)
-_RL = dict(loss=rl_loss, step=rl_step, hparams=RLHparams)
+_RL = dict(loss=None, step=rl_step, hparams=RLHparams)
 METHODS = {m.name: m for m in [  # in Table 1's order; methods the paper's tables do not have come after
     Method("aae", "AAE", AAE, AAEConfig, ("adversarial",), ("deterministic",), True,
            "adversarial autoencoder: deterministic code, reconstruction + a discriminator matching the codes to N(0, I)",
@@ -347,7 +346,7 @@ CUSTOM = CustomMethod(
     INFERENCES,
     False,
     "a HierarchicalVAE with the given inference and objective",
-    loss=rl_loss,
+    loss=None,
     step=rl_step,
     hparams=CustomHparams,
 )

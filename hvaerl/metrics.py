@@ -186,7 +186,8 @@ def collapse_top_level(model: HierarchicalVAE) -> HierarchicalVAE:
         (head.parametrizations.weight.original0 if parametrize.is_parametrized(head, "weight") else head.weight).zero_()
         d = head.bias.shape[0] // 2
         head.bias[:d] = 0.0  # mean 0
-        head.bias[d:] = math.log(math.expm1(beta * (1.0 - STD_FLOOR))) / beta  # softplus(raw; beta) + floor = 1
+        floor = STD_FLOOR if getattr(q_head, "std_min", None) is None else 0.0  # the authors' heads clamp, add nothing
+        head.bias[d:] = math.log(math.expm1(beta * (1.0 - floor))) / beta  # softplus(raw; beta) + floor = 1
     return model
 
 # %% ../nbs/07_metrics.ipynb #c021

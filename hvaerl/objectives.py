@@ -6,12 +6,11 @@ Docs: https://hvaerl.github.io/hvaerl/objectives.html.md"""
 
 # %% auto #0
 __all__ = ['OBJECTIVES', 'step_levels', 'step_of_z1', 'kl_by_step', 'skip_log_likelihoods', 'rewards', 'q_values', 'elbo_parts',
-           'elbo', 'rl_fused', 'rl_step', 'NonFiniteLossError', 'mixed_precision', 'deferred_nan_check',
-           'guarded_update', 'train_step']
+           'elbo', 'rl_fused', 'rl_step', 'NonFiniteLossError', 'UpdateSettings', 'guarded_update', 'train_step']
 
 # %% ../nbs/04_objectives.ipynb #c002
-import contextvars
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
+from dataclasses import dataclass
 import torch
 from torch import Tensor
 from .model import HierarchicalVAE, Trajectory
@@ -151,54 +150,32 @@ OBJECTIVES = ("elbo", "rl_stepwise", "rl_fused")
 
 # %% ../nbs/04_objectives.ipynb #c024_1
 class NonFiniteLossError(FloatingPointError):
-    "The loss became NaN or infinite; the parameters were not updated (inside `deferred_nan_check`: found later, see there)."
-
-# %% ../nbs/04_objectives.ipynb #c024_2
-# (device type, dtype) of autocast while a `mixed_precision` block is active; None: full precision
-_AUTOCAST = contextvars.ContextVar("hvaerl_autocast", default=None)
-
-# %% ../nbs/04_objectives.ipynb #c024_3
-@contextmanager
-def mixed_precision(
-    device,  # the training device (a torch.device or its name)
-    enabled: bool = True,  # False: a no-op block, so callers need no branch
-    dtype=torch.bfloat16,  # bf16 keeps float32's range: no loss scaling needed
-):
-    "Inside this block `guarded_update` computes losses under `torch.autocast`; backward and the optimizer stay outside it."
-    token = _AUTOCAST.set((torch.device(device).type, dtype) if enabled else None)
-    try:
-        yield
-    finally:
-        _AUTOCAST.reset(token)
-
-# %% ../nbs/04_objectives.ipynb #c024_4
-# True inside `deferred_nan_check`: the caller checks the summed losses itself, later
-_DEFER_NAN_CHECK = contextvars.ContextVar("hvaerl_defer_nan_check", default=False)
+    "The loss became NaN or infinite; the parameters were not updated (with `check_finite=False`: found later by the caller)."
 
 # %% ../nbs/04_objectives.ipynb #c024_5
-@contextmanager
-def deferred_nan_check(enabled: bool = True):
-    "Inside this block `guarded_update` does not check each loss (a host sync on a GPU): the caller must check the losses it sums (`train` does, every `log_every` batches)."
-    token = _DEFER_NAN_CHECK.set(enabled)
-    try:
-        yield
-    finally:
-        _DEFER_NAN_CHECK.reset(token)
+@dataclass(frozen=True)
+class UpdateSettings:
+    "How `guarded_update` runs each update: set once by the trainer and passed down through a method's step."
+
+    autocast: str | None = None  # device type ("cuda", "cpu") whose bf16 autocast computes the losses; None: float32
+    check_finite: bool = True  # refuse a non-finite loss before the update; False: the caller checks its summed losses
+    dtype: torch.dtype = torch.bfloat16  # autocast's dtype: bf16 keeps float32's range, so no loss scaling
 
 # %% ../nbs/04_objectives.ipynb #c024_6
 def guarded_update(
     opt: torch.optim.Optimizer,  # the optimizer of the parameters this loss trains
     loss_parts,  # () -> dict of named loss parts, with the scalar "loss" to minimise
     what: str,  # names the phase in the error message
+    settings: UpdateSettings = UpdateSettings(),  # mixed precision and the NaN check (the trainer's)
 ) -> dict:
     "The one place where parameters change: compute the loss parts, refuse a non-finite loss, then zero_grad, backward, step."
-    amp = _AUTOCAST.get()
-    with torch.autocast(amp[0], dtype=amp[1]) if amp else nullcontext():
+    s = settings
+    with torch.autocast(s.autocast, dtype=s.dtype) if s.autocast else nullcontext():
         parts = loss_parts()
     loss = parts["loss"]
     # Checked before the update, unless the caller defers it: on a GPU the check is a host sync that stalls the queue
     # every step, so the trainer checks its summed losses every `log_every` steps instead (hvaerl.train.train)
-    if not _DEFER_NAN_CHECK.get() and not torch.isfinite(loss):
+    if s.check_finite and not torch.isfinite(loss):
         raise NonFiniteLossError(f"non-finite loss ({loss.item()}) in {what}")
     opt.zero_grad(set_to_none=True)
     loss.float().backward()
@@ -215,6 +192,7 @@ def train_step(
     gamma: float = 0.9,
     sample_lower: bool = False,
     upper_mean: bool = False,  # top-down: reward paths through the posterior means (the authors' code)
+    settings: UpdateSettings = UpdateSettings(),  # how each update runs (`guarded_update`)
 ) -> dict:
     "One batch of training; returns the named loss parts (for `rl_stepwise`: those of its first step, which decodes every path, with the mean loss)."
     if objective not in OBJECTIVES:
@@ -226,6 +204,7 @@ def train_step(
                 opt,
                 lambda: rl_step(model, x, t, gamma, sample_lower=sample_lower, upper_mean=upper_mean),
                 f"rl_stepwise step t={t}",
+                settings,
             )
             for t in range(1, model.levels + 1)
         ]
@@ -235,4 +214,4 @@ def train_step(
         if objective == "elbo"
         else (lambda: rl_fused(model, x, gamma, sample_lower=sample_lower, upper_mean=upper_mean))
     )
-    return guarded_update(opt, loss_parts, objective)
+    return guarded_update(opt, loss_parts, objective, settings)

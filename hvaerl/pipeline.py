@@ -7,11 +7,11 @@ Docs: https://hvaerl.github.io/hvaerl/pipeline.html.md"""
 # %% auto #0
 __all__ = ['RESULTS', 'DEFAULT_WIRING', 'DEFAULT_KL_ESTIMATE', 'RUN_NOTEBOOK_DEFAULTS', 'PIPELINE_PARAMETERS', 'GRID_KEYS',
            'POSITIVE', 'CONTINUABLE', 'RESULT_FILES', 'SMOKE_RUN', 'SMOKE_IMAGES', 'outputs_home', 'kernel_name',
-           'LocalKernelManager', 'preset_path', 'RunSpec', 'build_grid', 'load_preset', 'EvalConfig',
-           'run_parameters_cell', 'write_run_parameters_cell', 'configs_from_parameters', 'PresetGroup', 'FigureRuns',
-           'SlurmResources', 'Preset', 'notebook_parameter_names', 'run_parameters', 'PresetError', 'check_preset',
-           'RunOutcome', 'run_fingerprint', 'is_complete', 'keep_results', 'execute_run', 'Slot', 'device_slots',
-           'run_grid', 'dry_run_notebook', 'smoke_key', 'smoke_grid', 'check_standins', 'is_builtin', 'results_folder',
+           'LocalKernelManager', 'preset_path', 'RunSpec', 'build_grid', 'load_preset', 'run_parameters_cell',
+           'write_run_parameters_cell', 'configs_from_parameters', 'PresetGroup', 'FigureRuns', 'SlurmResources',
+           'Preset', 'notebook_parameter_names', 'run_parameters', 'PresetError', 'check_preset', 'RunOutcome',
+           'run_fingerprint', 'is_complete', 'keep_results', 'execute_run', 'Slot', 'device_slots', 'run_grid',
+           'dry_run_notebook', 'smoke_key', 'smoke_grid', 'check_standins', 'is_builtin', 'results_folder',
            'figures_folder', 'aggregate']
 
 # %% ../nbs/12_pipeline.ipynb #c002
@@ -215,32 +215,13 @@ def load_preset(name_or_path: str) -> dict:
 # %% ../nbs/12_pipeline.ipynb #c007b
 import typing
 from dataclasses import fields, MISSING
-from .train import TrainConfig
+from .train import TrainConfig, RESUMABLE_CHANGES
 from .config import UsageError, optional_type, field_comments
 
 # %% ../nbs/12_pipeline.ipynb #c007b_1
-@dataclass
-class EvalConfig:
-    "How a run is evaluated (the run notebook's evaluation parameters, beside TrainConfig's training ones)."
-
-    probe_train: int | None = 2000  # training images that fit the probe (None: all)
-    probe_test: int | None = 1000  # test images the probe is scored on (None: all)
-    eval_images: int | None = 500  # test images for bits/dim, KL per level and MINE (None: all)
-    iw_samples: int = 4  # K of the importance-weighted bound
-    mine_steps: int = 200  # MINE optimisation steps
-    mine_batch_size: int = 256  # MINE's pairs per step
-    tsne_images: int = 200  # test images in the t-SNE of Fig. 5 (the HVAE and HVAE+RL runs)
-    probe_full: bool = True  # also probe all levels concatenated (Table 3's full z), paper's protocol: the SVM on 60k x 248 raw features takes ~2 min
-    probe_full_scaled: bool = True  # the same under the standardized protocol (~1 min at full size)
-
-    def __post_init__(self):
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.type is bool or f.type == "bool":
-                if not isinstance(v, bool):
-                    raise ValueError(f"{f.name} must be true or false, got {v!r}")
-            elif v is not None and not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
-                raise ValueError(f"{f.name} must be a positive integer, got {v!r}")
+from hvaerl.run import (
+    EvalConfig,
+)  # how a run is evaluated: the run notebook's parameters are TrainConfig's and its fields
 
 # %% ../nbs/12_pipeline.ipynb #c007b2
 # the run notebook's own defaults: a CPU smoke run (seconds under nbdev-test), and gamma left unset (None: 0.9) as the grid
@@ -268,7 +249,7 @@ def run_parameters_cell() -> str:
     ]
     for cls, title in (
         (TrainConfig, "training (hvaerl.train.TrainConfig)"),
-        (EvalConfig, "evaluation (hvaerl.pipeline.EvalConfig)"),
+        (EvalConfig, "evaluation (hvaerl.run.EvalConfig)"),
     ):
         lines.append(f"# {title}")
         docs = field_comments(cls)
@@ -612,19 +593,9 @@ def is_complete(
 # `hvaerl.train.RESUMABLE_CHANGES` allows) and how it is evaluated (EvalConfig): such a run reruns in its own folder
 
 # %% ../nbs/12_pipeline.ipynb #c010s0
-CONTINUABLE = {
-    "epochs",
-    "budget_minutes",
-    "device",
-    "data_root",
-    "out_dir",
-    "groups",
-    "amp",
-    "compile",
-    "data_on_device",
-    "log_every",
-    "fingerprint",
-} | {f.name for f in fields(EvalConfig)}
+CONTINUABLE = (
+    RESUMABLE_CHANGES | {"groups", "fingerprint"} | {f.name for f in fields(EvalConfig)}
+)  # how long and where it trains (what a resume allows), which tables read it, and how it is evaluated
 
 # %% ../nbs/12_pipeline.ipynb #c010s0_1
 def _continuable(folder: Path, params: dict) -> list | None:

@@ -17,14 +17,13 @@ import pandas as pd
 from .sources import atomic_write
 from .train import code_commit
 from .methods import PAPER_NAMES
+from .run import RunRecord
 
 # %% ../nbs/13_tables.ipynb #c017
 def collect_metrics(runs_dir: str | Path) -> pd.DataFrame:
-    "One row per complete run under runs_dir (metrics.json files; `run_id` is the folder's name), lists kept as Python lists."
-    rows = [
-        dict(json.loads(f.read_text()), run_id=f.parent.name) for f in sorted(Path(runs_dir).glob("*/metrics.json"))
-    ]
-    return pd.DataFrame([r for r in rows if r.get("complete")])
+    "One row per complete run under runs_dir (its `RunRecord`, read from metrics.json; `run_id` is the folder's name), lists kept as Python lists."
+    records = [(RunRecord.load(f), f.parent.name) for f in sorted(Path(runs_dir).glob("*/metrics.json"))]
+    return pd.DataFrame([dict(r.row(), run_id=run_id) for r, run_id in records if r.complete])
 
 # %% ../nbs/13_tables.ipynb #c019
 # fmt: off

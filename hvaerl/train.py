@@ -28,8 +28,8 @@ from hvaerl.sources import (
 )  # the same streamed SHA-256 and atomic writes as the datasets
 from .metrics import active_units
 from .model import HierarchicalVAE, ModelConfig
-from .config import UsageError, field_comments, optional_type
-from .objectives import NonFiniteLossError, _check_gamma, mixed_precision, deferred_nan_check
+from .config import UsageError, field_comments, optional_type, in_group, fields_in
+from .objectives import NonFiniteLossError, _check_gamma, UpdateSettings
 from .methods import METHODS, get_method, evaluate, default_spatial_levels, GRAYSCALE_CONV_Z1
 from fastcore.basics import patch
 
@@ -40,49 +40,73 @@ def default_backbone(image_shape) -> str:
     return "mlp" if C == 1 and H * W <= 28 * 28 else "conv"
 
 
-FOLDER_RGB_CHANNELS = 32  # conv channels for a folder of your own RGB images: the paper's RGB network at 28x28 has 81 M parameters with its 256, 11 M with 64, 5 M with 32
+FOLDER_RGB_CHANNELS = 32  # conv channels for a folder of your own RGB images: the paper's RGB network at 28x28 has 83 M parameters with its 256, 12 M with 64, 5.2 M with 32
 
 # %% ../nbs/11a_train.ipynb #c005
 @dataclass
 class TrainConfig:
-    "Everything that defines a training run."
+    "Everything that defines a training run: one flat namespace (flags, preset keys, notebook parameters), each field in one group."
 
-    dataset: str = "fashion_mnist"  # a name from hvaerl.data.DATASETS
-    data_root: str | None = None  # where datasets live (default: hvaerl.data.default_data_root())
-    data_folder: str | None = (
-        None  # your own images instead: class subfolders (ImageFolder) or a flat folder; 10% held out
-    )
-    image_size: int = 28  # side of the square that data_folder's images are resized to
-    image_mode: str = "auto"  # data_folder's images: "L" (grayscale, binarized) or "RGB" (8-bit); auto: the folder's
-    method: str | None = None  # a name of hvaerl.methods.METHODS or the paper's (HVAE+RL); None: a HierarchicalVAE
-    latents: tuple | None = None  # size per level, z_1 first; None: the method's (128, 64, 32, 16, 8), VAE/AAE (8,)
-    levels: int | None = None  # L; must match len(latents) when given
-    inference: str | None = None  # "bottom_up" (HVAE) or "top_down" (LVAE); None: the method's (bottom_up without)
-    backbone: str | None = None  # "mlp" or "conv"; None: conv for RGB or larger than 28x28 images, else mlp
-    hidden: tuple | None = None  # per-level widths (default 4x latent, at least 64)
-    channels: int | None = (
-        None  # conv feature channels; None: 64 on grayscale, 256 on RGB (the authors' scripts), 32 on an RGB data_folder
-    )
-    wiring: str = "as_run"  # "as_run" (the authors' executed network), "skip" (intended) or "markov" (nbs/03_model)
-    spatial_levels: int | None = None  # lowest levels with conv-map latents; None: the paper's (2 on RGB with conv)
-    merge: str = "precision"  # top-down posterior: "precision" (Sønderby et al.) or "learned" (hvae-oodd's)
-    kl_estimate: str = (
-        "analytic"  # KL terms in training: "analytic" where exact, or "sampled" (the authors' code; nbs/03_model)
-    )
-    hparams: dict | None = None  # the method's own hyperparameters (its Method.hparams, e.g. gamma); None: defaults
-    lr: float = 3e-4  # Adam learning rate
-    batch_size: int = 128  # images per training batch (the paper's 128)
-    epochs: int = 10  # passes over the training images
-    budget_minutes: float | None = None  # stop after this much training time (summed over resumes)
-    max_batches_per_epoch: int | None = None  # cap on batches per epoch (smoke tests)
-    seed: int = 0  # seeds initialisation, data order and binarization draws
-    device: str = "auto"  # "auto" (cuda when available), "cpu" or "cuda"
-    out_dir: str = "runs/default"  # checkpoint, TensorBoard logs and history go here
-    log_every: int = 50  # TensorBoard scalars every this many batches
-    valid_batches: int = 10  # validation batches per epoch (of batch_size)
-    amp: bool = False  # bf16 autocast of the networks (GPU; likelihoods and KLs stay float32); off until checked
-    data_on_device: bool | None = None  # hold the training images on the device and binarize there; None: on for CUDA
-    compile: bool = False  # torch.compile each stage of the model (GPU; the first batches pay the compile time)
+    dataset: str = in_group("data", "fashion_mnist")  # a name from hvaerl.data.DATASETS
+    data_root: str | None = in_group("location")  # where datasets live (default: hvaerl.data.default_data_root())
+    data_folder: str | None = in_group(
+        "location"
+    )  # your own images instead: class subfolders (ImageFolder) or a flat folder; 10% held out
+    image_size: int = in_group("data", 28)  # side of the square that data_folder's images are resized to
+    image_mode: str = in_group(
+        "data", "auto"
+    )  # data_folder's images: "L" (grayscale, binarized) or "RGB" (8-bit); auto: the folder's
+    method: str | None = in_group(
+        "method"
+    )  # a name of hvaerl.methods.METHODS or the paper's (HVAE+RL); None: a HierarchicalVAE
+    latents: tuple | None = in_group(
+        "model"
+    )  # size per level, z_1 first; None: the method's (128, 64, 32, 16, 8), VAE/AAE (8,)
+    levels: int | None = in_group("model")  # L; must match len(latents) when given
+    inference: str | None = in_group(
+        "model"
+    )  # "bottom_up" (HVAE) or "top_down" (LVAE); None: the method's (bottom_up without)
+    backbone: str | None = in_group(
+        "model"
+    )  # "mlp" or "conv"; None: conv for RGB or larger than 28x28 images, else mlp
+    hidden: tuple | None = in_group("model")  # per-level widths (default 4x latent, at least 64)
+    channels: int | None = in_group(
+        "model"
+    )  # conv feature channels; None: 64 on grayscale, 256 on RGB (the authors' scripts), 32 on an RGB data_folder
+    wiring: str = in_group(
+        "model", "as_run"
+    )  # "as_run" (the authors' executed network), "skip" (intended) or "markov" (nbs/03_model)
+    spatial_levels: int | None = in_group(
+        "model"
+    )  # lowest levels with conv-map latents; None: the paper's (2 on RGB with conv)
+    merge: str = in_group(
+        "model", "precision"
+    )  # top-down posterior: "precision" (Sønderby et al.) or "learned" (hvae-oodd's)
+    kl_estimate: str = in_group(
+        "model", "analytic"
+    )  # KL terms in training: "analytic" where exact, or "sampled" (the authors' code; nbs/03_model)
+    hparams: dict | None = in_group(
+        "method"
+    )  # the method's own hyperparameters (its Method.hparams, e.g. gamma); None: defaults
+    lr: float = in_group("training", 3e-4)  # Adam learning rate
+    batch_size: int = in_group("training", 128)  # images per training batch (the paper's 128)
+    epochs: int = in_group("budget", 10)  # passes over the training images
+    budget_minutes: float | None = in_group("budget")  # stop after this much training time (summed over resumes)
+    max_batches_per_epoch: int | None = in_group("training")  # cap on batches per epoch (smoke tests)
+    seed: int = in_group("training", 0)  # seeds initialisation, data order and binarization draws
+    device: str = in_group("runtime", "auto")  # "auto" (cuda when available), "cpu" or "cuda"
+    out_dir: str = in_group("runtime", "runs/default")  # checkpoint, TensorBoard logs and history go here
+    log_every: int = in_group("runtime", 50)  # TensorBoard scalars every this many batches
+    valid_batches: int = in_group("training", 10)  # validation batches per epoch (of batch_size)
+    amp: bool = in_group(
+        "runtime", False
+    )  # bf16 autocast of the networks (GPU; likelihoods and KLs stay float32); off until checked
+    data_on_device: bool | None = in_group(
+        "runtime"
+    )  # hold the training images on the device and binarize there; None: on for CUDA
+    compile: bool = in_group(
+        "runtime", False
+    )  # torch.compile each stage of the model (GPU; the first batches pay the compile time)
 
     def __post_init__(self):
         self._fill_defaults()  # so the stored config says exactly what was trained
@@ -231,19 +255,9 @@ def load(
 # %% ../nbs/11a_train.ipynb #c005_m9
 @patch
 def model_config(self: TrainConfig, image_shape):
-    "The architecture config of the run's model (ModelConfig, or the method's own config class)."
+    "The architecture config of the run's model (ModelConfig, or the method's own config class), from the fields of group `model`."
     return get_method(self.method).model_config(
-        image_shape,
-        self.latents,
-        self.levels,
-        self.inference,
-        self.backbone,
-        self.hidden,
-        channels=self.channels,
-        wiring=self.wiring,
-        spatial_levels=self.spatial_levels,
-        merge=self.merge,
-        kl_estimate=self.kl_estimate,
+        image_shape, **{k: getattr(self, k) for k in fields_in(TrainConfig, "model")}
     )
 
 # %% ../nbs/11a_train.ipynb #c005_m10
@@ -291,19 +305,9 @@ def _with_hparams(saved: dict) -> dict:
 # %% ../nbs/11a_train.ipynb #c005_3
 FOLDER_DATASET = "image_folder"  # the `dataset` of a run on a data_folder
 
-# fields that may change between a run and its resumption without changing what is trained (how long, where, how fast)
-RESUMABLE_CHANGES = {
-    "epochs",
-    "budget_minutes",
-    "out_dir",
-    "data_root",
-    "device",
-    "log_every",
-    "amp",
-    "data_on_device",
-    "compile",
-    "data_folder",
-}  # a moved image folder: its content hash, checked on resume, says whether it holds the same images
+# the fields a resumed run may change without changing what is trained: how long, where, how fast (a moved image
+# folder too: its content hash, checked on resume, says whether it holds the same images)
+RESUMABLE_CHANGES = set(fields_in(TrainConfig, "budget", "runtime", "location"))
 
 # %% ../nbs/11a_train.ipynb #c011
 class CheckpointError(ValueError):
@@ -532,6 +536,13 @@ class _Session:
     hp: object = None  # the method's hyperparameters (its Method.hparams dataclass)
 
     @property
+    def update(self) -> UpdateSettings:
+        "How every update of this run goes: bf16 autocast with `amp`; on a GPU the NaN check is the epoch loop's (every `log_every` batches), not a host sync per update."
+        return UpdateSettings(
+            autocast=self.device.type if self.cfg.amp else None, check_finite=self.device.type != "cuda"
+        )
+
+    @property
     def out(self) -> Path:
         return Path(self.cfg.out_dir)
 
@@ -641,8 +652,7 @@ def _train_epoch(s: _Session, train_set, epoch: int, writer, progress: bool) -> 
     for b in bar:
         x, _ = train_set.batch(perm[b * cfg.batch_size : (b + 1) * cfg.batch_size])
         try:
-            with mixed_precision(s.device, cfg.amp), deferred_nan_check(s.device.type == "cuda"):
-                parts = s.spec.train_batch(s.model, s.opts, x.to(s.device, non_blocking=True), s.hp)
+            parts = s.spec.train_batch(s.model, s.opts, x.to(s.device, non_blocking=True), s.hp, s.update)
         except NonFiniteLossError as e:
             raise s.diverged(e, epoch, b) from e
         for k in ("loss", "elbo"):  # summed on the device: no host sync per batch

@@ -83,9 +83,10 @@ def ten_epoch_point(run: str) -> dict | None:
     f = ROOT / "results" / "quick" / run / "metrics.json"
     if not f.exists():
         return None
+    from hvaerl.run import RunRecord
     from hvaerl.tables import run_wiring
 
-    m = json.loads(f.read_text())
+    m = RunRecord.load(f).row()
     return dict(
         run=run,
         method=m["method"],

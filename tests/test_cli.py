@@ -221,7 +221,7 @@ def test_help_loads_no_torch(tmp_path):
 
 
 def test_rgb_folder_defaults_to_a_small_conv_model(tmp_path):
-    "28x28 RGB images: the conv backbone at 32 channels (5 M parameters), not the MLP (its output layer alone holds 40 M)."
+    "28x28 RGB images: the conv backbone at 32 channels (about 5 M parameters), not the MLP (its output layer alone holds 40 M)."
     from hvaerl.train import TrainConfig, model_size
 
     cfg = TrainConfig(data_folder=str(write_rgb_folder(tmp_path / "rgb", 4)))

@@ -1,13 +1,14 @@
 """The run notebook itself: no parameter is shadowed by a name its cells bind, and methods without a skip-generative
 path (AAE, BIVA) complete with and without figure data (one training step each, on stand-in FashionMNIST files)."""
 
-import ast, json
+import ast
 from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
 from hvaerl.data import write_standin_files
 from hvaerl.pipeline import RUN_NOTEBOOK, SMOKE_IMAGES, SMOKE_RUN, RunSpec, run_grid, run_parameters
+from hvaerl.run import RunRecord
 
 
 def _bound_names(source: str) -> set:
@@ -49,8 +50,8 @@ def test_methods_without_a_skip_path_complete_with_and_without_figure_data(tmp_p
     assert [o.status for o in outcomes] == ["done"] * 4, [(o.run_id, o.error) for o in outcomes]
     for spec in specs:
         folder = tmp_path / "runs" / spec.run_id
-        m = json.loads((folder / "metrics.json").read_text())
-        assert m["complete"] and "skip_loglik_per_level" not in m  # no skip path: no per-level skip report
+        m = RunRecord.load(folder)
+        assert m.complete and m.skip_loglik_per_level is None  # no skip path: no per-level skip report
         saved = folder / "figure_data.npz"
         assert saved.exists() == spec.figure_data, spec.run_id  # only where the preset asks
         if spec.figure_data:
