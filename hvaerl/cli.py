@@ -218,27 +218,28 @@ def check_batch_size(cfg: TrainConfig, train_set) -> None:
 def check_fits(cfg: TrainConfig) -> dict:
     "`hvaerl.train.model_size` of the run; a `UsageError` that says what would fit when its estimate exceeds the free memory of its device."
     import psutil, torch
-    from hvaerl.train import model_size
+    from hvaerl.train import default_backbone, model_size
 
     size, device = model_size(cfg), cfg.resolved_device()
     free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else psutil.virtual_memory().available
     if size["gib"] * 2**30 <= free:
         return size
-    fixes = ["a smaller --batch-size"]
-    if cfg.backbone == "mlp":
-        fixes.insert(0, "--backbone conv (its size does not grow with the image)")
-    if cfg.data_folder is not None and cfg.image_size > 64:
-        fixes.insert(0, "a smaller --image-size such as 64")
-    from hvaerl.train import default_backbone
-
-    if cfg.data_folder is not None and cfg.image_size > 64:
-        flag_ = f"--image-size {cfg.image_size}"
-    elif cfg.backbone == "mlp" and default_backbone(cfg.image_shape) == "conv":
-        flag_ = "--backbone mlp"
-    else:
-        flag_ = f"--batch-size {cfg.batch_size}"
+    large_images = cfg.data_folder is not None and cfg.image_size > 64
+    mlp_on_conv_images = cfg.backbone == "mlp" and default_backbone(cfg.image_shape) == "conv"
+    fixes = (
+        (["a smaller --image-size such as 64"] if large_images else [])
+        + (["--backbone conv (its size does not grow with the image)"] if cfg.backbone == "mlp" else [])
+        + ["a smaller --batch-size"]
+    )
+    said = (  # the flag the message is about: the one that made the model too big
+        f"--image-size {cfg.image_size}"
+        if large_images
+        else "--backbone mlp"
+        if mlp_on_conv_images
+        else f"--batch-size {cfg.batch_size}"
+    )
     raise UsageError(
-        f"{flag_}: the model has {size['params'] / 1e6:,.1f} M parameters and needs about {size['gib']:,.0f} GiB to train "
+        f"{said}: the model has {size['params'] / 1e6:,.1f} M parameters and needs about {size['gib']:,.0f} GiB to train "
         f"on batches of {cfg.batch_size}; {device.type} has {free / 2**30:,.0f} GiB free: give {' or '.join(fixes)}"
     )
 

@@ -218,8 +218,8 @@ def level_mi(model: nn.Module, eval_set, level: int, steps: int = 1000, batch_si
 
 # %% ../nbs/16_diagnose.ipynb #d031a
 def run_setting(run: Run, name: str):
-    "An evaluation setting a preset's run used: its preset's value (run_spec.json), else the run notebook's default (`hvaerl.pipeline.EvalConfig`)."
-    from hvaerl.pipeline import EvalConfig
+    "An evaluation setting a preset's run used: its preset's value (run_spec.json), else the run notebook's default (`hvaerl.run.EvalConfig`)."
+    from hvaerl.run import EvalConfig
 
     return run.parameters.get(name, getattr(EvalConfig(), name))
 

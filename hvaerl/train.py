@@ -273,7 +273,13 @@ def resolved_device(self: TrainConfig) -> torch.device:
 def model_size(cfg: TrainConfig) -> dict:
     "{params, gib}: the parameters of `cfg`'s model and a rough peak memory (GiB) of training it on batches of `cfg.batch_size`, measured on the meta device."
     spec, outputs = get_method(cfg.method), []
-    count = lambda o: sum(t.numel() for t in torch.utils._pytree.tree_leaves(o) if isinstance(t, torch.Tensor))
+
+    def count(o) -> int:  # the elements of a layer's output: a tensor, or tensors in tuples, lists and dicts
+        if isinstance(o, torch.Tensor):
+            return o.numel()
+        items = o.values() if isinstance(o, dict) else o if isinstance(o, (tuple, list)) else ()
+        return sum(count(v) for v in items)
+
     with torch.device("meta"):
         model = spec.build_model(cfg.model_config(cfg.image_shape))
         for m in model.modules():
