@@ -11,7 +11,8 @@ __all__ = ['FOLDER_RGB_CHANNELS', 'FOLDER_DATASET', 'RESUMABLE_CHANGES', 'STALE_
            'DifferentRunError', 'compile_stages', 'interrupt_after', 'mark_diagnosis_stale', 'train']
 
 # %% ../nbs/11a_train.ipynb #c002
-import ast, contextlib, inspect, io, math, os, pickle, random, signal, subprocess, textwrap, threading, time, tokenize, types, typing
+import contextlib, math, os, pickle, random, signal, subprocess, threading, time
+from functools import cached_property
 from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
 import numpy as np
@@ -541,7 +542,7 @@ class _Session:
     stopped: str = "epochs"
     hp: object = None  # the method's hyperparameters (its Method.hparams dataclass)
 
-    @property
+    @cached_property  # read every batch: built once
     def update(self) -> UpdateSettings:
         "How every update of this run goes: bf16 autocast with `amp`; on a GPU the NaN check is the epoch loop's (every `log_every` batches), not a host sync per update."
         return UpdateSettings(
