@@ -1,15 +1,24 @@
-"""Render README.md from nbs/index.ipynb: markdown cells as they are, code cells as fenced Python.
+"""Render the repository's pages from their notebooks: README.md from nbs/index.ipynb, FINDINGS.md from
+nbs/findings.ipynb, GUIDE.md from nbs/guide.ipynb (`PAGES`).
 
-nbdev's own `nbdev-readme` needs Quarto, which cannot be installed offline; this keeps the same contract
-(index.ipynb is the source of the README) with no extra tool. Cells flagged `#| hide` are left out. A markdown line
-`<!-- include: PATH -->` is replaced by that file of the repository (a table a script wrote under results/ or figures/),
-and `<!-- include-table: PATH -->` by the rows of the markdown table in it (its provenance stays in the file, linked), so
-the README shows the numbers the file holds, not a copy typed by hand (tests/test_readme.py checks it)."""
+nbdev's own `nbdev-readme` needs Quarto, which cannot be installed offline; this keeps Quarto's contract for the cells
+these pages use, with no extra tool:
+- a markdown cell appears as it is; a code cell as fenced Python, not run;
+- a code cell flagged `#| hide` is left out; in a page that has `#| echo: false` cells it is run (its imports and
+  helpers are what those cells read);
+- a code cell flagged `#| echo: false` is run and replaced by what its last expression shows (an IPython `Markdown`,
+  or a string), so a page's numbers are computed from the files under results/ and figures/ when it is rendered;
+- a markdown line `<!-- include: PATH -->` is replaced by that file of the repository, and
+  `<!-- include-table: PATH -->` by the rows of the markdown table in it with a link to the file (its provenance stays
+  there).
+Code runs with the repository root as the working directory. tests/test_readme.py checks that every page is rendered
+and that its tables are the files'."""
 
-import json, re, sys
+import ast, json, os, re, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parents[1]
+PAGES = {"README.md": "nbs/index.ipynb", "FINDINGS.md": "nbs/findings.ipynb", "GUIDE.md": "nbs/guide.ipynb"}
 
 
 def table_rows(path: str) -> str:
@@ -18,20 +27,59 @@ def table_rows(path: str) -> str:
     return "\n".join(rows) + f"\n\n(How these were measured: [`{path}`]({path}).)"
 
 
-def render(nb_path=root / "nbs" / "index.ipynb") -> str:
-    nb = json.loads(Path(nb_path).read_text())
-    parts = ["<!-- Generated from nbs/index.ipynb by scripts/render_readme.py: edit the notebook, not this file. -->"]
-    for cell in nb["cells"]:
-        src = "".join(cell["source"]).strip("\n")
-        if not src or src.startswith("#| hide") or src.startswith("#| default_exp"):
-            continue
-        if cell["cell_type"] == "markdown":
-            src = re.sub(r"^<!-- include: (\S+) -->$", lambda m: (root / m[1]).read_text().strip("\n"), src, flags=re.M)
-            src = re.sub(r"^<!-- include-table: (\S+) -->$", lambda m: table_rows(m[1]), src, flags=re.M)
-        parts.append(src if cell["cell_type"] == "markdown" else f"```python\n{src}\n```")
+def flags(src: str) -> set:
+    "The cell's `#| ...` directives, e.g. {'hide', 'echo: false'}."
+    return {l[3:].strip() for l in src.splitlines() if l.startswith("#| ")}
+
+
+def shown(value) -> str:
+    "The markdown text of a cell's last value: an IPython display object's markdown, or a string."
+    if value is None:
+        return ""
+    md = getattr(value, "_repr_markdown_", None)
+    return (md() if md else str(value)).strip("\n")
+
+
+def run_cell(src: str, env: dict):
+    "Run a code cell in env, as Jupyter does: every statement, then the value of a last bare expression."
+    tree = ast.parse(src)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, "<cell>", "exec"), env)
+    return eval(compile(ast.Expression(last.value), "<cell>", "eval"), env) if last else None
+
+
+def render(nb_path=root / PAGES["README.md"]) -> str:
+    "The markdown page of one notebook."
+    nb_path = Path(nb_path)
+    nb = json.loads(nb_path.read_text())
+    sources = ["".join(c["source"]).strip("\n") for c in nb["cells"]]
+    runs = any("echo: false" in flags(s) for s, c in zip(sources, nb["cells"]) if c["cell_type"] == "code")
+    parts = [f"<!-- Generated from {nb_path.relative_to(root)} by scripts/render_readme.py: edit the notebook. -->"]
+    env, cwd = {"__name__": "__page__"}, os.getcwd()
+    os.chdir(root)
+    try:
+        for cell, src in zip(nb["cells"], sources):
+            f = flags(src)
+            if not src or "default_exp" in " ".join(f):
+                continue
+            if cell["cell_type"] == "markdown":
+                src = re.sub(
+                    r"^<!-- include: (\S+) -->$", lambda m: (root / m[1]).read_text().strip("\n"), src, flags=re.M
+                )
+                src = re.sub(r"^<!-- include-table: (\S+) -->$", lambda m: table_rows(m[1]), src, flags=re.M)
+                parts.append(src)
+            elif runs and ("hide" in f or "echo: false" in f):
+                out = shown(run_cell(src, env))
+                if "echo: false" in f and out:
+                    parts.append(out)
+            elif "hide" not in f:
+                parts.append(f"```python\n{src}\n```")
+    finally:
+        os.chdir(cwd)
     return "\n\n".join(parts) + "\n"
 
 
 if __name__ == "__main__":
-    (root / "README.md").write_text(render())
+    for page, nb in PAGES.items():
+        (root / page).write_text(render(root / nb))
     sys.exit(0)

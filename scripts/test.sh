@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (about 50 minutes on 2 cores after setup, most of it every built-in preset's smoke):
-# notebooks and package in sync, notebooks clean, README rendered, every notebook runs (nbdev-test), pytest.
+# notebooks and package in sync, notebooks clean, README and the pages rendered, every notebook runs (nbdev-test), pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
@@ -14,9 +14,10 @@ $bin/ruff format --check . || { echo "run .venv/bin/ruff format . and commit"; f
 echo "== nbdev-clean: notebooks must carry no outputs or stray metadata"
 $bin/nbdev-clean
 if ! git diff --exit-code --stat -- nbs; then echo "notebooks carry outputs/metadata: run nbdev-clean and commit"; fail=1; fi
-echo "== README.md must be rendered from nbs/index.ipynb"
+echo "== README.md, FINDINGS.md and GUIDE.md must be rendered from their notebooks (nbs/index, findings, guide)"
 $bin/python scripts/render_readme.py
-if ! git diff --exit-code --stat -- README.md; then echo "README.md is stale: run python scripts/render_readme.py and commit"; fail=1; fi
+if ! git diff --exit-code --stat -- README.md FINDINGS.md GUIDE.md; then echo "a page is stale: run python scripts/render_readme.py and commit"; fail=1; fi
+if [ -n "$(git status --porcelain -- README.md FINDINGS.md GUIDE.md)" ]; then echo "a rendered page is not committed"; fail=1; fi
 [ $fail = 0 ] || exit 1
 echo "== nbdev-test (every notebook, CPU smoke settings; slow/cuda cells skipped)"
 # two notebooks run at once, one torch thread each: more threads than cores slows every notebook down

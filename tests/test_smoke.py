@@ -1,6 +1,6 @@
 """Every built-in preset's smoke check (`hvaerl reproduce --preset P --smoke`): each distinct configuration of its grid
 through the run notebook, one CPU training step and one full evaluation each, on stand-in files in each dataset's real
-format, at the real network sizes; and the GPU check's tiny CPU mode. The paper grid's takes the longest (README)."""
+format, at the real network sizes; and the GPU check's tiny CPU mode. The paper grid's takes the longest (GUIDE.md)."""
 
 import json, subprocess, sys, time
 from pathlib import Path
