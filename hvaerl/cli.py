@@ -46,6 +46,7 @@ def _names_epilog() -> str:
         "examples:\n"
         "  hvaerl train --method hvae_rl --out-dir runs/hvae_rl            # FashionMNIST, 10 epochs, MLP, CPU\n"
         "  hvaerl train --method lvae_rl --gamma 0.5 --threads 1 --out-dir runs/lvae_rl_g05\n"
+        "  hvaerl train --method hvae_rl --evaluate --probe-train None --probe-test None --out-dir runs/hvae_rl  # + metrics.json\n"
         "  hvaerl train --data-folder ~/pictures --method hvae_rl --out-dir runs/mine   # your images (RGB: conv)\n"
         "  hvaerl train --dataset cifar10 --download --backbone conv --device cuda --out-dir runs/c10\n"
         "datasets (--dataset):\n"
@@ -94,7 +95,8 @@ def _add_hparam_flags(p: argparse.ArgumentParser) -> None:
 
 # %% ../nbs/17_cli.ipynb #c006b_p
 def train_parser() -> argparse.ArgumentParser:
-    "The parser of `hvaerl train`: one --flag per TrainConfig field and per method hyperparameter, plus --download and --no-resume."
+    "The parser of `hvaerl train`: one --flag per TrainConfig field and per method hyperparameter, plus --download, --no-resume, and --evaluate with a --flag per EvalConfig field."
+    from hvaerl.run import EvalConfig
     from hvaerl.train import TrainConfig
 
     p = OneLineParser(
@@ -109,6 +111,13 @@ def train_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-resume", action="store_true", help="start over even if out_dir holds a checkpoint")
     add_threads_flag(p)
+    p.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="after training, evaluate the model the paper's way (hvaerl.run.record_run: probes, KL, bits/dim, MINE) "
+        "and write OUT_DIR/metrics.json, a RunRecord; the flags below size it",
+    )
+    _add_field_flags(p.add_argument_group("evaluation (with --evaluate; None: every image)"), EvalConfig)
     return p
 
 # %% ../nbs/17_cli.ipynb #c006b_1
@@ -520,12 +529,20 @@ COMMANDS = ("train", "reproduce", "aggregate", "diagnose")
 
 # %% ../nbs/17_cli.ipynb #c010_1
 def train_main(argv: list) -> int:
-    "hvaerl train [--flags]: check every input, load the data, train; returns the exit status."
+    "hvaerl train [--flags]: check every input, load the data, train (and with --evaluate, evaluate and record); returns the exit status."
     args = train_parser().parse_args(argv)
-    from hvaerl.train import train, CheckpointError, DifferentRunError
+    from hvaerl.run import EvalConfig, record_run
+    from hvaerl.train import train, code_commit, CheckpointError, DifferentRunError
 
     use_threads(args.threads)
     cfg = config_from_args(args)
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(EvalConfig) if getattr(args, f.name) is not None}
+    if given and not args.evaluate:
+        raise UsageError(f"{flag(next(iter(given)))}: sizes the evaluation: add --evaluate, or leave it out")
+    try:
+        ev = EvalConfig(**given)
+    except ValueError as e:
+        raise UsageError(f"{_named_flag(str(e), list(given)) or '--evaluate'}: {e}") from None
     check_device(cfg)
     check_out_dir(cfg.out_dir)
     size = check_fits(cfg)
@@ -537,11 +554,18 @@ def train_main(argv: list) -> int:
     fit, valid = load_training_sets(cfg, args.download)
     check_batch_size(cfg, fit)
     print(f"model: {size['params'] / 1e6:.1f} M parameters, about {size['gib']:.1f} GiB to train (an estimate)")
+    commit = code_commit()  # the code it trains with, for the record
     try:
         res = train(cfg, fit, valid, resume=not args.no_resume)
     except (CheckpointError, DifferentRunError) as e:
         raise UsageError(f"--out-dir {cfg.out_dir}: {e}") from None  # checked before any training
     print(f"done ({res.stopped}): {len(res.history)} epochs, checkpoint {res.checkpoint}")
+    if args.evaluate:
+        r = record_run(cfg, ev, res, fit, valid, commit)
+        print(
+            f"evaluated: z_L probe {r.acc_zL:.2f}%, MINE I(x; z_L) {r.mi_zL:.3f} nats, top KL {r.kl_top:.3f} nats, "
+            f"{r.bpd:.4f} bits/dim -> {Path(cfg.out_dir) / 'metrics.json'}"
+        )
     return 0
 
 # %% ../nbs/17_cli.ipynb #c010_2

@@ -71,6 +71,12 @@ BAD_TRAIN = {  # flags -> what the one line must say
     ),
     "dataset_and_folder": (["--dataset", "mnist", "--data-folder", "{tmp}"], "give one of them"),
     "out_dir_empty": (["--out-dir", ""], "--out-dir is empty: give a folder"),
+    "eval_flag_without_evaluate": (["--probe-train", "500"], "--probe-train: sizes the evaluation: add --evaluate"),
+    "eval_images_below_mine_batch": (
+        ["--evaluate", "--eval-images", "100"],
+        "--eval-images: eval_images 100 is too few for MINE's batches of 256: give at least 426",
+    ),
+    "probe_test_zero": (["--evaluate", "--probe-test", "0"], "--probe-test: probe_test must be a positive integer"),
 }
 
 
@@ -228,6 +234,27 @@ def test_rgb_folder_defaults_to_a_small_conv_model(tmp_path):
     size = model_size(cfg)
     assert (cfg.backbone, cfg.image_shape) == ("conv", (3, 28, 28)) and size["params"] < 10e6, (cfg.backbone, size)
     assert model_size(TrainConfig(data_folder=cfg.data_folder, backbone="mlp"))["params"] > 40e6
+
+
+def test_train_evaluate_writes_a_run_record(tmp_path):
+    "hvaerl train --evaluate: the run's metrics.json is a complete RunRecord of the split it trained on and the sizes asked for."
+    from hvaerl.run import RunRecord
+
+    sizes = ["--probe-train", "300", "--probe-test", "200", "--eval-images", "100", "--mine-batch-size", "32"]
+    r = hvaerl(
+        "train",
+        *["--method", "hvae", "--epochs", "1", "--max-batches-per-epoch", "2", "--valid-batches", "1", "--evaluate"],
+        *[*sizes, "--mine-steps", "3", "--iw-samples", "2", "--out-dir", tmp_path / "run"],
+        cwd=tmp_path,
+    )
+    if "not found (looked in" in r.stderr:
+        pytest.skip("FashionMNIST is not on this machine")
+    assert r.returncode == 0, r.stderr
+    rec = RunRecord.load(tmp_path / "run")
+    assert rec.complete and rec.method == "hvae" and rec.train_split.startswith("fit (")
+    assert (rec.probe_train, rec.probe_test, rec.eval_images, rec.eval_config["mine_batch_size"]) == (300, 200, 100, 32)
+    assert 0 <= rec.acc_zL <= 100 and len(rec.kl_per_level) == 5
+    assert "evaluated: z_L probe" in r.stdout
 
 
 def test_damaged_or_foreign_checkpoint_is_one_line(tmp_path):
