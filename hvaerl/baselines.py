@@ -103,64 +103,45 @@ class AAE(nn.Module):
             nn.Linear(z, h), nn.LeakyReLU(0.2), nn.Linear(h, h), nn.LeakyReLU(0.2), nn.Linear(h, 1)
         )
 
-# %% ../nbs/10_baselines.ipynb #c008_1_m0
-@patch(as_prop=True)
-def levels(self: AAE) -> int:
-    return 1
+    @property
+    def levels(self) -> int:
+        return 1
 
-# %% ../nbs/10_baselines.ipynb #c008_1_m1
-@patch
-def encode(self: AAE, x: Tensor) -> Tensor:
-    "The deterministic code E(x), (B, d)."
-    return self.to_code(F.silu(self.x_encoder(x)))
+    def encode(self, x: Tensor) -> Tensor:
+        "The deterministic code E(x), (B, d)."
+        return self.to_code(F.silu(self.x_encoder(x)))
 
-# %% ../nbs/10_baselines.ipynb #c008_1_m2
-@patch
-def autoencoder_parameters(self: AAE) -> list:
-    "Encoder and decoder: what the reconstruction phase trains."
-    return [p for n, p in self.named_parameters() if not n.startswith("discriminator.")]
+    def autoencoder_parameters(self) -> list:
+        "Encoder and decoder: what the reconstruction phase trains."
+        return [p for n, p in self.named_parameters() if not n.startswith("discriminator.")]
 
-# %% ../nbs/10_baselines.ipynb #c008_1_m3
-@patch
-def encoder_parameters(self: AAE) -> list:
-    "What the generator phase trains."
-    return list(self.x_encoder.parameters()) + list(self.to_code.parameters())
+    def encoder_parameters(self) -> list:
+        "What the generator phase trains."
+        return list(self.x_encoder.parameters()) + list(self.to_code.parameters())
 
-# %% ../nbs/10_baselines.ipynb #c008_1_m4
-@patch
-def infer(self: AAE, x: Tensor, eps: list | None = None, sample: bool = True) -> Code:
-    "The code as a one-level representation; `eps` and `sample` are accepted for the common interface (it is deterministic)."
-    z = self.encode(x)
-    return Code(q_mu=[z], z=[z])
+    def infer(self, x: Tensor, eps: list | None = None, sample: bool = True) -> Code:
+        "The code as a one-level representation; `eps` and `sample` are accepted for the common interface (it is deterministic)."
+        z = self.encode(x)
+        return Code(q_mu=[z], z=[z])
 
-# %% ../nbs/10_baselines.ipynb #c008_1_m5
-@patch
-def decode(self: AAE, z: Tensor) -> Tensor:
-    return self.x_decoder(z)
+    def decode(self, z: Tensor) -> Tensor:
+        return self.x_decoder(z)
 
-# %% ../nbs/10_baselines.ipynb #c008_1_m6
-@patch
-def likelihood_params(self: AAE, traj: Code) -> Tensor:
-    return self.decode(traj.x_state)
+    def likelihood_params(self, traj: Code) -> Tensor:
+        return self.decode(traj.x_state)
 
-# %% ../nbs/10_baselines.ipynb #c008_1_m7
-@patch
-def log_likelihood(self: AAE, x: Tensor, params: Tensor) -> Tensor:
-    return self.lik.log_likelihood(x, params)
+    def log_likelihood(self, x: Tensor, params: Tensor) -> Tensor:
+        return self.lik.log_likelihood(x, params)
 
-# %% ../nbs/10_baselines.ipynb #c008_1_m8
-@patch
-@torch.no_grad()
-def representation(self: AAE, x: Tensor, level: int | None = None) -> Tensor:
-    "The code E(x) (there is one level)."
-    return self.encode(x)
+    @torch.no_grad()
+    def representation(self, x: Tensor, level: int | None = None) -> Tensor:
+        "The code E(x) (there is one level)."
+        return self.encode(x)
 
-# %% ../nbs/10_baselines.ipynb #c008_1_m9
-@patch
-@torch.no_grad()
-def sample(self: AAE, n: int) -> Tensor:
-    "Decode prior samples z ~ N(0, I): expected images."
-    return self.lik.mean(self.decode(torch.randn(n, self.config.latents[0], device=self.to_code.weight.device)))
+    @torch.no_grad()
+    def sample(self, n: int) -> Tensor:
+        "Decode prior samples z ~ N(0, I): expected images."
+        return self.lik.mean(self.decode(torch.randn(n, self.config.latents[0], device=self.to_code.weight.device)))
 
 # %% ../nbs/10_baselines.ipynb #c010
 def aae_optimizers(

@@ -138,65 +138,50 @@ class ImageDataset(Dataset):
             for i in range(0, len(images), 8192):  # chunks bound the float32 temporary
                 self._static[i : i + 8192] = torch.bernoulli(self.images[i : i + 8192].float().div_(255), generator=g)
 
-# %% ../nbs/01_data.ipynb #c029_m0
-@patch(as_prop=True)
-def image_shape(self: ImageDataset) -> tuple:
-    return tuple(self.images.shape[1:])
+    @property
+    def image_shape(self) -> tuple:
+        return tuple(self.images.shape[1:])
 
-# %% ../nbs/01_data.ipynb #c029_m1
-@patch
-def reseed(self: ImageDataset, seed: int) -> None:
-    "Reseed the generator of dynamic binarization."
-    self._seed = int(seed)
-    self.generator.manual_seed(self._seed)
+    def reseed(self, seed: int) -> None:
+        "Reseed the generator of dynamic binarization."
+        self._seed = int(seed)
+        self.generator.manual_seed(self._seed)
 
-# %% ../nbs/01_data.ipynb #c029_m2
-@patch
-def _gen(self: ImageDataset) -> torch.Generator:
-    info = get_worker_info()
-    if info is not None and self._worker != (info.id, info.seed):
-        # a worker holds a copy of this dataset: give it its own stream, new each epoch (info.seed changes)
-        self._worker = (info.id, info.seed)
-        self.generator.manual_seed((self._seed * 0x9E3779B97F4A7C15 + info.seed) % 2**64)
-    return self.generator
+    def _gen(self) -> torch.Generator:
+        info = get_worker_info()
+        if info is not None and self._worker != (info.id, info.seed):
+            # a worker holds a copy of this dataset: give it its own stream, new each epoch (info.seed changes)
+            self._worker = (info.id, info.seed)
+            self.generator.manual_seed((self._seed * 0x9E3779B97F4A7C15 + info.seed) % 2**64)
+        return self.generator
 
-# %% ../nbs/01_data.ipynb #c029_m3
-@patch
-def batch(self: ImageDataset, idx) -> tuple:  # (x float32 (B, C, H, W), y int64 (B,))
-    "Serve the images at `idx` stacked, binarized as configured."
-    idx = torch.as_tensor(idx, dtype=torch.long)
-    y = self.targets[idx]
-    if self._static is not None:
-        return self._static[idx].float(), y
-    x = self.images[idx].float().div_(255)
-    if self.binarize == "dynamic":
-        x = torch.bernoulli(x, generator=self._gen())
-    return x, y
+    def batch(self, idx) -> tuple:  # (x float32 (B, C, H, W), y int64 (B,))
+        "Serve the images at `idx` stacked, binarized as configured."
+        idx = torch.as_tensor(idx, dtype=torch.long)
+        y = self.targets[idx]
+        if self._static is not None:
+            return self._static[idx].float(), y
+        x = self.images[idx].float().div_(255)
+        if self.binarize == "dynamic":
+            x = torch.bernoulli(x, generator=self._gen())
+        return x, y
 
-# %% ../nbs/01_data.ipynb #c029_m4
-@patch
-def __getitems__(self: ImageDataset, idxs: list) -> list:
-    x, y = self.batch(idxs)
-    return list(zip(x.unbind(0), y.tolist()))
+    def __getitems__(self, idxs: list) -> list:
+        x, y = self.batch(idxs)
+        return list(zip(x.unbind(0), y.tolist()))
 
-# %% ../nbs/01_data.ipynb #c029_m5
-@patch
-def __getitem__(self: ImageDataset, i) -> tuple:
-    x, y = self.batch([int(i)])
-    return x[0], int(y[0])
+    def __getitem__(self, i) -> tuple:
+        x, y = self.batch([int(i)])
+        return x[0], int(y[0])
 
-# %% ../nbs/01_data.ipynb #c029_m6
-@patch
-def __len__(self: ImageDataset) -> int:
-    return len(self.targets)
+    def __len__(self) -> int:
+        return len(self.targets)
 
-# %% ../nbs/01_data.ipynb #c029_m7
-@patch
-def __repr__(self: ImageDataset) -> str:
-    return (
-        f"ImageDataset(name={self.name!r}, split={self.split!r}, n={len(self)}, image_shape={self.image_shape}, "
-        f"num_classes={self.num_classes}, binarize={self.binarize!r}, source={self.source!r})"
-    )
+    def __repr__(self) -> str:
+        return (
+            f"ImageDataset(name={self.name!r}, split={self.split!r}, n={len(self)}, image_shape={self.image_shape}, "
+            f"num_classes={self.num_classes}, binarize={self.binarize!r}, source={self.source!r})"
+        )
 
 # %% ../nbs/01_data.ipynb #c029t
 @patch

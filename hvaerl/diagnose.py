@@ -56,38 +56,35 @@ class Run:
     parameters: dict  # run_spec.json's run-notebook parameters (empty for `hvaerl train`)
     provenance: dict  # provenance.json written by `train` (empty for older runs)
 
-# %% ../nbs/16_diagnose.ipynb #d011b_m0
-@patch(as_prop=True)
-def name(self: Run) -> str:
-    return self.config.method or f"custom ({self.config.objective})"
+    @property
+    def name(self) -> str:
+        return self.config.method or f"custom ({self.config.objective})"
 
-# %% ../nbs/16_diagnose.ipynb #d011b_m1
-@patch
-def load(self: Run, split: str, data_root: str | None = None, data_folder: str | None = None):
-    "The run's images of `split` ('train' fits probes, 'test' is measured on), from where they are now; a `DiagnoseError` when they are missing or changed."
-    from hvaerl.data import ImageFolderError
+    def load(self, split: str, data_root: str | None = None, data_folder: str | None = None):
+        "The run's images of `split` ('train' fits probes, 'test' is measured on), from where they are now; a `DiagnoseError` when they are missing or changed."
+        from hvaerl.data import ImageFolderError
 
-    moved = {k: v for k, v in dict(data_root=data_root, data_folder=data_folder).items() if v is not None}
-    try:
-        ds = dataclasses.replace(self.config, **moved).load(split)
-    except ImageFolderError as e:
-        raise DiagnoseError(f"the run's image folder cannot be read: {e} (moved? give --data-folder DIR)") from None
-    except DatasetNotFoundError as e:
-        raise DiagnoseError(
-            f"the run's dataset {self.config.dataset} is not on this machine (looked in {', '.join(e.looked) or data_root}): "
-            "give --data-root DIR where it is"
-        ) from None
-    except ValueError as e:
-        raise DiagnoseError(f"the run's data cannot be loaded ({' '.join(str(e).split())})") from None
-    trained = self.provenance.get("data_hash")
-    if (
-        trained and getattr(ds, "content_hash", trained) != trained
-    ):  # a changed folder splits differently: probes would score training images
-        raise DiagnoseError(
-            f"the image folder {ds.source.split(' (')[0][len('image folder ') :]} changed since the run trained on it (content sha256 "
-            f"{trained[:12]}..., now {ds.content_hash[:12]}...): restore its images, or give --data-folder with the ones it trained on"
-        )
-    return ds
+        moved = {k: v for k, v in dict(data_root=data_root, data_folder=data_folder).items() if v is not None}
+        try:
+            ds = dataclasses.replace(self.config, **moved).load(split)
+        except ImageFolderError as e:
+            raise DiagnoseError(f"the run's image folder cannot be read: {e} (moved? give --data-folder DIR)") from None
+        except DatasetNotFoundError as e:
+            raise DiagnoseError(
+                f"the run's dataset {self.config.dataset} is not on this machine (looked in {', '.join(e.looked) or data_root}): "
+                "give --data-root DIR where it is"
+            ) from None
+        except ValueError as e:
+            raise DiagnoseError(f"the run's data cannot be loaded ({' '.join(str(e).split())})") from None
+        trained = self.provenance.get("data_hash")
+        if (
+            trained and getattr(ds, "content_hash", trained) != trained
+        ):  # a changed folder splits differently: probes would score training images
+            raise DiagnoseError(
+                f"the image folder {ds.source.split(' (')[0][len('image folder ') :]} changed since the run trained on it (content sha256 "
+                f"{trained[:12]}..., now {ds.content_hash[:12]}...): restore its images, or give --data-folder with the ones it trained on"
+            )
+        return ds
 
 # %% ../nbs/16_diagnose.ipynb #d012a
 def _json(path: Path):

@@ -69,38 +69,36 @@ class BaseConfig:
     def __post_init__(self):
         self._check_shared()  # subclasses call it through super().__post_init__()
 
-# %% ../nbs/03_model.ipynb #c005s0_c
-@patch
-def _check_shared(self: BaseConfig):
-    "Resolve and check the shared fields: sizes per level, backbone, widths, likelihood, channels."
-    self.image_shape, self.latents = tuple(self.image_shape), tuple(int(z) for z in self.latents)
-    if self.levels is None:
-        self.levels = len(self.latents)
-    if self.levels < 1:
-        raise ValueError(f"levels must be >= 1 (L=1 is the plain VAE), got {self.levels}")
-    if len(self.latents) != self.levels:
-        raise ValueError(
-            f"latents {self.latents} has {len(self.latents)} sizes but levels={self.levels}: give one size per level"
-        )
-    if any(z < 1 for z in self.latents):
-        raise ValueError(f"latent sizes must be positive, got {self.latents}")
-    if self.backbone not in BACKBONES:
-        raise ValueError(f"unknown backbone {self.backbone!r}: use one of {BACKBONES}")
-    self.hidden = tuple(self.hidden) if self.hidden is not None else default_hidden(self.latents)
-    if len(self.hidden) != self.levels:
-        raise ValueError(f"hidden {self.hidden} needs one width per level ({self.levels})")
-    if self.likelihood == "auto":
-        self.likelihood = "bernoulli" if self.image_shape[0] == 1 else "dlm"
-    if self.likelihood not in ("bernoulli", "dlm"):
-        raise ValueError(f"unknown likelihood {self.likelihood!r}: 'bernoulli' or 'dlm'")
-    if self.likelihood == "dlm" and self.image_shape[0] != 3:
-        raise ValueError("the 'dlm' likelihood models 3-channel RGB images")
-    if self.backbone == "conv" and (self.image_shape[1] % 4 or self.image_shape[2] % 4):
-        raise ValueError(
-            f"conv backbones need image sides divisible by 4 (the single-code baselines downsample twice): got {self.image_shape[1:]}"
-        )
-    if self.channels is None:
-        self.channels = 64 if self.image_shape[0] == 1 else 256
+    def _check_shared(self):
+        "Resolve and check the shared fields: sizes per level, backbone, widths, likelihood, channels."
+        self.image_shape, self.latents = tuple(self.image_shape), tuple(int(z) for z in self.latents)
+        if self.levels is None:
+            self.levels = len(self.latents)
+        if self.levels < 1:
+            raise ValueError(f"levels must be >= 1 (L=1 is the plain VAE), got {self.levels}")
+        if len(self.latents) != self.levels:
+            raise ValueError(
+                f"latents {self.latents} has {len(self.latents)} sizes but levels={self.levels}: give one size per level"
+            )
+        if any(z < 1 for z in self.latents):
+            raise ValueError(f"latent sizes must be positive, got {self.latents}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {self.backbone!r}: use one of {BACKBONES}")
+        self.hidden = tuple(self.hidden) if self.hidden is not None else default_hidden(self.latents)
+        if len(self.hidden) != self.levels:
+            raise ValueError(f"hidden {self.hidden} needs one width per level ({self.levels})")
+        if self.likelihood == "auto":
+            self.likelihood = "bernoulli" if self.image_shape[0] == 1 else "dlm"
+        if self.likelihood not in ("bernoulli", "dlm"):
+            raise ValueError(f"unknown likelihood {self.likelihood!r}: 'bernoulli' or 'dlm'")
+        if self.likelihood == "dlm" and self.image_shape[0] != 3:
+            raise ValueError("the 'dlm' likelihood models 3-channel RGB images")
+        if self.backbone == "conv" and (self.image_shape[1] % 4 or self.image_shape[2] % 4):
+            raise ValueError(
+                f"conv backbones need image sides divisible by 4 (the single-code baselines downsample twice): got {self.image_shape[1:]}"
+            )
+        if self.channels is None:
+            self.channels = 64 if self.image_shape[0] == 1 else 256
 
 # %% ../nbs/03_model.ipynb #c005s1
 @dataclass
@@ -148,55 +146,46 @@ class ModelConfig(BaseConfig):
                 f"spatial_levels must be in [0, levels-1] = [0, {self.levels - 1}]: the top level z_L is dense"
             )
 
-# %% ../nbs/03_model.ipynb #c005s1_m0
-@patch
-def generative_skip(self: ModelConfig, l: int) -> bool:
-    "Does generative stage l (1-based) read the state d_{l+1} of the stage above, besides z_l? (`as_run`: only the stages that resample)"
-    if l >= self.levels or self.wiring == "markov":
-        return False
-    return self.wiring == "skip" or l <= self.downsamplings
+    def generative_skip(self, l: int) -> bool:
+        "Does generative stage l (1-based) read the state d_{l+1} of the stage above, besides z_l? (`as_run`: only the stages that resample)"
+        if l >= self.levels or self.wiring == "markov":
+            return False
+        return self.wiring == "skip" or l <= self.downsamplings
 
-# %% ../nbs/03_model.ipynb #c005s1_m0a
-@patch
-def _check_conv_net(self: ModelConfig):
-    "Resolve `conv_net` (conv backbone only): the authors' blocks under `as_run`, hvaerl's `ResConv` stages under `skip` and `markov`, whose graphs hvae-oodd's blocks cannot express."
-    if self.backbone != "conv":
-        if self.conv_net is not None:
-            raise ValueError(f"conv_net={self.conv_net!r} needs backbone='conv'")
-        return
-    if self.conv_net is None:
-        self.conv_net = "authors" if self.wiring == "as_run" else "resconv"
-    if self.conv_net not in CONV_NETS:
-        raise ValueError(f"unknown conv_net {self.conv_net!r}: use one of {CONV_NETS}")
-    if self.conv_net == "authors" and self.wiring != "as_run":
-        raise ValueError(
-            f"conv_net='authors' is the network hvae-oodd executes (wiring='as_run'); wiring={self.wiring!r} needs conv_net='resconv'"
-        )
+    def _check_conv_net(self):
+        "Resolve `conv_net` (conv backbone only): the authors' blocks under `as_run`, hvaerl's `ResConv` stages under `skip` and `markov`, whose graphs hvae-oodd's blocks cannot express."
+        if self.backbone != "conv":
+            if self.conv_net is not None:
+                raise ValueError(f"conv_net={self.conv_net!r} needs backbone='conv'")
+            return
+        if self.conv_net is None:
+            self.conv_net = "authors" if self.wiring == "as_run" else "resconv"
+        if self.conv_net not in CONV_NETS:
+            raise ValueError(f"unknown conv_net {self.conv_net!r}: use one of {CONV_NETS}")
+        if self.conv_net == "authors" and self.wiring != "as_run":
+            raise ValueError(
+                f"conv_net='authors' is the network hvae-oodd executes (wiring='as_run'); wiring={self.wiring!r} needs conv_net='resconv'"
+            )
 
-# %% ../nbs/03_model.ipynb #c005s1_m1
-@patch(as_prop=True)
-def inference_skip(self: ModelConfig) -> bool:
-    "Bottom-up: does q(z_l | .) read the features h_{l-1} besides the sample z_{l-1}? Top-down: does it read d_{l+1} besides h_l?"
-    return self.wiring == "skip" if self.inference == "bottom_up" else self.wiring != "as_run"
+    @property
+    def inference_skip(self) -> bool:
+        "Bottom-up: does q(z_l | .) read the features h_{l-1} besides the sample z_{l-1}? Top-down: does it read d_{l+1} besides h_l?"
+        return self.wiring == "skip" if self.inference == "bottom_up" else self.wiring != "as_run"
 
-# %% ../nbs/03_model.ipynb #c005s1_m2
-@patch
-def side(self: ModelConfig, l: int) -> tuple:
-    "(H, W) of the conv feature maps of level l (1-based; 0 is the image)."
-    k = 2 ** min(l, self.downsamplings)
-    return self.image_shape[1] // k, self.image_shape[2] // k
+    def side(self, l: int) -> tuple:
+        "(H, W) of the conv feature maps of level l (1-based; 0 is the image)."
+        k = 2 ** min(l, self.downsamplings)
+        return self.image_shape[1] // k, self.image_shape[2] // k
 
-# %% ../nbs/03_model.ipynb #c005s1_m3
-@patch(as_prop=True)
-def latent_shapes(self: ModelConfig) -> tuple:
-    "Shape of each level's latent, z_1 first: (channels, H, W) for spatial levels, (d,) for dense ones."
-    return tuple((z, *self.side(l + 1)) if l < self.spatial_levels else (z,) for l, z in enumerate(self.latents))
+    @property
+    def latent_shapes(self) -> tuple:
+        "Shape of each level's latent, z_1 first: (channels, H, W) for spatial levels, (d,) for dense ones."
+        return tuple((z, *self.side(l + 1)) if l < self.spatial_levels else (z,) for l, z in enumerate(self.latents))
 
-# %% ../nbs/03_model.ipynb #c005s1_m4
-@patch(as_prop=True)
-def latent_dims(self: ModelConfig) -> tuple:
-    "Number of latent units per level (a spatial level flattened), z_1 first."
-    return tuple(math.prod(s) for s in self.latent_shapes)
+    @property
+    def latent_dims(self) -> tuple:
+        "Number of latent units per level (a spatial level flattened), z_1 first."
+        return tuple(math.prod(s) for s in self.latent_shapes)
 
 # %% ../nbs/03_model.ipynb #c008
 class ResMLP(nn.Module):
@@ -682,63 +671,48 @@ class HierarchicalVAE(nn.Module):
         # the priors and the likelihood read the first `channels` of a state (AuthorsGenStage stacks more behind them)
         self._state_channels = c.channels if authors else None
 
-# %% ../nbs/03_model.ipynb #c014_m0
-@patch(as_prop=True)
-def levels(self: HierarchicalVAE) -> int:
-    return self.config.levels
+    @property
+    def levels(self) -> int:
+        return self.config.levels
 
-# %% ../nbs/03_model.ipynb #c014_m1
-@patch
-def prior(self: HierarchicalVAE, l: int, d_above: Tensor | None, batch: int = 1):
-    "(mu, std) of p(z_l | d_{l+1}) for level l (1-based); the top level's prior is N(0, I)."
-    if l == self.levels:
-        zero = torch.zeros(batch, self.config.latent_dims[-1], device=self.x_decoder.proj.weight.device)
-        return zero, torch.ones_like(zero)
-    if self._state_channels is not None:
-        d_above = d_above[:, : self._state_channels]
-    return self.prior_heads[l - 1](self.act(d_above))
+    def prior(self, l: int, d_above: Tensor | None, batch: int = 1):
+        "(mu, std) of p(z_l | d_{l+1}) for level l (1-based); the top level's prior is N(0, I)."
+        if l == self.levels:
+            zero = torch.zeros(batch, self.config.latent_dims[-1], device=self.x_decoder.proj.weight.device)
+            return zero, torch.ones_like(zero)
+        if self._state_channels is not None:
+            d_above = d_above[:, : self._state_channels]
+        return self.prior_heads[l - 1](self.act(d_above))
 
-# %% ../nbs/03_model.ipynb #c014_m2
-@patch
-def state(self: HierarchicalVAE, l: int, z: Tensor, d_above: Tensor | None) -> Tensor:
-    "The generative state d_l = g_l(z_l, d_{l+1}) of level l (1-based); g_l reads z_l only where the wiring has no generative skip."
-    return self.gen_stages[l - 1](z, d_above if self.config.generative_skip(l) else None)
+    def state(self, l: int, z: Tensor, d_above: Tensor | None) -> Tensor:
+        "The generative state d_l = g_l(z_l, d_{l+1}) of level l (1-based); g_l reads z_l only where the wiring has no generative skip."
+        return self.gen_stages[l - 1](z, d_above if self.config.generative_skip(l) else None)
 
-# %% ../nbs/03_model.ipynb #c014_m3
-@patch
-def decode(self: HierarchicalVAE, x_state: Tensor) -> Tensor:
-    "Likelihood parameters of p(x | d_1) (a trajectory's `x_state`)."
-    return self.x_decoder(x_state)
+    def decode(self, x_state: Tensor) -> Tensor:
+        "Likelihood parameters of p(x | d_1) (a trajectory's `x_state`)."
+        return self.x_decoder(x_state)
 
-# %% ../nbs/03_model.ipynb #c014_m4
-@patch
-def likelihood_params(self: HierarchicalVAE, traj: Trajectory) -> Tensor:
-    "Parameters of p(x | z) for an inference pass: the decoder reads its `x_state` (every model in hvaerl has this method)."
-    return self.decode(traj.x_state)
+    def likelihood_params(self, traj: Trajectory) -> Tensor:
+        "Parameters of p(x | z) for an inference pass: the decoder reads its `x_state` (every model in hvaerl has this method)."
+        return self.decode(traj.x_state)
 
-# %% ../nbs/03_model.ipynb #c014_m5
-@patch
-def log_likelihood(self: HierarchicalVAE, x: Tensor, params: Tensor) -> Tensor:
-    "log p(x | .) per example, nats."
-    return self.lik.log_likelihood(x, params)
+    def log_likelihood(self, x: Tensor, params: Tensor) -> Tensor:
+        "log p(x | .) per example, nats."
+        return self.lik.log_likelihood(x, params)
 
-# %% ../nbs/03_model.ipynb #c014_m6
-@patch
-@torch.no_grad()
-def representation(self: HierarchicalVAE, x: Tensor, level: int | None = None) -> Tensor:
-    "Posterior mean (MAP) of level `level` (default: the top, z_L), computed with means all the way."
-    traj = self.infer(x, sample=False)
-    return traj.q_mu[(level or self.levels) - 1]
+    @torch.no_grad()
+    def representation(self, x: Tensor, level: int | None = None) -> Tensor:
+        "Posterior mean (MAP) of level `level` (default: the top, z_L), computed with means all the way."
+        traj = self.infer(x, sample=False)
+        return traj.q_mu[(level or self.levels) - 1]
 
-# %% ../nbs/03_model.ipynb #c014_m7
-@patch
-@torch.no_grad()
-def sample(self: HierarchicalVAE, n: int) -> Tensor:
-    "Ancestral samples from the prior, returned as expected images."
-    d = None
-    for l in range(self.levels, 0, -1):
-        d = self.state(l, sample_gaussian(*self.prior(l, d, n)), d)
-    return self.lik.mean(self.decode(d))
+    @torch.no_grad()
+    def sample(self, n: int) -> Tensor:
+        "Ancestral samples from the prior, returned as expected images."
+        d = None
+        for l in range(self.levels, 0, -1):
+            d = self.state(l, sample_gaussian(*self.prior(l, d, n)), d)
+        return self.lik.mean(self.decode(d))
 
 # %% ../nbs/03_model.ipynb #c014j
 @patch

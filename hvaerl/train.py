@@ -113,55 +113,58 @@ class TrainConfig:
         self._fill_defaults()  # so the stored config says exactly what was trained
         self._check_values()
 
-# %% ../nbs/11a_train.ipynb #c005_f
-@patch
-def _fill_defaults(self: TrainConfig):
-    "The method's defaults for what is left None: an image folder's mode, the registry name, inference, latents, hparams, spatial levels."
-    if self.data_folder is not None:
-        self._resolve_folder()  # before the method's defaults: they depend on the image shape
-    elif (self.image_size, self.image_mode) != (28, "auto"):
-        raise ValueError(
-            f"image_size and image_mode apply to a data_folder's images only (got {self.image_size}, "
-            f"{self.image_mode!r}): give data_folder, or leave them unset"
-        )
-    if self.backbone is None:
-        self.backbone = default_backbone(self.image_shape)
-    if self.channels is None and self.data_folder is not None and self.backbone == "conv" and self.image_shape[0] == 3:
-        self.channels = FOLDER_RGB_CHANNELS
-    spec = get_method(self.method)  # an unknown name lists the valid ones
-    latents_given = self.latents is not None
-    if self.method is not None:
-        self.method = spec.name  # the registry name, also when given as the paper writes it
-    self.inference, self.latents = spec.resolve(self.inference, self.latents, self.levels, self.image_shape)
-    self._resolve_hparams(spec)
-    if self.hidden is not None:
-        self.hidden = tuple(self.hidden)
-    if self.spatial_levels is None:  # the paper's conv latents belong to its default hierarchy only
-        own = latents_given or "spatial_levels" not in {f.name for f in fields(spec.config)}  # BIVA, the AAE: dense
-        self.spatial_levels = 0 if own else default_spatial_levels(self.image_shape, self.backbone, len(self.latents))
-        if not own and self.image_shape[0] == 1 and self.spatial_levels == 1:
-            # the authors' FashionMNIST network: z_1 an 8x14x14 map, the levels above the text's dense (64, 32, 16, 8)
-            self.latents = (GRAYSCALE_CONV_Z1,) + self.latents[1:]
+    def _fill_defaults(self):
+        "The method's defaults for what is left None: an image folder's mode, the registry name, inference, latents, hparams, spatial levels."
+        if self.data_folder is not None:
+            self._resolve_folder()  # before the method's defaults: they depend on the image shape
+        elif (self.image_size, self.image_mode) != (28, "auto"):
+            raise ValueError(
+                f"image_size and image_mode apply to a data_folder's images only (got {self.image_size}, "
+                f"{self.image_mode!r}): give data_folder, or leave them unset"
+            )
+        if self.backbone is None:
+            self.backbone = default_backbone(self.image_shape)
+        if (
+            self.channels is None
+            and self.data_folder is not None
+            and self.backbone == "conv"
+            and self.image_shape[0] == 3
+        ):
+            self.channels = FOLDER_RGB_CHANNELS
+        spec = get_method(self.method)  # an unknown name lists the valid ones
+        latents_given = self.latents is not None
+        if self.method is not None:
+            self.method = spec.name  # the registry name, also when given as the paper writes it
+        self.inference, self.latents = spec.resolve(self.inference, self.latents, self.levels, self.image_shape)
+        self._resolve_hparams(spec)
+        if self.hidden is not None:
+            self.hidden = tuple(self.hidden)
+        if self.spatial_levels is None:  # the paper's conv latents belong to its default hierarchy only
+            own = latents_given or "spatial_levels" not in {f.name for f in fields(spec.config)}  # BIVA, the AAE: dense
+            self.spatial_levels = (
+                0 if own else default_spatial_levels(self.image_shape, self.backbone, len(self.latents))
+            )
+            if not own and self.image_shape[0] == 1 and self.spatial_levels == 1:
+                # the authors' FashionMNIST network: z_1 an 8x14x14 map, the levels above the text's dense (64, 32, 16, 8)
+                self.latents = (GRAYSCALE_CONV_Z1,) + self.latents[1:]
 
-# %% ../nbs/11a_train.ipynb #c005_g
-@patch
-def _check_values(self: TrainConfig):
-    "A ValueError, with the fix, for a value that cannot train; the model's config is built once to check the architecture."
-    for name in ("lr", "batch_size", "epochs"):
-        if not getattr(self, name) > 0:
-            raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-    if self.budget_minutes is not None and self.budget_minutes <= 0:
-        raise ValueError("budget_minutes must be positive or None")
-    if self.max_batches_per_epoch is not None and self.max_batches_per_epoch < 1:
-        raise ValueError(
-            f"max_batches_per_epoch must be a positive number of batches or None (full epochs), "
-            f"got {self.max_batches_per_epoch}"
-        )
-    if self.log_every < 1:
-        raise ValueError(f"log_every must be a positive number of batches, got {self.log_every}")
-    if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-        raise ValueError(f"unknown device {self.device!r}: 'auto', 'cpu' or 'cuda'")
-    self.model_config(self.image_shape)  # validates latents/levels/inference/backbone now
+    def _check_values(self):
+        "A ValueError, with the fix, for a value that cannot train; the model's config is built once to check the architecture."
+        for name in ("lr", "batch_size", "epochs"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.budget_minutes is not None and self.budget_minutes <= 0:
+            raise ValueError("budget_minutes must be positive or None")
+        if self.max_batches_per_epoch is not None and self.max_batches_per_epoch < 1:
+            raise ValueError(
+                f"max_batches_per_epoch must be a positive number of batches or None (full epochs), "
+                f"got {self.max_batches_per_epoch}"
+            )
+        if self.log_every < 1:
+            raise ValueError(f"log_every must be a positive number of batches, got {self.log_every}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"unknown device {self.device!r}: 'auto', 'cpu' or 'cuda'")
+        self.model_config(self.image_shape)  # validates latents/levels/inference/backbone now
 
 # %% ../nbs/11a_train.ipynb #c005_m0
 @patch
