@@ -57,8 +57,8 @@ def _names_epilog() -> str:
     )
 
 # %% ../nbs/17_cli.ipynb #c006b
-def _add_field_flags(p: argparse.ArgumentParser, cls) -> None:
-    "One --flag per field of dataclass `cls` but `hparams`: help from its comment, type from its annotation."
+def _add_field_flags(p: argparse.ArgumentParser, cls, unset=None) -> None:
+    "One --flag per field of dataclass `cls` but `hparams`: help from its comment, type from its annotation; `unset` when not given (argparse.SUPPRESS: absent, so that a given None is kept)."
     docs, hints = field_comments(cls), typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if f.name == "hparams":
@@ -70,7 +70,7 @@ def _add_field_flags(p: argparse.ArgumentParser, cls) -> None:
         p.add_argument(
             flag(f.name),
             dest=f.name,
-            default=None,
+            default=unset,
             type=typ,
             metavar=_type_name(hints[f.name]),
             help=help.replace("%", "%%"),
@@ -115,9 +115,12 @@ def train_parser() -> argparse.ArgumentParser:
         "--evaluate",
         action="store_true",
         help="after training, evaluate the model the paper's way (hvaerl.run.record_run: probes, KL, bits/dim, MINE) "
-        "and write OUT_DIR/metrics.json, a RunRecord; the flags below size it",
+        "and write OUT_DIR/metrics.json, a RunRecord; the flags below size it. It records the split trained on: "
+        "hvaerl train fits the training images minus a validation part, a preset's run all of them",
     )
-    _add_field_flags(p.add_argument_group("evaluation (with --evaluate; None: every image)"), EvalConfig)
+    _add_field_flags(  # unset flags absent, so that --probe-train None (every image) is not taken for "not given"
+        p.add_argument_group("evaluation (with --evaluate; None: every image)"), EvalConfig, unset=argparse.SUPPRESS
+    )
     return p
 
 # %% ../nbs/17_cli.ipynb #c006b_1
@@ -536,7 +539,7 @@ def train_main(argv: list) -> int:
 
     use_threads(args.threads)
     cfg = config_from_args(args)
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(EvalConfig) if getattr(args, f.name) is not None}
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(EvalConfig) if hasattr(args, f.name)}
     if given and not args.evaluate:
         raise UsageError(f"{flag(next(iter(given)))}: sizes the evaluation: add --evaluate, or leave it out")
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 import hvaerl
 from .sources import write_json_atomic
-from .mine import fewest_pairs
+from .mine import fewest_pairs, mine_fits
 from .train import TrainConfig, train, code_commit
 
 # %% ../nbs/11b_run.ipynb #c007b
@@ -41,7 +41,7 @@ class EvalConfig:
                     raise ValueError(f"{f.name} must be true or false, got {v!r}")
             elif v is not None and not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
                 raise ValueError(f"{f.name} must be a positive integer, got {v!r}")
-        if self.eval_images is not None and self.eval_images < fewest_pairs(self.mine_batch_size):
+        if self.eval_images is not None and not mine_fits(self.eval_images, self.mine_batch_size):
             raise ValueError(
                 f"eval_images {self.eval_images} is too few for MINE's batches of {self.mine_batch_size}: give at least "
                 f"{fewest_pairs(self.mine_batch_size)}, or a smaller mine_batch_size"
@@ -200,7 +200,7 @@ def evaluate_run(
             skip_loglik_per_level=skip["skip_loglik_nats"].tolist(),
             skip_elbo_per_level=skip["skip_elbo_nats"].tolist(),
         )
-    if len(eval_set) >= fewest_pairs(ev.mine_batch_size):
+    if mine_fits(len(eval_set), ev.mine_batch_size):
         out["mi_zL"] = model_mi(
             model, eval_set, n=None, steps=ev.mine_steps, batch_size=ev.mine_batch_size, seed=cfg.seed
         ).mi

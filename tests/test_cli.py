@@ -76,6 +76,10 @@ BAD_TRAIN = {  # flags -> what the one line must say
         ["--evaluate", "--eval-images", "100"],
         "--eval-images: eval_images 100 is too few for MINE's batches of 256: give at least 426",
     ),
+    "eval_images_rounding": (  # 213 pairs hold out 43 + 43, leaving 127 < 128 (212 would fit): refused before training
+        ["--evaluate", "--eval-images", "213", "--mine-batch-size", "128"],
+        "--eval-images: eval_images 213 is too few for MINE's batches of 128: give at least 214",
+    ),
     "probe_test_zero": (["--evaluate", "--probe-test", "0"], "--probe-test: probe_test must be a positive integer"),
 }
 
@@ -240,7 +244,7 @@ def test_train_evaluate_writes_a_run_record(tmp_path):
     "hvaerl train --evaluate: the run's metrics.json is a complete RunRecord of the split it trained on and the sizes asked for."
     from hvaerl.run import RunRecord
 
-    sizes = ["--probe-train", "300", "--probe-test", "200", "--eval-images", "100", "--mine-batch-size", "32"]
+    sizes = ["--probe-train", "300", "--probe-test", "None", "--eval-images", "100", "--mine-batch-size", "32"]
     r = hvaerl(
         "train",
         *["--method", "hvae", "--epochs", "1", "--max-batches-per-epoch", "2", "--valid-batches", "1", "--evaluate"],
@@ -252,7 +256,13 @@ def test_train_evaluate_writes_a_run_record(tmp_path):
     assert r.returncode == 0, r.stderr
     rec = RunRecord.load(tmp_path / "run")
     assert rec.complete and rec.method == "hvae" and rec.train_split.startswith("fit (")
-    assert (rec.probe_train, rec.probe_test, rec.eval_images, rec.eval_config["mine_batch_size"]) == (300, 200, 100, 32)
+    # --probe-test None: every test image, not the default's 1000
+    assert (rec.probe_train, rec.probe_test, rec.eval_images, rec.eval_config["mine_batch_size"]) == (
+        300,
+        10000,
+        100,
+        32,
+    )
     assert 0 <= rec.acc_zL <= 100 and len(rec.kl_per_level) == 5
     assert "evaluated: z_L probe" in r.stdout
 

@@ -48,9 +48,12 @@ def test_page_is_rendered_from_its_notebook(page):
     )
 
 
-# A measured value reads like 12.5, 0.06 or 75%; the prose's settings and references (Eq. 24, L = 5, C = 1) do not,
-# nor the level of the claims' intervals (95%, a convention).
-TYPED = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s?%|(?<![\w.])\d+\.\d+")
+# Any number in the findings' prose is a typed result unless it is a reference or a setting named beside it
+# (Eq. 24, Table 3, Fig. 6, seed 0, L = 2, 3, γ = 0, C = 1, nbs/03_model, z_{l+1}) or the claims' interval level (95%).
+NUMBER = re.compile(r"(?<![\w.+{-])\d[\d,]*(?:\.\d+)?(?:e-?\d+)?\s?%?")
+REFERENCE = re.compile(
+    r"(?:Tables?|Figs?\.|Eq\.|Algorithm|Definition|seeds?|nbs/|\$?L\$? =|γ ?=|C =|vs) ?\d+(?:, \d+)*"
+)
 CONVENTIONS = {"95%"}
 
 
@@ -60,13 +63,18 @@ def literal_text(src: str) -> list:
 
 
 def typed_numbers(nb: str) -> list:
-    "Measured-looking numbers written into a page's prose instead of read from a file."
+    "Numbers written into a page's prose, or as non-integer constants into its code, instead of read from a file."
     found = []
     for c in cells(nb):
         src = "".join(c["source"])
+        if c["cell_type"] == "code":
+            found += [
+                str(n.value) for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Constant) and type(n.value) is float
+            ]
         texts = [src] if c["cell_type"] == "markdown" else literal_text(src)
-        texts = [re.sub(r"^<!-- include.*-->$", "", t, flags=re.M) for t in texts]
-        found += [m for t in texts for m in TYPED.findall(t) if m not in CONVENTIONS]
+        for t in texts:
+            t = REFERENCE.sub("", re.sub(r"^<!-- include.*-->$", "", t, flags=re.M))
+            found += [m.strip() for m in NUMBER.findall(t) if m.strip() not in CONVENTIONS]
     return found
 
 
@@ -76,7 +84,10 @@ def test_findings_type_no_number():
 
 def test_typed_number_check_sees_a_typed_number(tmp_path):
     nb = json.loads((ROOT / PAGES["FINDINGS.md"]).read_text())
-    nb["cells"].append({"cell_type": "markdown", "id": "x", "metadata": {}, "source": ["HVAE reads 12.5 here."]})
-    nb["cells"].append({"cell_type": "code", "id": "y", "metadata": {}, "source": ['f"{a:.1f} and 75%"']})
+    typed = "HVAE reads 12.5 (Table 1), keeps 8 of 8 units over 3 seeds, a 6e-07 gap, 1,854 words."
+    nb["cells"].append({"cell_type": "markdown", "id": "x", "metadata": {}, "source": [typed]})
+    nb["cells"].append(
+        {"cell_type": "code", "id": "y", "metadata": {}, "source": ['f"{a:.1f} and 75% at seed 0, {12.5}"']}
+    )
     (tmp_path / "f.ipynb").write_text(json.dumps(nb))
-    assert typed_numbers(str(tmp_path / "f.ipynb")) == ["12.5", "75%"]
+    assert typed_numbers(str(tmp_path / "f.ipynb")) == ["12.5", "8", "8", "3", "6e-07", "1,854", "12.5", "75%"]
