@@ -557,7 +557,7 @@ def train_main(argv: list) -> int:
     fit, valid = load_training_sets(cfg, args.download)
     check_batch_size(cfg, fit)
     print(f"model: {size['params'] / 1e6:.1f} M parameters, about {size['gib']:.1f} GiB to train (an estimate)")
-    commit = code_commit()  # the code it trains with, for the record
+    commit = code_commit() if args.evaluate else None  # the code it trains with, for the record
     try:
         res = train(cfg, fit, valid, resume=not args.no_resume)
     except (CheckpointError, DifferentRunError) as e:

@@ -11,10 +11,11 @@ these pages use, with no extra tool:
 - a markdown line `<!-- include: PATH -->` is replaced by that file of the repository, and
   `<!-- include-table: PATH -->` by the rows of the markdown table in it with a link to the file (its provenance stays
   there).
-Code runs with the repository root as the working directory. tests/test_readme.py checks that every page is rendered
+Code finds files through `hvaerl.config.REPO` (it runs in this process, from any folder; nbdev-test runs it from nbs/).
+tests/test_readme.py checks that every page is rendered
 and that its tables are the files'."""
 
-import ast, json, os, re, sys
+import ast, json, re, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parents[1]
@@ -55,27 +56,21 @@ def render(nb_path=root / PAGES["README.md"]) -> str:
     sources = ["".join(c["source"]).strip("\n") for c in nb["cells"]]
     runs = any("echo: false" in flags(s) for s, c in zip(sources, nb["cells"]) if c["cell_type"] == "code")
     parts = [f"<!-- Generated from {nb_path.relative_to(root)} by scripts/render_readme.py: edit the notebook. -->"]
-    env, cwd = {"__name__": "__page__"}, os.getcwd()
-    os.chdir(root)
-    try:
-        for cell, src in zip(nb["cells"], sources):
-            f = flags(src)
-            if not src or "default_exp" in " ".join(f):
-                continue
-            if cell["cell_type"] == "markdown":
-                src = re.sub(
-                    r"^<!-- include: (\S+) -->$", lambda m: (root / m[1]).read_text().strip("\n"), src, flags=re.M
-                )
-                src = re.sub(r"^<!-- include-table: (\S+) -->$", lambda m: table_rows(m[1]), src, flags=re.M)
-                parts.append(src)
-            elif runs and ("hide" in f or "echo: false" in f):
-                out = shown(run_cell(src, env))
-                if "echo: false" in f and out:
-                    parts.append(out)
-            elif "hide" not in f:
-                parts.append(f"```python\n{src}\n```")
-    finally:
-        os.chdir(cwd)
+    env = {"__name__": "__page__"}
+    for cell, src in zip(nb["cells"], sources):
+        f = flags(src)
+        if not src or "default_exp" in " ".join(f):
+            continue
+        if cell["cell_type"] == "markdown":
+            src = re.sub(r"^<!-- include: (\S+) -->$", lambda m: (root / m[1]).read_text().strip("\n"), src, flags=re.M)
+            src = re.sub(r"^<!-- include-table: (\S+) -->$", lambda m: table_rows(m[1]), src, flags=re.M)
+            parts.append(src)
+        elif runs and ("hide" in f or "echo: false" in f):
+            out = shown(run_cell(src, env))
+            if "echo: false" in f and out:
+                parts.append(out)
+        elif "hide" not in f:
+            parts.append(f"```python\n{src}\n```")
     return "\n\n".join(parts) + "\n"
 
 
