@@ -120,6 +120,8 @@ def run_id(self: RunSpec) -> str:
         parts.append(self.params["wiring"])  # the wiring ablation's runs
     if self.params.get("kl_estimate", DEFAULT_KL_ESTIMATE) != DEFAULT_KL_ESTIMATE:
         parts.append(f"kl{self.params['kl_estimate']}")  # the KL-estimate comparison's runs
+    if self.params.get("upper_mean") is not None:  # LVAE+RL's reward pass set by hand: means (the script's) or samples
+        parts.append("means" if self.params["upper_mean"] else "sampled")
     return "-".join(parts)
 
 # %% ../nbs/12_pipeline.ipynb #c007_1_m1

@@ -10,17 +10,25 @@ def test_quick_preset_grid():
     runs = {r.run_id: r for r in build_grid(load_preset("quick"))}
     table1 = [r for r in runs.values() if "table1" in r.groups]
     assert {r.method for r in table1} == {"vae", "aae", "biva", "ivae", "hvae", "hvae_rl", "lvae", "lvae_rl"}
-    # Tables 1 and 4 over three seeds (the claims table tests them, paired by seed); Figs. 2 and 6 one seed
+    # Tables 1 and 4 over the paper's five seeds (the claims table tests them, paired by seed); Fig. 6's L = 2, 3 over
+    # three (its claims need an interval), Fig. 2 one
     assert all(r.dataset == "fashion_mnist" for r in table1)
-    assert all({r.seed for r in table1 if r.method == m} == {0, 1, 2} for m in {r.method for r in table1})
+    assert all({r.seed for r in table1 if r.method == m} == set(range(5)) for m in {r.method for r in table1})
+    # LVAE+RL both ways: the default (as_run: the script's means) and the sampled trajectory, named by its suffix
+    sampled = {r.run_id for r in runs.values() if r.params.get("upper_mean") is False}
+    assert sampled == {f"fashion_mnist-lvae_rl-s{s}{g}-sampled" for s in range(5) for g in ("", "-g0")}
     table4 = [r for r in runs.values() if "table4" in r.groups]
-    assert {r.gamma for r in table4} == {0.0} and {(r.method, r.seed) for r in table4} == {
-        (m, s) for m in ("hvae_rl", "lvae_rl") for s in (0, 1, 2)
+    assert {r.gamma for r in table4} == {0.0} and {(r.run_id.split("-")[1], r.seed) for r in table4} == {
+        (m, s) for m in ("hvae_rl", "lvae_rl") for s in range(5)
     }
-    assert {r.seed for r in runs.values() if {"fig2", "fig6"} & set(r.groups)} == {0}
+    assert len(table4) == 15  # LVAE+RL's g0 both ways
+    assert {r.seed for r in runs.values() if "fig6" in r.groups} == {0, 1, 2}
+    assert {r.seed for r in runs.values() if "fig2" in r.groups} == {0}
     # the full-z probe (two minutes of SVM a run) only where Table 3 reports it: Table 1's four hierarchies
-    full = {(r.method, r.seed) for r in runs.values() if {**r.params}.get("probe_full", True)}
-    assert full == {(m, s) for m in ("hvae", "hvae_rl", "lvae", "lvae_rl") for s in (0, 1, 2)}
+    full = {r.run_id for r in runs.values() if {**r.params}.get("probe_full", True)}
+    assert full == {f"fashion_mnist-{m}-s{s}" for m in ("hvae", "hvae_rl", "lvae", "lvae_rl") for s in range(5)} | {
+        f"fashion_mnist-lvae_rl-s{s}-sampled" for s in range(5)
+    }
     assert not any(r.params.get("probe_full_scaled", True) for r in runs.values())
     assert {r.levels for r in runs.values() if "fig6" in r.groups} == {2, 3}
     assert {r.dataset for r in runs.values() if "fig2" in r.groups} == {"mnist"}
