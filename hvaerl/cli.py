@@ -24,8 +24,9 @@ from hvaerl.cli_util import (
 from .config import UsageError, field_comments, optional_type  # no torch: the training stack loads per command
 
 # %% auto #0
-__all__ = ['USAGE', 'COMMANDS', 'train_parser', 'train_argv', 'config_from_args', 'check_device', 'load_training_sets',
-           'check_batch_size', 'check_fits', 'aggregate_main', 'reproduce_main', 'train_main', 'main']
+__all__ = ['USAGE', 'COMMANDS', 'HELP_CACHE', 'HELP_COLUMNS', 'train_parser', 'train_argv', 'config_from_args', 'check_device',
+           'load_training_sets', 'check_batch_size', 'check_fits', 'as_flags', 'interrupted_state', 'aggregate_main',
+           'reproduce_main', 'train_main', 'write_help_cache', 'main']
 
 # %% ../nbs/17_cli.ipynb #c006_2
 def _dataset_name(text: str) -> str:
@@ -238,10 +239,13 @@ def check_fits(cfg: TrainConfig) -> dict:
         return size
     large_images = cfg.data_folder is not None and cfg.image_size > 64
     mlp_on_conv_images = cfg.backbone == "mlp" and default_backbone(cfg.image_shape) == "conv"
+    batch = cfg.batch_size // 2  # the largest halving of the batch that fits, when one does
+    while batch >= 1 and model_size(dataclasses.replace(cfg, batch_size=batch))["gib"] * 2**30 > free:
+        batch //= 2
     fixes = (
         (["a smaller --image-size such as 64"] if large_images else [])
-        + (["--backbone conv (its size does not grow with the image)"] if cfg.backbone == "mlp" else [])
-        + ["a smaller --batch-size"]
+        + (["--backbone conv (its size does not grow with the image)"] if mlp_on_conv_images else [])
+        + ([f"--batch-size {batch} or less"] if batch >= 1 else [])
     )
     said = (  # the flag the message is about: the one that made the model too big
         f"--image-size {cfg.image_size}"
@@ -252,8 +256,51 @@ def check_fits(cfg: TrainConfig) -> dict:
     )
     raise UsageError(
         f"{said}: the model has {size['params'] / 1e6:,.1f} M parameters and needs about {size['gib']:,.0f} GiB to train "
-        f"on batches of {cfg.batch_size}; {device.type} has {free / 2**30:,.0f} GiB free: give {' or '.join(fixes)}"
+        f"on batches of {cfg.batch_size}; {device.type} has {free / 2**30:,.0f} GiB free: give {' or '.join(fixes) or 'a machine with more memory'}"
     )
+
+# %% ../nbs/17_cli.ipynb #c008_5
+def as_flags(message: str, *configs) -> str:
+    "`message` with the field names of `configs` (dataclasses: TrainConfig, EvalConfig) that hold an underscore written as the flags that set them (`mine_batch_size` -> `--mine-batch-size`), and `resume=False` as --no-resume."
+    import re
+
+    names = sorted({f.name for c in configs for f in dataclasses.fields(c) if "_" in f.name}, key=len, reverse=True)
+    for n in names:
+        message = re.sub(rf"(?<![\w-]){n}\b", flag(n), message)
+    return message.replace("--no-resume (resume=False)", "--no-resume")
+
+
+def _shown(value) -> str:
+    "A config value as a user types it on the command line."
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def _diff_items(diff: dict) -> list:
+    "(field, there, now) of a `DifferentRunError`'s diff as the flags name them: a method's hyperparameters one by one; another method alone (its hyperparameters and sizes follow from it)."
+    if "method" in diff:
+        return [("method", *diff["method"])]
+    items = []
+    for k, (old, new) in diff.items():
+        if k == "hparams" and isinstance(old, dict) and isinstance(new, dict):
+            items += [(h, old.get(h), new.get(h)) for h in sorted(set(old) | set(new)) if old.get(h) != new.get(h)]
+        else:
+            items.append((k, old, new))
+    return items
+
+
+def interrupted_state(out_dir) -> str:
+    "What an interrupted `hvaerl train` leaves in out_dir, read from its progress file: the epochs checkpointed, or none."
+    import json
+
+    try:
+        epoch = json.loads((Path(out_dir) / "progress.json").read_text())["epoch"]
+    except (FileNotFoundError, ValueError, KeyError):
+        return f"no epoch had finished, nothing is checkpointed in {out_dir}: the same command starts over"
+    return f"{epoch} finished epoch(s) are checkpointed in {out_dir}: the same command resumes from there"
 
 # %% ../nbs/17_cli.ipynb #c009c
 import os, time
@@ -401,6 +448,7 @@ def _smoke_runs(runs: list, runs_dir: Path) -> tuple:
     from hvaerl import pipeline as pl
     from hvaerl.data import write_standin_files
 
+    print(f"--smoke: its runs go to {runs_dir.with_name(runs_dir.name + '-smoke')}, apart from {runs_dir}'s real runs")
     runs_dir = runs_dir.with_name(runs_dir.name + "-smoke")
     data_root = write_standin_files(
         (runs_dir / "standin-data").resolve(), sorted({r.dataset for r in runs}), n=pl.SMOKE_IMAGES
@@ -420,6 +468,9 @@ def _run_notebook(dry_run: bool, runs_dir: Path) -> tuple:
     from hvaerl import pipeline as pl
 
     if dry_run:
+        print(
+            f"--dry-run: its runs go to {runs_dir.with_name(runs_dir.name + '-dry-run')}, apart from {runs_dir}'s real runs"
+        )
         runs_dir = runs_dir.with_name(runs_dir.name + "-dry-run")
         runs_dir.mkdir(parents=True, exist_ok=True)
         return pl.dry_run_notebook(runs_dir / "dry_run.ipynb"), runs_dir
@@ -495,6 +546,9 @@ def reproduce_main(argv=None) -> int:
     )  # before any work: a folder that cannot be written fails here, not after training
     runs_dir = Path(runs_dir)
     if a.figures_dir is not None:
+        if a.smoke or a.dry_run or a.skip_aggregate:
+            mode = "--smoke" if a.smoke else "--dry-run" if a.dry_run else "--skip-aggregate"
+            raise UsageError(f"--figures-dir: {mode} writes no tables or figures: leave --figures-dir out")
         check_out_dir(a.figures_dir, "--figures-dir")
     if a.smoke:
         runs, runs_dir = _smoke_runs(runs, runs_dir)
@@ -502,6 +556,8 @@ def reproduce_main(argv=None) -> int:
         _check_placement(runs, slots)
         threads = slots[0].threads
     where = f" on {', '.join(sorted({s.device for s in slots}))} ({a.runs_per_device} per device)" if slots else ""
+    if a.smoke and not a.jobs and not slots and jobs != preset.get("jobs", 1):
+        where += f" (--smoke: one per core; the preset's jobs is {preset.get('jobs', 1)})"
     print(
         f"preset {preset.get('name')}: {len(runs)} runs into {runs_dir}, {jobs} at a time{where}, {threads or 'default'} thread(s) each"
     )
@@ -535,7 +591,7 @@ def train_main(argv: list) -> int:
     "hvaerl train [--flags]: check every input, load the data, train (and with --evaluate, evaluate and record); returns the exit status."
     args = train_parser().parse_args(argv)
     from hvaerl.run import EvalConfig, record_run
-    from hvaerl.train import train, code_commit, CheckpointError, DifferentRunError
+    from hvaerl.train import train, code_commit, CheckpointError, DifferentRunError, RunBusyError
 
     use_threads(args.threads)
     cfg = config_from_args(args)
@@ -545,14 +601,16 @@ def train_main(argv: list) -> int:
     try:
         ev = EvalConfig(**given)
     except ValueError as e:
-        raise UsageError(f"{_named_flag(str(e), list(given)) or '--evaluate'}: {e}") from None
+        said, named = as_flags(str(e), EvalConfig), _named_flag(str(e), list(given)) or "--evaluate"
+        raise UsageError(said if said.startswith(named) else f"{named}: {said}") from None
     check_device(cfg)
     check_out_dir(cfg.out_dir)
     size = check_fits(cfg)
     if cfg.data_folder is not None:
-        from hvaerl.data import folder_files, folder_size_notes
+        from hvaerl.data import folder_files, folder_mode, folder_notes
 
-        for note in folder_size_notes(folder_files(cfg.data_folder)[0], cfg.image_size):
+        mode = cfg.image_mode if cfg.image_mode != "auto" else folder_mode(folder_files(cfg.data_folder)[0])
+        for note in folder_notes(cfg.data_folder, cfg.image_size, mode):
             print(f"note: {note}", file=sys.stderr)  # once, before training: the run goes ahead
     fit, valid = load_training_sets(cfg, args.download)
     check_batch_size(cfg, fit)
@@ -560,8 +618,18 @@ def train_main(argv: list) -> int:
     commit = code_commit() if args.evaluate else None  # the code it trains with, for the record
     try:
         res = train(cfg, fit, valid, resume=not args.no_resume)
-    except (CheckpointError, DifferentRunError) as e:
-        raise UsageError(f"--out-dir {cfg.out_dir}: {e}") from None  # checked before any training
+    except DifferentRunError as e:  # checked before any training
+        said = "; ".join(f"{flag(k)} {_shown(old)} there, {_shown(new)} now" for k, old, new in _diff_items(e.diff))
+        raise UsageError(
+            f"--out-dir {cfg.out_dir} holds a checkpoint of another run ({said}): give another --out-dir, or --no-resume to start over"
+            if e.diff
+            else f"--out-dir {cfg.out_dir}: {as_flags(str(e), type(cfg))}"
+        ) from None
+    except (CheckpointError, RunBusyError) as e:
+        raise UsageError(f"--out-dir {cfg.out_dir}: {as_flags(str(e), type(cfg))}") from None
+    except KeyboardInterrupt:
+        print(f"interrupted: {interrupted_state(cfg.out_dir)}", file=sys.stderr)
+        return 130
     print(f"done ({res.stopped}): {len(res.history)} epochs, checkpoint {res.checkpoint}")
     if args.evaluate:
         r = record_run(cfg, ev, res, fit, valid, commit)
@@ -570,6 +638,39 @@ def train_main(argv: list) -> int:
             f"{r.bpd:.4f} bits/dim -> {Path(cfg.out_dir) / 'metrics.json'}"
         )
     return 0
+
+# %% ../nbs/17_cli.ipynb #c010_1h
+HELP_CACHE = Path(hvaerl.__file__).with_name("help")  # the help of the commands whose parsers need torch, as text
+HELP_COLUMNS = "100"  # the width the cached help is wrapped at
+
+
+def _live_help(command: str) -> str:
+    "The help `hvaerl COMMAND --help` prints, from its parser (imports torch: the parsers read TrainConfig and friends)."
+    from hvaerl.diagnose import diagnose_parser
+
+    parser = train_parser() if command == "train" else diagnose_parser()
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = HELP_COLUMNS
+    try:
+        return parser.format_help()
+    finally:
+        os.environ.pop("COLUMNS") if old is None else os.environ.__setitem__("COLUMNS", old)
+
+
+def write_help_cache() -> list:
+    "Write `HELP_CACHE/<command>.txt` for train and diagnose from their parsers: `hvaerl train --help` then prints it without importing torch (a second, not four). scripts/test.sh and tests/test_cli.py check it is current."
+    HELP_CACHE.mkdir(exist_ok=True)
+    written = []
+    for command in ("train", "diagnose"):
+        (HELP_CACHE / f"{command}.txt").write_text(_live_help(command))
+        written.append(HELP_CACHE / f"{command}.txt")
+    return written
+
+
+def _cached_help(command: str, rest: list) -> str | None:
+    "The cached help of `command` when `rest` asks for it alone (`-h`/`--help`), else None (the parser answers)."
+    f = HELP_CACHE / f"{command}.txt"
+    return f.read_text() if rest in (["-h"], ["--help"]) and f.is_file() else None
 
 # %% ../nbs/17_cli.ipynb #c010_2
 def main(argv: list | None = None) -> int:
@@ -585,6 +686,9 @@ def main(argv: list | None = None) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     cmd, rest = argv[0], argv[1:]
+    if cmd in ("train", "diagnose") and (text := _cached_help(cmd, rest)) is not None:
+        print(text, end="")
+        return 0
     try:
         if cmd == "train":
             return train_main(rest)
@@ -605,7 +709,7 @@ def main(argv: list | None = None) -> int:
     except KeyboardInterrupt:
         if cmd != "train":
             raise
-        print("interrupted: resume with the same command (the last finished epoch is checkpointed)", file=sys.stderr)
+        print("interrupted before training began: nothing was written", file=sys.stderr)
         return 130
 
 # %% ../nbs/17_cli.ipynb #c010b

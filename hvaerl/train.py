@@ -8,7 +8,8 @@ Docs: https://hvaerl.github.io/hvaerl/train.html.md"""
 __all__ = ['FOLDER_RGB_CHANNELS', 'FOLDER_DATASET', 'RESUMABLE_CHANGES', 'STALE_NOTE', 'default_backbone', 'TrainConfig',
            'model_size', 'CheckpointError', 'save_checkpoint', 'verify_checkpoint', 'load_checkpoint', 'load_weights',
            'load_model', 'code_commit', 'seed_everything', 'epoch_seed', 'validate', 'TrainResult', 'TrainingDiverged',
-           'DifferentRunError', 'compile_stages', 'interrupt_after', 'mark_diagnosis_stale', 'train']
+           'DifferentRunError', 'RunBusyError', 'trainer_lock', 'compile_stages', 'interrupt_after',
+           'mark_diagnosis_stale', 'train']
 
 # %% ../nbs/11a_train.ipynb #c002
 import contextlib, math, os, pickle, random, signal, subprocess, threading, time
@@ -475,7 +476,23 @@ class TrainingDiverged(RuntimeError):
 
 # %% ../nbs/11a_train.ipynb #c017_2
 class DifferentRunError(ValueError):
-    "The out_dir holds a checkpoint of a run with other settings."
+    "The out_dir holds a checkpoint of a run with other settings (`diff`: {field: (there, now)})."
+
+    def __init__(self, message: str, diff: dict | None = None):
+        super().__init__(message)
+        self.diff = diff or {}
+
+
+class RunBusyError(RuntimeError):
+    "Another process is training into the same out_dir (it holds the folder's lock)."
+
+
+def trainer_lock(out_dir):
+    "The OS lock of a run folder (`out_dir/.lock`), held while a process trains into it: released when its holder exits, even by kill -9."
+    from filelock import FileLock
+
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return FileLock(Path(out_dir) / ".lock")
 
 # %% ../nbs/11a_train.ipynb #c017_3
 def _same_run(saved: dict, cfg: TrainConfig):
@@ -491,9 +508,11 @@ def _same_run(saved: dict, cfg: TrainConfig):
         if k not in RESUMABLE_CHANGES and _norm(saved.get(k, defaults[k])) != _norm(now[k])
     }
     if diff:
+        said = "; ".join(f"{k} {old!r} there, {new!r} now" for k, (old, new) in diff.items())
         raise DifferentRunError(
-            f"{cfg.out_dir} holds a checkpoint of a different run {diff}: use another out_dir, "
-            "or --no-resume (resume=False) to start over"
+            f"{cfg.out_dir} holds a checkpoint of another run ({said}): use another out_dir, "
+            "or --no-resume (resume=False) to start over",
+            diff,
         )
 
 # %% ../nbs/11a_train.ipynb #c017_4
@@ -505,8 +524,9 @@ def _same_data(saved_hash: str | None, now_hash: str | None, cfg: TrainConfig):
     "An image folder whose content changed since the run started is a different run (built-in datasets are checksummed where they load)."
     if saved_hash and now_hash and saved_hash != now_hash:
         raise DifferentRunError(
-            f"{cfg.data_folder} changed since this run started (content sha256 {saved_hash[:12]}..., now {now_hash[:12]}...): "
-            "restore the images, or use another out_dir, or --no-resume (resume=False) to start over"
+            f"the images in {cfg.data_folder} are not those this run started on (content sha256 {saved_hash[:12]}... "
+            f"then, {now_hash[:12]}... now): give the folder it trained on, or use another out_dir, or --no-resume "
+            "(resume=False) to start over"
         )
 
 # %% ../nbs/11a_train.ipynb #c017_6
@@ -775,7 +795,26 @@ def train(
     progress: bool = True,  # show a tqdm progress bar
     tensorboard: bool = True,  # write scalars to out_dir/tb
 ) -> TrainResult:
-    "Train the model of `cfg.method` (a hierarchical VAE without one) as `cfg` says, checkpointing every epoch into `cfg.out_dir`."
+    "Train the model of `cfg.method` (a hierarchical VAE without one) as `cfg` says, checkpointing every epoch into `cfg.out_dir`; one trainer per folder (`trainer_lock`: a second one raises `RunBusyError`)."
+    from filelock import Timeout
+
+    lock = trainer_lock(cfg.out_dir)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RunBusyError(
+            f"another process is training into this folder (lock {lock.lock_file}): wait for it to finish, "
+            "or use another out_dir"
+        ) from None
+    try:
+        return _train_locked(cfg, train_set, valid_set, resume, progress, tensorboard)
+    finally:
+        lock.release()
+
+
+def _train_locked(
+    cfg: TrainConfig, train_set, valid_set, resume: bool, progress: bool, tensorboard: bool
+) -> TrainResult:
     if train_set is None:
         train_set = cfg.load("fit")
     if valid_set is None:

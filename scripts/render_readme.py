@@ -10,12 +10,14 @@ these pages use, with no extra tool:
   or a string), so a page's numbers are computed from the files under results/ and figures/ when it is rendered;
 - a markdown line `<!-- include: PATH -->` is replaced by that file of the repository, and
   `<!-- include-table: PATH -->` by the rows of the markdown table in it with a link to the file (its provenance stays
-  there).
+  there); what follows the comment on its line (a link for JupyterLab's readers, who see no comment) is dropped;
+- links and images, written relative to the notebook's folder (where JupyterLab resolves them), are made relative to
+  the repository root, where the pages live.
 Code finds files through `hvaerl.config.REPO` (it runs in this process, from any folder; nbdev-test runs it from nbs/).
 tests/test_readme.py checks that every page is rendered
 and that its tables are the files'."""
 
-import ast, json, re, sys
+import ast, json, os, re, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parents[1]
@@ -49,6 +51,14 @@ def run_cell(src: str, env: dict):
     return eval(compile(ast.Expression(last.value), "<cell>", "eval"), env) if last else None
 
 
+def at_root(markdown: str, nb_path: Path) -> str:
+    "A notebook's markdown with its relative links and images (written from the notebook's folder, where JupyterLab resolves them) made relative to the repository root, where the page lives."
+    folder = nb_path.parent.resolve().relative_to(root)
+    move = lambda t: t if re.match(r"^([a-z]+:|#|/)", t) else os.path.normpath(folder / t)
+    markdown = re.sub(r"(!?\[[^\]]*\]\()([^)\s]+)", lambda m: m[1] + move(m[2]), markdown)
+    return re.sub(r'(<img[^>]*\bsrc=")([^"]+)', lambda m: m[1] + move(m[2]), markdown)
+
+
 def render(nb_path=root / PAGES["README.md"]) -> str:
     "The markdown page of one notebook."
     nb_path = Path(nb_path)
@@ -62,8 +72,12 @@ def render(nb_path=root / PAGES["README.md"]) -> str:
         if not src or "default_exp" in " ".join(f):
             continue
         if cell["cell_type"] == "markdown":
-            src = re.sub(r"^<!-- include: (\S+) -->$", lambda m: (root / m[1]).read_text().strip("\n"), src, flags=re.M)
-            src = re.sub(r"^<!-- include-table: (\S+) -->$", lambda m: table_rows(m[1]), src, flags=re.M)
+            src = at_root(src, nb_path)  # before the includes, whose links are the repository root's already
+            # an include line may go on with a link for the notebook's readers (JupyterLab shows no comment): dropped here
+            src = re.sub(
+                r"^<!-- include: (\S+) -->.*$", lambda m: (root / m[1]).read_text().strip("\n"), src, flags=re.M
+            )
+            src = re.sub(r"^<!-- include-table: (\S+) -->.*$", lambda m: table_rows(m[1]), src, flags=re.M)
             parts.append(src)
         elif runs and ("hide" in f or "echo: false" in f):
             out = shown(run_cell(src, env))

@@ -9,6 +9,9 @@ echo "== nbdev-export: hvaerl/ must match the notebooks"
 $bin/nbdev-export
 if ! git diff --exit-code --stat -- hvaerl; then echo "hvaerl/ is out of sync with nbs/: run nbdev-export and commit"; fail=1; fi
 if [ -n "$(git status --porcelain --untracked-files=all -- hvaerl)" ]; then git status --short -- hvaerl; echo "untracked files in hvaerl/: run nbdev-export and commit"; fail=1; fi
+echo "== hvaerl/help: the cached help of train and diagnose must match their parsers"
+$bin/python -c "from hvaerl.cli import write_help_cache; write_help_cache()"
+if ! git diff --exit-code --stat -- hvaerl/help; then echo "run: python -c 'from hvaerl.cli import write_help_cache; write_help_cache()' and commit"; fail=1; fi
 echo "== ruff format --check: notebooks, tests, scripts and bench formatted (ruff format . rewrites them)"
 $bin/ruff format --check . || { echo "run .venv/bin/ruff format . and commit"; fail=1; }
 echo "== nbdev-clean: notebooks must carry no outputs or stray metadata"

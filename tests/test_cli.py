@@ -290,7 +290,7 @@ def test_damaged_or_foreign_checkpoint_is_one_line(tmp_path):
     other = hvaerl(
         "train", "--method", "hvae", "--epochs", "2", "--out-dir", run, cwd=tmp_path
     )  # another method, same folder
-    assert_one_line_error(other, "holds a checkpoint of a different run")
+    assert_one_line_error(other, "holds a checkpoint of another run (--method")
     assert "--no-resume" in other.stderr
     ck = run / "ckpt.pt"
     damaged = ck.read_bytes()[: ck.stat().st_size // 2]
@@ -300,3 +300,18 @@ def test_damaged_or_foreign_checkpoint_is_one_line(tmp_path):
     assert_one_line_error(r, f"checkpoint {ck} does not match its checksum")
     assert "--no-resume" in r.stderr
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before  # nothing lost, nothing overwritten
+
+
+def test_the_slow_helps_answer_from_a_current_cache(tmp_path):
+    "`hvaerl train --help` and `diagnose --help` print the cached text (no torch), which equals what their parsers print."
+    from hvaerl.cli import HELP_CACHE, _live_help
+
+    for command in ("train", "diagnose"):
+        assert (HELP_CACHE / f"{command}.txt").read_text() == _live_help(command), (
+            f"stale: run hvaerl.cli.write_help_cache()"
+        )
+        r = hvaerl(command, "--help", cwd=tmp_path)
+        assert r.returncode == 0 and r.stdout == (HELP_CACHE / f"{command}.txt").read_text()
+    probe = "import sys; from hvaerl.cli import main; main(['train', '--help']); print('torch' in sys.modules, file=sys.stderr)"
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert r.stderr.strip() == "False"

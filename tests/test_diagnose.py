@@ -199,7 +199,41 @@ def test_diagnose_reports_every_level_of_any_model(method, levels, trained, tmp_
     if method == "aae":
         assert table.verdict.tolist() == ["n/a (deterministic code)"] and table.kl_nats.isna().all()
     else:
-        assert (table.def1_kl_nats >= 0).all() and set(table.verdict) <= {"collapsed", "not collapsed"}
+        assert (table.def1_kl_nats >= 0).all()
+        assert set(table.verdict) <= {"collapsed", "not collapsed", "not collapsed by KL, but no active unit"}
+        assert not ((table.active_units == 0) & (table.verdict == "not collapsed")).any()  # no unit active: said
+
+
+def test_the_report_states_the_settings_it_used(trained, tmp_path):
+    "report.md names the sizes given (not 'Default sizes'), MINE's batch as drawn, measures MINE wherever `train --evaluate` would (hvaerl.mine.mine_fits), and its folder is readable as the umask allows."
+    from hvaerl.mine import mine_fits
+
+    sizes = [
+        "--probe-train",
+        "300",
+        "--probe-test",
+        "100",
+        "--eval-images",
+        "100",
+        "--mine-steps",
+        "5",
+        "--mine-batch-size",
+        "8",
+    ]
+    r = hvaerl("diagnose", trained / "hvae", *sizes, "--images", "4", "--out", tmp_path / "d", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    report = (tmp_path / "d" / "report.md").read_text()
+    assert "MINE 5 steps of 8 pairs per level" in report and "Default sizes" not in report
+    assert (
+        "Sizes as given (--probe-train 300, --probe-test 100, --eval-images 100, --mine-steps 5, --mine-batch-size 8)"
+        in report
+    )
+    import pandas as pd
+
+    assert mine_fits(100, 8) and pd.read_csv(tmp_path / "d" / "table.csv").mi_nats.notna().all()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o777 & ~umask
 
 
 def test_diagnose_bad_input_is_one_line_and_writes_nothing(trained, tmp_path):

@@ -1,6 +1,6 @@
 "The reproduction pipeline's executors and presets, with a stand-in run notebook (no training)."
 
-import json, os, signal, subprocess, sys, time
+import dataclasses, json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 from hvaerl.pipeline import RunSpec, build_grid, dry_run_notebook, is_complete, load_preset, run_grid, preset_path
@@ -247,3 +247,52 @@ def test_device_options_are_checked_before_any_work(tmp_path):
         r = subprocess.run([hv, "reproduce", *args], cwd=tmp_path, capture_output=True, text=True)
         assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
     assert not (tmp_path / "runs").exists()  # nothing started
+
+
+def test_a_changed_default_reruns_the_runs_it_changes(tmp_path, monkeypatch):
+    "A default that enters training (RL's discount) changes: reproduce no longer counts the run made under the old one as done."
+    from dataclasses import fields
+    from hvaerl import pipeline as pl
+    from hvaerl.methods import RLHparams
+
+    nb = dry_run_notebook(tmp_path / "nb.ipynb")
+    runs = [RunSpec("fashion_mnist", m, 0, epochs=1) for m in ("hvae_rl", "vae")]
+    assert [o.status for o in run_grid(runs, tmp_path / "runs", notebook=nb, progress=False)] == ["done"] * 2
+    assert {o.status for o in run_grid(runs, tmp_path / "runs", notebook=nb, progress=False)} == {"skipped"}
+    before = pl.resolved_settings(runs[0])
+    names = [f.name for f in fields(RLHparams) if f.default is not dataclasses.MISSING]
+    defaults = dict(zip(names, RLHparams.__init__.__defaults__))
+    monkeypatch.setattr(RLHparams.__init__, "__defaults__", tuple({**defaults, "gamma": 0.5}.values()))
+    assert pl.resolved_settings(runs[0])["train"]["hparams"]["gamma"] == 0.5 != before["train"]["hparams"]["gamma"]
+    out = {o.run_id: o.status for o in run_grid(runs, tmp_path / "runs", notebook=nb, progress=False)}
+    assert out == {"fashion_mnist-hvae_rl-s0": "done", "fashion_mnist-vae-s0": "skipped"}  # the VAE has no discount
+
+
+def test_a_run_recorded_before_resolved_fingerprints_is_judged_by_its_stored_settings(tmp_path, monkeypatch):
+    "A record with the old fingerprint (the parameters' hash): done while its stored resolved config equals today's, not once a default moved; without a stored config, its parameters decide."
+    from dataclasses import asdict, fields
+    from hvaerl import pipeline as pl
+    from hvaerl.methods import RLHparams
+
+    spec = RunSpec("fashion_mnist", "lvae_rl", 0, epochs=1)
+    cfg, ev = pl.configs_from_parameters(pl._notebook_namespace(spec))
+    folder = tmp_path / spec.run_id
+    folder.mkdir()
+    record = dict(
+        complete=True, fingerprint=pl.legacy_fingerprint(spec), train_config=asdict(cfg), eval_config=asdict(ev)
+    )
+    (folder / "metrics.json").write_text(json.dumps(record))
+    assert pl.run_done(folder, spec) == "settings"
+    stored_before_upper_mean = {
+        **record["train_config"],
+        "hparams": {"gamma": 0.9, "objective": "rl_fused", "sample_lower": False},
+    }
+    (folder / "metrics.json").write_text(json.dumps({**record, "train_config": stored_before_upper_mean}))
+    assert pl.run_done(folder, spec) is None  # it decoded the sampled trajectory; today's default decodes the means
+    (folder / "metrics.json").write_text(json.dumps({k: v for k, v in record.items() if k != "train_config"}))
+    assert pl.run_done(folder, spec) == "parameters"
+    (folder / "metrics.json").write_text(json.dumps(record))
+    names = [f.name for f in fields(RLHparams) if f.default is not dataclasses.MISSING]
+    defaults = dict(zip(names, RLHparams.__init__.__defaults__))
+    monkeypatch.setattr(RLHparams.__init__, "__defaults__", tuple({**defaults, "sample_lower": True}.values()))
+    assert pl.run_done(folder, spec) is None

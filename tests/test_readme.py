@@ -22,7 +22,7 @@ def cells(nb: str) -> list:
 def included_files(nb: str) -> list:
     "The repository files whose tables a page's notebook includes."
     text = "\n".join("".join(c["source"]) for c in cells(nb) if c["cell_type"] == "markdown")
-    return re.findall(r"^<!-- include(?:-table)?: (\S+) -->$", text, flags=re.M)
+    return re.findall(r"^<!-- include(?:-table)?: (\S+) -->", text, flags=re.M)
 
 
 @pytest.mark.parametrize("page", PAGES)
