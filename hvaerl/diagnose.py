@@ -410,6 +410,7 @@ def fig_levels(
     x: Tensor,
     title: str | None = None,  # default: says whether rows are levels or the reconstruction
     ax=None,  # draw into this axes (side-by-side panels); default a new figure
+    columns: list | None = None,  # each column's label, e.g. the test images' indices (default 1..n)
 ) -> plt.Figure:
     "Fig. 1's layout: the inputs, then one row per level (z_1 first), one column per image."
     grid = torch.stack([x.cpu(), *[r.float() for r in rows.values()]])
@@ -427,7 +428,7 @@ def fig_levels(
             ax,
             grid,
             ["input"] + [f"$z_{{{k[1:]}}}$" if k.startswith("z") else k for k in rows],
-            [str(i + 1) for i in range(x.shape[0])],
+            [str(c) for c in columns] if columns is not None else [str(i + 1) for i in range(x.shape[0])],
         )
         ax.set(xlabel="test image", ylabel="decoded from", title=title)
     return fig

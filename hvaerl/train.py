@@ -646,8 +646,8 @@ def _open_run_folder(s: _Session, train_set, valid_set) -> None:
     write_json_atomic(
         s.out / "provenance.json",
         dict(
-            train_data=train_set.source,
-            valid_data=valid_set.source,
+            train_data=f"{train_set.source}; its {train_set.split} split, {len(train_set)} images",
+            valid_data=f"{valid_set.source}; its {valid_set.split} split, {len(valid_set)} images",
             data_hash=getattr(train_set, "content_hash", None),
             hvaerl_version=hvaerl.__version__,
             commit=code_commit(),

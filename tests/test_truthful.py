@@ -202,3 +202,40 @@ def test_check_modes_say_where_their_runs_go_and_refuse_what_they_ignore(tmp_pat
     assert r.returncode == 0, r.stderr[-2000:]
     assert f"--dry-run: its runs go to {tmp_path / 'X-dry-run'}, apart from {tmp_path / 'X'}'s real runs" in r.stdout
     assert (tmp_path / "X-dry-run").is_dir() and not (tmp_path / "X").exists()
+
+
+def test_a_record_is_strict_json_true_to_its_run(tmp_path):
+    "metrics.json of `hvaerl train --evaluate`: strict JSON (what was not measured is null), L and discount as trained, every field of its declared type, accuracies without float noise; the provenance tells the two splits apart."
+    import json
+    from dataclasses import fields
+    from hvaerl.run import RunRecord
+
+    write_folder(tmp_path / "imgs", "plain")  # 3 held-out images: too few for MINE, which is then not measured
+    argv = ["--data-folder", tmp_path / "imgs", "--out-dir", tmp_path / "run", "--method", "hvae_rl", *SMALL]
+    r = hvaerl("train", *argv, "--evaluate", "--probe-train", "20", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    text = (tmp_path / "run" / "metrics.json").read_text()
+    m = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    assert m["mi_zL"] is None and m["complete"] is True
+    assert (
+        (m["levels"], m["gamma"])
+        == (len(m["train_config"]["latents"]), m["train_config"]["hparams"]["gamma"])
+        == (2, 0.9)
+    )
+    types = {
+        "str | None": str,
+        "int | None": int,
+        "float | None": float,
+        "float": float,
+        "dict | None": dict,
+        "list | None": list,
+    }
+    for f in fields(RunRecord):
+        want = types.get(str(f.type).replace("typing.", ""))
+        if want and m.get(f.name) is not None:
+            assert isinstance(m[f.name], (int, float) if want is float else want), (f.name, m[f.name])
+    for k in ("acc_zL", "acc_full", "acc_zL_scaled"):
+        assert m[k] is None or m[k] == round(m[k], 10), (k, m[k])
+    assert RunRecord.load(tmp_path / "run").mi_zL != RunRecord.load(tmp_path / "run").mi_zL  # null reads back as NaN
+    prov = json.loads((tmp_path / "run" / "provenance.json").read_text())
+    assert prov["train_data"] != prov["valid_data"] and "fit split, 29 images" in prov["train_data"]
