@@ -239,3 +239,13 @@ def test_a_record_is_strict_json_true_to_its_run(tmp_path):
     assert RunRecord.load(tmp_path / "run").mi_zL != RunRecord.load(tmp_path / "run").mi_zL  # null reads back as NaN
     prov = json.loads((tmp_path / "run" / "provenance.json").read_text())
     assert prov["train_data"] != prov["valid_data"] and "fit split, 29 images" in prov["train_data"]
+
+
+def test_every_committed_record_is_strict_json():
+    "Each metrics.json under results/ parses with a strict parser (a bare NaN is not JSON): what was not measured is null."
+    import json
+
+    records = sorted((ROOT / "results").rglob("metrics.json"))
+    assert len(records) >= 80
+    for f in records:
+        json.loads(f.read_text(), parse_constant=lambda c: pytest.fail(f"{f}: {c} is not JSON (scripts/strict_records.py)"))
