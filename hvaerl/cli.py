@@ -426,8 +426,35 @@ def _reproduce_parser() -> OneLineParser:
 # %% ../nbs/17_cli.ipynb #c009cs1a
 def _add_slurm_flags(p: OneLineParser) -> OneLineParser:
     "The Slurm executor's flags; each overrides the preset's `slurm:` entry of the same name."
-    p.add_argument("--partition", help="Slurm partition (default: the preset's slurm.partition)")
-    p.add_argument("--gpus", type=int, default=None, help="GPUs per run (default: the preset's slurm.gpus, else 1)")
+    p.add_argument("--partition", help="Slurm partition (default: the preset's slurm.partition, else the cluster's)")
+    p.add_argument("--account", help="Slurm account charged (sbatch --account; default: the preset's slurm.account)")
+    p.add_argument("--qos", help="Slurm quality of service (sbatch --qos; default: the preset's slurm.qos)")
+    p.add_argument("--constraint", help="node features required (sbatch --constraint; default: the preset's)")
+    p.add_argument(
+        "--gpus",
+        type=int,
+        default=None,
+        help="GPUs per run, 0 for none (default: the preset's slurm.gpus, else 1 where its runs use CUDA and 0 where not)",
+    )
+    p.add_argument(
+        "--cpus",
+        type=positive_int,
+        default=None,
+        help="CPUs per run (default: the preset's slurm.cpus, else its threads_per_run, else 8 with a GPU and 1 without)",
+    )
+    p.add_argument(
+        "--mem-gb",
+        type=float,
+        default=None,
+        help="host memory per run in GB (default: the preset's slurm.mem_gb, else its largest run's estimate plus 2)",
+    )
+    p.add_argument(
+        "--sbatch",
+        action="append",
+        metavar="KEY=VALUE",
+        default=None,
+        help="any other sbatch option, repeatable: --sbatch mail-type=END --sbatch exclusive (added to the preset's slurm.extra)",
+    )
     p.add_argument(
         "--time-min",
         type=positive_int,
@@ -486,9 +513,24 @@ def _report_and_aggregate(a, preset: dict, outcomes: list, runs_dir: Path, resul
     from hvaerl import pipeline as pl
 
     failed = [o for o in outcomes if o.status == "failed"]
-    print(f"runs finished in {seconds:.0f} s: {len(outcomes) - len(failed)} complete, {len(failed)} failed")
+    skipped = sum(o.status == "skipped" for o in outcomes)
+    print(
+        f"runs finished in {seconds:.0f} s: {len(outcomes) - len(failed) - skipped} trained, {skipped} already complete "
+        f"(skipped), {len(failed)} failed"
+    )
     for o in failed:
-        print(f"  FAILED {o.run_id}: {o.error}\n    notebook: {o.notebook} (cell {o.cell})")
+        where = (
+            f"notebook: {o.notebook} (cell {o.cell})"
+            if o.cell is not None
+            else f"log: {o.notebook}"
+            if o.notebook
+            else ""
+        )
+        print(f"  FAILED {o.run_id}: {o.error}" + (f"\n    {where}" if where else ""))
+    if failed and not a.skip_aggregate and not a.dry_run and not a.smoke:
+        print(
+            f"tables from {len(outcomes) - len(failed)} of {len(outcomes)} runs: missing {', '.join(o.run_id for o in failed)}"
+        )
     if not a.skip_aggregate and not a.dry_run and not a.smoke:
         if len(failed) == len(outcomes):
             print("no complete run: nothing to aggregate")
@@ -552,27 +594,48 @@ def reproduce_main(argv=None) -> int:
         check_out_dir(a.figures_dir, "--figures-dir")
     if a.smoke:
         runs, runs_dir = _smoke_runs(runs, runs_dir)
+    slurm = None
+    if a.executor == "slurm":  # every resource checked before anything is submitted
+        flags = ("partition", "account", "qos", "constraint", "gpus", "cpus", "mem_gb", "time_min", "array_parallelism")
+        asked = {k: getattr(a, k) for k in flags}
+        if a.sbatch:
+            try:
+                asked["extra"] = {**((preset.get("slurm") or {}).get("extra") or {}), **pl.sbatch_extra(a.sbatch)}
+            except UsageError as e:
+                raise UsageError(f"--sbatch: {e}") from None
+        slurm = pl.slurm_resources(preset, runs, asked)
+        preset = {**preset, "jobs": min(slurm["array_parallelism"], len(runs))}  # the provenance's "at a time"
     if slots:
         _check_placement(runs, slots)
         threads = slots[0].threads
     where = f" on {', '.join(sorted({s.device for s in slots}))} ({a.runs_per_device} per device)" if slots else ""
     if a.smoke and not a.jobs and not slots and jobs != preset.get("jobs", 1):
         where += f" (--smoke: one per core; the preset's jobs is {preset.get('jobs', 1)})"
-    print(
-        f"preset {preset.get('name')}: {len(runs)} runs into {runs_dir}, {jobs} at a time{where}, {threads or 'default'} thread(s) each"
-    )
+    if a.executor == "slurm":
+        asks = ", ".join(
+            f"{k} {slurm[k]}"
+            for k in ("partition", "account", "qos", "constraint", "gpus", "cpus", "mem_gb", "time_min")
+            if slurm[k] is not None
+        )
+        print(
+            f"preset {preset.get('name')}: {len(runs)} runs into {runs_dir}, one Slurm array, at most {preset['jobs']} at a time; each asks for {asks}"
+        )
+    else:
+        print(
+            f"preset {preset.get('name')}: {len(runs)} runs into {runs_dir}, {jobs} at a time{where}, {threads or 'default'} thread(s) each"
+        )
     t0 = time.time()
     notebook, runs_dir = _run_notebook(a.dry_run, runs_dir)
     results_dir = None if a.dry_run or a.smoke else pl.results_folder(preset, runs_dir)
-    asked = dict(partition=a.partition, gpus=a.gpus, time_min=a.time_min, array_parallelism=a.array_parallelism)
-    slurm = {**preset.get("slurm", {}), **{k: v for k, v in asked.items() if v is not None}}  # the flags win
     try:
         outcomes = pl.run_grid(
             runs, runs_dir, a.executor, jobs, notebook=notebook, results_dir=results_dir, slurm=slurm, slots=slots
         )
     except KeyboardInterrupt:  # the workers and their kernels are stopped by now (pl.run_grid); complete runs are kept
+        complete = sum(pl.is_complete(Path(runs_dir).resolve() / r.run_id) for r in runs)
         print(
-            f"\ninterrupted: every run of this batch was stopped; complete runs are kept in {runs_dir}; rerun the same command to resume",
+            f"\ninterrupted: {complete} of {len(runs)} runs are complete in {runs_dir}, the others were stopped; rerun the same "
+            "command to resume",
             file=sys.stderr,
         )
         return 130

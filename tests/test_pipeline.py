@@ -235,10 +235,12 @@ def test_runs_packed_onto_cpu_slots_are_pinned_as_asked(tmp_path):
 
 
 def test_device_options_are_checked_before_any_work(tmp_path):
+    import torch
+
     hv = str(Path(sys.executable).parent / "hvaerl")
     for args, says in [
         (["--devices", "tpu"], "not a device"),
-        (["--devices", "cuda:99"], "not on this machine"),
+        (["--devices", "cuda:99"], "not on this machine" if torch.cuda.device_count() else "no GPU is visible here"),
         (["--runs-per-device", "2"], "needs --devices"),
         (["--devices", "cpu", "--executor", "slurm"], "--executor local"),
         (["--devices", "cpu", "--jobs", "2"], "--runs-per-device instead"),

@@ -248,4 +248,6 @@ def test_every_committed_record_is_strict_json():
     records = sorted((ROOT / "results").rglob("metrics.json"))
     assert len(records) >= 80
     for f in records:
-        json.loads(f.read_text(), parse_constant=lambda c: pytest.fail(f"{f}: {c} is not JSON (scripts/strict_records.py)"))
+        json.loads(
+            f.read_text(), parse_constant=lambda c: pytest.fail(f"{f}: {c} is not JSON (scripts/strict_records.py)")
+        )
