@@ -577,7 +577,7 @@ def reproduce_main(argv=None) -> int:
 
     preset = _preset_arg(a.preset)
     slots = _device_slots(a)
-    jobs = len(slots) if slots else a.jobs or ((os.cpu_count() or 1) if a.smoke else preset.get("jobs", 1))
+    jobs = len(slots) if slots else a.jobs or ((os.cpu_count() or 1) if a.smoke else pl.preset_jobs(preset))
     threads = a.threads_per_run or (1 if a.smoke else preset.get("threads_per_run"))
     if threads:  # kernels inherit the environment: side-by-side runs must not oversubscribe the cores
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
@@ -609,8 +609,10 @@ def reproduce_main(argv=None) -> int:
         _check_placement(runs, slots)
         threads = slots[0].threads
     where = f" on {', '.join(sorted({s.device for s in slots}))} ({a.runs_per_device} per device)" if slots else ""
-    if a.smoke and not a.jobs and not slots and jobs != preset.get("jobs", 1):
-        where += f" (--smoke: one per core; the preset's jobs is {preset.get('jobs', 1)})"
+    if a.smoke and not a.jobs and not slots and jobs != pl.preset_jobs(preset):
+        where += f" (--smoke: one per core; the preset's jobs is {pl.preset_jobs(preset)})"
+    elif not a.jobs and not slots and preset.get("jobs", 1) is None:
+        where += f" (jobs: null, one per {preset.get('threads_per_run') or 1} core(s) here)"
     if a.executor == "slurm":
         asks = ", ".join(
             f"{k} {slurm[k]}"

@@ -12,8 +12,8 @@ __all__ = ['RESULTS', 'DEFAULT_WIRING', 'DEFAULT_KL_ESTIMATE', 'RUN_NOTEBOOK_DEF
            'PresetGroup', 'FigureRuns', 'SlurmResources', 'sbatch_extra', 'Preset', 'notebook_parameter_names',
            'run_parameters', 'PresetError', 'check_preset', 'RunOutcome', 'resolved_settings', 'run_fingerprint',
            'legacy_fingerprint', 'is_complete', 'run_done', 'keep_results', 'execute_run', 'Slot', 'device_slots',
-           'slurm_defaults', 'slurm_resources', 'SlurmCannotStart', 'run_grid', 'dry_run_notebook', 'smoke_key',
-           'smoke_grid', 'check_standins', 'is_builtin', 'results_folder', 'figures_folder', 'aggregate']
+           'preset_jobs', 'slurm_defaults', 'slurm_resources', 'SlurmCannotStart', 'run_grid', 'dry_run_notebook',
+           'smoke_key', 'smoke_grid', 'check_standins', 'is_builtin', 'results_folder', 'figures_folder', 'aggregate']
 
 # %% ../nbs/12_pipeline.ipynb #c002
 import hashlib, json, math, os, signal, sys, time, traceback
@@ -402,7 +402,9 @@ class Preset:
     name: str | None = None  # folder names of its runs and results (default: the file's stem)
     description: str | None = None  # one line for people
     seeds: list[int] | None = None  # seeds of every group that gives none (default: [0])
-    jobs: int = 1  # runs side by side (the local executor's pool)
+    jobs: int | None = (
+        1  # runs side by side (the local executor's pool); null: as many as the machine's cores allow (cores / threads_per_run)
+    )
     threads_per_run: int | None = None  # torch threads of each run
     run: dict | None = None  # run parameters shared by every run (see `run_parameters`)
     slurm: dict | None = None  # SlurmResources
@@ -1008,6 +1010,13 @@ def _run_local(todo: list, runs_dir: Path, jobs: int, notebook, kernel, results_
         raise
 
 # %% ../nbs/12_pipeline.ipynb #c012
+def preset_jobs(preset: dict) -> int:
+    "The runs a preset puts side by side on this machine: its `jobs`, or, where it gives null, one per `threads_per_run` cores (larger machines finish sooner)."
+    if "jobs" in preset and preset["jobs"] is None:
+        return max(1, (os.cpu_count() or 1) // (preset.get("threads_per_run") or 1))
+    return preset.get("jobs", 1)
+
+
 def slurm_defaults(preset: dict, runs: list) -> dict:
     "What one run of the preset needs, for the resources its `slurm:` block leaves unset: a GPU only where its runs use CUDA, its threads per run as CPUs (8 with a GPU: the probe's SVM and MINE's batches, 1 without), and the memory of its largest run (`hvaerl.train.model_size` of each distinct configuration, plus 2 GB for Python, the data and the probe's features)."
     from hvaerl.train import model_size

@@ -760,6 +760,10 @@ def provenance(preset: dict, df: pd.DataFrame) -> str:
         sorted(set(col("probe_test").dropna().astype(int))),
     )
     wiring_text, seeds_text = _wiring_text(df), _seeds_text(col("groups"), col("seed"))
+    jobs = preset.get("jobs", 1)
+    at_once = (
+        "one run per core (or per threads_per_run cores) at a time" if jobs is None else f"{jobs} run(s) at a time"
+    )
     return (
         f"Provenance: preset `{preset.get('name', '?')}` ({Path(preset.get('path', '')).name}); "
         f"training split: {', '.join(splits) or 'not recorded (runs before the split was recorded)'} — the test images are only monitored, never used to pick a model; "
@@ -769,7 +773,7 @@ def provenance(preset: dict, df: pd.DataFrame) -> str:
         f"{wiring_text} (nbs/03_model; as_run = the inputs each stage of the authors' executed network reads: Markov-chain bottom-up inference, a ladder posterior on h_l alone, generative skips only where their stages resample){'; figures/wiring adds skip and markov' if (df['groups'].apply(lambda gs: 'wiring' in gs).any() if 'groups' in df and len(df) else False) else ''}; "
         f"{_kl_text(df)}; {_reward_text(df)}RL objective: {', '.join(rl_obj) or '?'} ({'L updates per batch, as Algorithm 1' if rl_obj == ['rl_stepwise'] else 'one update per batch'}); "
         f"updates per run {int(upd.min()) if len(upd) else '?'}–{int(upd.max()) if len(upd) else '?'}; budgets — {_budgets(preset)}; "
-        f"{preset.get('jobs', 1)} run(s) at a time with {threads} thread(s) each; seeds per group: {seeds_text}; "
+        f"{at_once} with {threads} thread(s) each; seeds per group: {seeds_text}; "
         f"claims: mean over seeds with its 95% t-interval and a two-sided t-test (paired by seed where two methods are compared: "
         f"runs of one seed share initialisation seed, data order and binarization draws; one-sample against the threshold of a collapse claim); "
         f"device {', '.join(devices) or '?'}; runs made at commit {', '.join(commits) or '?'}, tables at {commit}. IVAE is the paper's Eq. 16 description (ELBO + every level's skip-path reward, the ELBO counted once), "
