@@ -826,18 +826,35 @@ def execute_run(
         lock.release()
 
 # %% ../nbs/12_pipeline.ipynb #c010s2_1
+def _trained_differently(spec, folder: Path) -> list:
+    "The settings a folder's checkpoint was trained with (its config.json) that differ from what `spec` resolves to today, where a resume cannot change them (a default moved); [] when none or no checkpoint."
+    from hvaerl.train import _with_hparams
+
+    try:
+        saved = _with_hparams(json.loads((folder / "config.json").read_text()))
+    except (FileNotFoundError, ValueError, KeyError):
+        return []
+    now = resolved_settings(spec)
+    if now is None:
+        return []
+    old = _flat(_comparable(saved, {})["train"])
+    return sorted(
+        ".".join(k) for k, v in _flat(now["train"]).items() if k[0] not in RESUMABLE_CHANGES and old.get(k, v) != v
+    )
+
+
 def _prepare_changed(spec, folder: Path) -> None:
-    "A run folder made with other parameters: continue it where only continuable ones changed (more epochs, another probe size), keeping its old metrics.json beside; else set the old run aside to start over."
+    "A run folder made with other parameters: continue it where only continuable ones changed (more epochs, another probe size), keeping its old metrics.json beside; else (another model or objective, or the same parameters resolving to other settings since a default moved) set the old run aside to start over."
     changed = _continuable(folder, spec.notebook_parameters(folder))
-    if changed is None:  # another model or objective
+    moved = _trained_differently(spec, folder) if changed is not None else []
+    if changed is None or moved:
         old = _set_aside(folder, _recorded_fingerprint(folder))
-        print(
-            f"{spec.run_id}: its parameters changed since {folder} was made; the old run is kept in {old}", flush=True
-        )
+        why = f"its settings ({', '.join(moved)}) resolve otherwise today" if moved else "its parameters changed"
+        print(f"{spec.run_id}: {why} than when {folder} was made; the old run is kept in {old}", flush=True)
         return
     if (folder / "metrics.json").exists():
         os.replace(folder / "metrics.json", folder / f"metrics.{(_recorded_fingerprint(folder) or 'old')[:8]}.json")
-    print(f"{spec.run_id}: continuing in {folder} with new {', '.join(changed)}", flush=True)
+    print(f"{spec.run_id}: continuing in {folder} with new {', '.join(changed) or 'evaluation settings'}", flush=True)
 
 # %% ../nbs/12_pipeline.ipynb #c010s2_1x
 def _execute_locked(spec, folder: Path, fp: str, notebook, kernel, results_dir) -> RunOutcome:

@@ -262,12 +262,18 @@ def test_a_changed_default_reruns_the_runs_it_changes(tmp_path, monkeypatch):
     assert [o.status for o in run_grid(runs, tmp_path / "runs", notebook=nb, progress=False)] == ["done"] * 2
     assert {o.status for o in run_grid(runs, tmp_path / "runs", notebook=nb, progress=False)} == {"skipped"}
     before = pl.resolved_settings(runs[0])
+    cfg, _ = pl.configs_from_parameters(pl._notebook_namespace(runs[0]))
+    (tmp_path / "runs" / runs[0].run_id / "config.json").write_text(
+        json.dumps(dataclasses.asdict(cfg))
+    )  # as train() does
     names = [f.name for f in fields(RLHparams) if f.default is not dataclasses.MISSING]
     defaults = dict(zip(names, RLHparams.__init__.__defaults__))
     monkeypatch.setattr(RLHparams.__init__, "__defaults__", tuple({**defaults, "gamma": 0.5}.values()))
     assert pl.resolved_settings(runs[0])["train"]["hparams"]["gamma"] == 0.5 != before["train"]["hparams"]["gamma"]
     out = {o.run_id: o.status for o in run_grid(runs, tmp_path / "runs", notebook=nb, progress=False)}
     assert out == {"fashion_mnist-hvae_rl-s0": "done", "fashion_mnist-vae-s0": "skipped"}  # the VAE has no discount
+    # its checkpoint was trained with the old discount: set aside whole (kept), not resumed under the new one
+    assert len(list((tmp_path / "runs").glob("fashion_mnist-hvae_rl-s0.stale-*"))) == 1
 
 
 def test_a_run_recorded_before_resolved_fingerprints_is_judged_by_its_stored_settings(tmp_path, monkeypatch):
