@@ -588,10 +588,10 @@ def reproduce_main(argv=None) -> int:
     )  # before any work: a folder that cannot be written fails here, not after training
     runs_dir = Path(runs_dir)
     if a.figures_dir is not None:
+        check_out_dir(a.figures_dir, "--figures-dir")
         if a.smoke or a.dry_run or a.skip_aggregate:
             mode = "--smoke" if a.smoke else "--dry-run" if a.dry_run else "--skip-aggregate"
             raise UsageError(f"--figures-dir: {mode} writes no tables or figures: leave --figures-dir out")
-        check_out_dir(a.figures_dir, "--figures-dir")
     if a.smoke:
         runs, runs_dir = _smoke_runs(runs, runs_dir)
     slurm = None

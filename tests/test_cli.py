@@ -26,6 +26,13 @@ def hvaerl(*args, cwd):
     )
 
 
+def _gpus() -> int:
+    "GPUs visible here (an absent one is named differently on a machine with none)."
+    import torch
+
+    return torch.cuda.device_count()
+
+
 def files(folder: Path) -> set:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
 
@@ -74,13 +81,13 @@ BAD_TRAIN = {  # flags -> what the one line must say
     "eval_flag_without_evaluate": (["--probe-train", "500"], "--probe-train: sizes the evaluation: add --evaluate"),
     "eval_images_below_mine_batch": (
         ["--evaluate", "--eval-images", "100"],
-        "--eval-images: eval_images 100 is too few for MINE's batches of 256: give at least 426",
+        "--eval-images 100 is too few for MINE's batches of 256 (they need at least 426 images): give a --mine-batch-size of 60 or less",
     ),
     "eval_images_rounding": (  # 213 pairs hold out 43 + 43, leaving 127 < 128 (212 would fit): refused before training
         ["--evaluate", "--eval-images", "213", "--mine-batch-size", "128"],
-        "--eval-images: eval_images 213 is too few for MINE's batches of 128: give at least 214",
+        "--eval-images 213 is too few for MINE's batches of 128 (they need at least 214 images)",
     ),
-    "probe_test_zero": (["--evaluate", "--probe-test", "0"], "--probe-test: probe_test must be a positive integer"),
+    "probe_test_zero": (["--evaluate", "--probe-test", "0"], "--probe-test must be a positive integer, got 0"),
 }
 
 
@@ -136,7 +143,10 @@ BAD_REPRODUCE = {
     "figures_dir_empty": (["--figures-dir", "", "--dry-run"], "--figures-dir is empty"),
     # packing runs onto local devices
     "devices_unknown": (["--devices", "tpu:0", "--dry-run"], "--devices: 'tpu:0' is not a device"),
-    "devices_absent_gpu": (["--devices", "cuda:7", "--dry-run"], "--devices: cuda:7 is not on this machine"),
+    "devices_absent_gpu": (
+        ["--devices", "cuda:7", "--dry-run"],
+        "--devices: cuda:7 is not on this machine" if _gpus() else "--devices cuda:7: no GPU is visible here",
+    ),
     "runs_per_device_zero": (["--devices", "cpu", "--runs-per-device", "0"], "--runs-per-device: expected a positive"),
     "runs_per_device_alone": (["--runs-per-device", "2", "--dry-run"], "--runs-per-device needs --devices"),
 }

@@ -89,7 +89,7 @@ def test_folder_trains_resumes_and_diagnoses(fashion_test, tmp_path):
     (moved / "trouser" / "000.png").unlink()
     before = files(tmp_path)
     assert_one_line_error(
-        hvaerl("train", *argv[:1], moved, *argv[2:], "--epochs", "3", cwd=tmp_path), "changed since this run started"
+        hvaerl("train", *argv[:1], moved, *argv[2:], "--epochs", "3", cwd=tmp_path), "are not those this run started on"
     )
     assert_one_line_error(
         hvaerl("diagnose", tmp_path / "run", "--data-folder", moved, cwd=tmp_path),
