@@ -167,7 +167,7 @@ def test_sigint_cancels_every_task_and_a_rerun_trains_only_what_was_left(cluster
     job = json.loads((tmp_path / "runs" / "slurm_job.json").read_text())["job"]
     assert wait_until(lambda: f"{job}_1" in queued(), 60)  # the second is queued or running (one at a time)
     batch.send_signal(signal.SIGINT)
-    out, err = batch.communicate(timeout=60)
+    out, err = batch.communicate(timeout=120)  # its scancel waits up to 30 s for the queue to empty
     assert "cancelled Slurm job" in err and batch.returncode != 0, err[-2000:]
     assert wait_until(lambda: not queued(), 30)  # nothing of it is queued within 30 s
     assert not (tmp_path / "runs" / "slurm_job.json").exists()
@@ -220,7 +220,7 @@ def test_a_rerun_while_the_earlier_array_is_queued_refuses_naming_it(cluster, tm
     with pytest.raises(UsageError, match=f"Slurm job {job} of an earlier batch .* is still queued or running"):
         run_batch(tmp_path / "runs", slow, 2, 2)
     batch.send_signal(signal.SIGINT)
-    batch.communicate(timeout=60)
+    batch.communicate(timeout=120)
     assert wait_until(lambda: not queued(), 30)
 
 
