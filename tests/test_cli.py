@@ -234,7 +234,8 @@ def test_help_loads_no_torch(tmp_path):
             cwd=tmp_path,
             capture_output=True,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            # without the tests' global seed, whose set-up imports torch (hvaerl/__init__.py)
+            env={**{k: v for k, v in os.environ.items() if k != "HVAERL_TEST_GLOBAL_SEED"}, "PYTHONPATH": str(ROOT)},
             timeout=120,
         )
         assert r.returncode == 0 and "usage" in r.stdout, r.stderr
@@ -323,5 +324,6 @@ def test_the_slow_helps_answer_from_a_current_cache(tmp_path):
         r = hvaerl(command, "--help", cwd=tmp_path)
         assert r.returncode == 0 and r.stdout == (HELP_CACHE / f"{command}.txt").read_text()
     probe = "import sys; from hvaerl.cli import main; main(['train', '--help']); print('torch' in sys.modules, file=sys.stderr)"
-    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "HVAERL_TEST_GLOBAL_SEED"}  # its set-up imports torch
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert r.stderr.strip() == "False"
