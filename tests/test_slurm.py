@@ -155,7 +155,7 @@ def run_batch(runs_dir, notebook, n, parallelism):
 def test_sigint_cancels_every_task_and_a_rerun_trains_only_what_was_left(cluster, tmp_path):
     from hvaerl.pipeline import dry_run_notebook
 
-    slow = dry_run_notebook(tmp_path / "slow.ipynb", sleep=6)
+    slow = dry_run_notebook(tmp_path / "slow.ipynb", sleep=20)  # a window of 20 s per task for the SIGINT below
     batch = subprocess.Popen(
         [sys.executable, "-c", grid_script(tmp_path / "runs", slow, 3, 1)],
         env=env(),
@@ -163,7 +163,7 @@ def test_sigint_cancels_every_task_and_a_rerun_trains_only_what_was_left(cluster
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert wait_until(lambda: (tmp_path / "runs/x-m-s0/metrics.json").exists(), 120), "the first task never finished"
+    assert wait_until(lambda: (tmp_path / "runs/x-m-s0/metrics.json").exists(), 180), "the first task never finished"
     job = json.loads((tmp_path / "runs" / "slurm_job.json").read_text())["job"]
     assert wait_until(lambda: f"{job}_1" in queued(), 60)  # the second is queued or running (one at a time)
     batch.send_signal(signal.SIGINT)

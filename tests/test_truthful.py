@@ -162,7 +162,7 @@ def test_sigint_before_the_first_epoch_says_nothing_was_checkpointed(tmp_path):
     while not (tmp_path / "run" / "config.json").exists() and time.time() < deadline:  # training has begun
         time.sleep(0.2)
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=60)
+    out, err = p.communicate(timeout=240)  # a loaded machine: the signal waits for the op it lands in
     assert p.returncode == 130, err[-2000:]
     assert "interrupted: no epoch had finished, nothing is checkpointed" in err and "Traceback" not in err, err[-2000:]
     assert not (tmp_path / "run" / "ckpt.pt").exists()
