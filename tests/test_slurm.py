@@ -102,20 +102,21 @@ def test_a_small_preset_runs_on_the_cluster_and_writes_its_tables(cluster, tmp_p
     assert not queued()
 
 
+def tiny_resources(parallelism: int) -> dict:
+    "What each stand-in task asks the cluster for (`hvaerl.pipeline.slurm_resources`' keys): one CPU, no GPU."
+    return dict(partition=None, account=None, qos=None, constraint=None, gpus=0, cpus=1, mem_gb=1, time_min=10,
+                array_parallelism=parallelism, extra={})  # fmt: skip
+
+
+def start_batch(runs_dir: Path, notebook: Path, n: int, parallelism: int) -> subprocess.Popen:
+    "`grid_script` in a process of its own, its output captured."
+    cmd = [sys.executable, "-c", grid_script(runs_dir, notebook, n, parallelism)]
+    return subprocess.Popen(cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def grid_script(runs_dir: Path, notebook: Path, n: int, parallelism: int) -> str:
     "A batch of n stand-in runs (`dry_run_notebook`) submitted to the cluster as one array."
-    slurm = dict(
-        partition=None,
-        account=None,
-        qos=None,
-        constraint=None,
-        gpus=0,
-        cpus=1,
-        mem_gb=1,
-        time_min=10,
-        array_parallelism=parallelism,
-        extra={},
-    )
+    slurm = tiny_resources(parallelism)
     return (
         "import json\nfrom hvaerl.pipeline import RunSpec, run_grid\n"
         f"out = run_grid([RunSpec('x', 'm', s) for s in range({n})], {str(runs_dir)!r}, executor='slurm', "
@@ -127,18 +128,7 @@ def grid_script(runs_dir: Path, notebook: Path, n: int, parallelism: int) -> str
 def run_batch(runs_dir, notebook, n, parallelism):
     from hvaerl.pipeline import RunSpec, run_grid
 
-    slurm = dict(
-        partition=None,
-        account=None,
-        qos=None,
-        constraint=None,
-        gpus=0,
-        cpus=1,
-        mem_gb=1,
-        time_min=10,
-        array_parallelism=parallelism,
-        extra={},
-    )
+    slurm = tiny_resources(parallelism)
     return {
         o.run_id: o
         for o in run_grid(
@@ -156,13 +146,7 @@ def test_sigint_cancels_every_task_and_a_rerun_trains_only_what_was_left(cluster
     from hvaerl.pipeline import dry_run_notebook
 
     slow = dry_run_notebook(tmp_path / "slow.ipynb", sleep=20)  # a window of 20 s per task for the SIGINT below
-    batch = subprocess.Popen(
-        [sys.executable, "-c", grid_script(tmp_path / "runs", slow, 3, 1)],
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    batch = start_batch(tmp_path / "runs", slow, 3, 1)
     assert wait_until(lambda: (tmp_path / "runs/x-m-s0/metrics.json").exists(), 180), "the first task never finished"
     job = json.loads((tmp_path / "runs" / "slurm_job.json").read_text())["job"]
     assert wait_until(lambda: f"{job}_1" in queued(), 60)  # the second is queued or running (one at a time)
@@ -180,13 +164,7 @@ def test_a_cancelled_task_is_reported_with_its_log_and_a_rerun_completes_it(clus
     from hvaerl.pipeline import dry_run_notebook
 
     slow = dry_run_notebook(tmp_path / "slow.ipynb", sleep=15)
-    batch = subprocess.Popen(
-        [sys.executable, "-c", grid_script(tmp_path / "runs", slow, 2, 2)],
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    batch = start_batch(tmp_path / "runs", slow, 2, 2)
     assert wait_until(lambda: (tmp_path / "runs" / "slurm_job.json").exists(), 60), "the array never reached the queue"
     task = f"{json.loads((tmp_path / 'runs' / 'slurm_job.json').read_text())['job']}_1"  # this batch's, not an earlier one's
     assert wait_until(lambda: task in queued(), 30)
@@ -208,13 +186,7 @@ def test_a_rerun_while_the_earlier_array_is_queued_refuses_naming_it(cluster, tm
     from hvaerl.pipeline import dry_run_notebook
 
     slow = dry_run_notebook(tmp_path / "slow.ipynb", sleep=20)
-    batch = subprocess.Popen(
-        [sys.executable, "-c", grid_script(tmp_path / "runs", slow, 2, 2)],
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    batch = start_batch(tmp_path / "runs", slow, 2, 2)
     assert wait_until(lambda: (tmp_path / "runs" / "slurm_job.json").exists(), 60)
     job = json.loads((tmp_path / "runs" / "slurm_job.json").read_text())["job"]
     with pytest.raises(UsageError, match=f"Slurm job {job} of an earlier batch .* is still queued or running"):
