@@ -111,13 +111,13 @@ REWARD_PASSES = ("means", "sampled")  # LVAE+RL's reward passes: the published s
 
 
 def run_reward_pass(row) -> str | None:
-    "LVAE+RL's reward pass ('means' or 'sampled'; None for other methods): the record's resolved `upper_mean`; a record without one (schema 1) by its run id's suffix, else the means: the quick preset's unsuffixed LVAE+RL runs were rerun when they became as_run's default (results/lvae_upper_mean)."
+    "LVAE+RL's reward pass ('means' or 'sampled'; None for other methods): the record's resolved `upper_mean`; a record without one (schema 1) by its run id: `-means` at the end names the script's pass (the quick preset's schema-1 means runs carry it), any other id the samples, what every reward decoded before `upper_mean` existed."
     if row.get("method") != "lvae_rl":
         return None
     config = row.get("train_config")
     upper_mean = ((config.get("hparams") or {}) if isinstance(config, dict) else {}).get("upper_mean")
     if upper_mean is None:
-        upper_mean = not str(row.get("run_id", "")).endswith("-sampled")
+        upper_mean = str(row.get("run_id", "")).endswith("-means")
     return "means" if upper_mean else "sampled"
 
 

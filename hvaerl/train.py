@@ -32,7 +32,7 @@ from .metrics import active_units
 from .model import HierarchicalVAE, ModelConfig
 from .config import UsageError, field_comments, optional_type, in_group, fields_in
 from .objectives import NonFiniteLossError, _check_gamma, UpdateSettings
-from .methods import METHODS, get_method, evaluate, default_spatial_levels, GRAYSCALE_CONV_Z1
+from .methods import METHODS, get_method, evaluate, default_spatial_levels, GRAYSCALE_CONV_Z1, AS_RUN_REWARD_PASS
 from fastcore.basics import patch
 
 # %% ../nbs/11a_train.ipynb #c005_3b
@@ -183,9 +183,13 @@ def _resolve_hparams(self: TrainConfig, spec):
         raise ValueError(
             f"{unknown[0]} is not a hyperparameter of method {spec.name!r} (its own: {', '.join(sorted(own)) or 'none'})"
         )
-    if "upper_mean" in own:  # the authors' reward pass is a ladder's: on by default where the network is theirs
+    if (
+        "upper_mean" in own
+    ):  # a ladder's reward pass: where the network is the authors', the one the variant rule picked
         if hp.get("upper_mean") is None:
-            hp["upper_mean"] = self.wiring == "as_run" and self.inference == "top_down"
+            hp["upper_mean"] = (
+                self.wiring == "as_run" and self.inference == "top_down" and AS_RUN_REWARD_PASS == "means"
+            )
         elif hp["upper_mean"] and self.inference != "top_down":
             raise ValueError(
                 "upper_mean applies to top-down inference (the authors' bottom-up reward keeps the samples): leave it unset"

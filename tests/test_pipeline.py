@@ -14,9 +14,12 @@ def test_quick_preset_grid():
     # three (its claims need an interval), Fig. 2 one
     assert all(r.dataset == "fashion_mnist" for r in table1)
     assert all({r.seed for r in table1 if r.method == m} == set(range(5)) for m in {r.method for r in table1})
-    # LVAE+RL both ways: the default (as_run: the script's means) and the sampled trajectory, named by its suffix
-    sampled = {r.run_id for r in runs.values() if r.params.get("upper_mean") is False}
-    assert sampled == {f"fashion_mnist-lvae_rl-s{s}{g}-sampled" for s in range(5) for g in ("", "-g0")}
+    # LVAE+RL both ways in Tables 1 and 4, each pass named (the script's means and the sampled trajectory, by suffix);
+    # Fig. 6 names none: it trains as_run's default, the variant rule's pick
+    for value, suffix in ((True, "means"), (False, "sampled")):
+        named = {r.run_id for r in runs.values() if r.params.get("upper_mean") is value}
+        assert named == {f"fashion_mnist-lvae_rl-s{s}{g}-{suffix}" for s in range(5) for g in ("", "-g0")}
+    assert all("upper_mean" not in r.params for r in runs.values() if "fig6" in r.groups)
     table4 = [r for r in runs.values() if "table4" in r.groups]
     assert {r.gamma for r in table4} == {0.0} and {(r.run_id.split("-")[1], r.seed) for r in table4} == {
         (m, s) for m in ("hvae_rl", "lvae_rl") for s in range(5)
@@ -26,8 +29,8 @@ def test_quick_preset_grid():
     assert {r.seed for r in runs.values() if "fig2" in r.groups} == {0}
     # the full-z probe (two minutes of SVM a run) only where Table 3 reports it: Table 1's four hierarchies
     full = {r.run_id for r in runs.values() if {**r.params}.get("probe_full", True)}
-    assert full == {f"fashion_mnist-{m}-s{s}" for m in ("hvae", "hvae_rl", "lvae", "lvae_rl") for s in range(5)} | {
-        f"fashion_mnist-lvae_rl-s{s}-sampled" for s in range(5)
+    assert full == {f"fashion_mnist-{m}-s{s}" for m in ("hvae", "hvae_rl", "lvae") for s in range(5)} | {
+        f"fashion_mnist-lvae_rl-s{s}-{p}" for s in range(5) for p in ("means", "sampled")
     }
     assert not any(r.params.get("probe_full_scaled", True) for r in runs.values())
     assert {r.levels for r in runs.values() if "fig6" in r.groups} == {2, 3}
@@ -296,7 +299,11 @@ def test_a_run_recorded_before_resolved_fingerprints_is_judged_by_its_stored_set
         "hparams": {"gamma": 0.9, "objective": "rl_fused", "sample_lower": False},
     }
     (folder / "metrics.json").write_text(json.dumps({**record, "train_config": stored_before_upper_mean}))
-    assert pl.run_done(folder, spec) is None  # it decoded the sampled trajectory; today's default decodes the means
+    assert pl.run_done(folder, spec) == "settings"  # it decoded the sampled trajectory, as_run's default pass now
+    means = dataclasses.replace(spec, params={"upper_mean": True})  # the script's pass, named: not what it trained
+    record_means = {**record, "fingerprint": pl.legacy_fingerprint(means), "train_config": stored_before_upper_mean}
+    (folder / "metrics.json").write_text(json.dumps(record_means))
+    assert pl.run_done(folder, means) is None
     (folder / "metrics.json").write_text(json.dumps({k: v for k, v in record.items() if k != "train_config"}))
     assert pl.run_done(folder, spec) == "parameters"
     (folder / "metrics.json").write_text(json.dumps(record))
