@@ -5,11 +5,15 @@ than restarting (the trainer replays the same data order and draws, so the curve
 and at each budget scores the paper's probe (mean of q(z_L|.) from a sampled pass, raw features, linear SVM C=1,
 all 60,000 -> 10,000 images) and the top level's KL. The 10-epoch point is the quick preset's own metrics.json.
 
-    .venv/bin/python scripts/budget_curve.py --epochs 20 40 80 --methods vae ivae hvae_rl lvae_rl --jobs 2
+    .venv/bin/python scripts/budget_curve.py --epochs 20 40 80 --methods vae ivae hvae_rl lvae_rl_means lvae_rl_sampled --jobs 2
     .venv/bin/python scripts/budget_curve.py --plot-only      # redraw results/budget/curve.png from the committed JSON
 
 Writes results/budget/<run>/epoch<N>.json and history.json per run, results/budget/curve.csv, curve.png/pdf and
 README.md. Interrupted, it resumes: a point already written is not recomputed, a run continues from its checkpoint.
+LVAE+RL's runs name their reward pass as the quick preset does (`lvae_rl_means`: run id ending -means, the published
+script's; `lvae_rl_sampled`). A run whose quick-preset checkpoint is gone trains again from the start under the quick
+preset's parameters (the trainer's data order and draws are functions of the seed, so it is the same run) and scores its
+own 10-epoch point, which the curve then uses; its loss at 10 epochs is checked against the quick preset's record.
 """
 
 import argparse, json, os, shutil, sys, time
@@ -18,7 +22,32 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "budget"
-NAMES = {"vae": "VAE", "ivae": "IVAE", "hvae": "HVAE", "lvae": "LVAE", "hvae_rl": "HVAE+RL", "lvae_rl": "LVAE+RL"}
+NAMES = {
+    "vae": "VAE",
+    "ivae": "IVAE",
+    "hvae": "HVAE",
+    "lvae": "LVAE",
+    "hvae_rl": "HVAE+RL",
+    "lvae_rl_means": "LVAE+RL (means reward)",
+    "lvae_rl_sampled": "LVAE+RL (sampled reward)",
+}
+
+
+def run_id(method: str, seed: int) -> str:
+    "The quick preset's run id: LVAE+RL's names its reward pass."
+    if method.startswith("lvae_rl_"):
+        return f"fashion_mnist-lvae_rl-s{seed}-{method.removeprefix('lvae_rl_')}"
+    return f"fashion_mnist-{method}-s{seed}"
+
+
+def quick_config(run: str, out_dir: Path) -> dict:
+    "The TrainConfig (as saved) the quick preset trains `run` with, writing to out_dir."
+    from dataclasses import asdict
+    from hvaerl import pipeline
+
+    spec = {s.run_id: s for s in pipeline.build_grid(pipeline.load_preset("quick"))}[run]
+    cfg, _ = pipeline.configs_from_parameters(pipeline._notebook_namespace(spec))
+    return {**asdict(cfg), "out_dir": str(out_dir)}
 
 
 def continue_run(run: str, epochs: list, runs_dir: Path, threads: int) -> list:
@@ -34,15 +63,17 @@ def continue_run(run: str, epochs: list, runs_dir: Path, threads: int) -> list:
 
     src, work, res = runs_dir / "quick" / run, runs_dir / "budget" / run, OUT / run
     res.mkdir(parents=True, exist_ok=True)
-    if not (work / "ckpt.pt").exists():  # start from the quick preset's checkpoint, never touching it
-        if not (src / "ckpt.pt").exists():
-            raise FileNotFoundError(
-                f"{src}/ckpt.pt not found: run `hvaerl reproduce --preset quick` first (its runs keep their checkpoints)"
-            )
+    if (work / "config.json").exists():  # started before: continue
+        saved = json.loads((work / "config.json").read_text())
+    elif (src / "ckpt.pt").exists():  # start from the quick preset's checkpoint, never touching it
         work.mkdir(parents=True, exist_ok=True)
         for f in ("ckpt.pt", "ckpt.pt.sha256", "config.json"):
             shutil.copy2(src / f, work / f)
-    saved = json.loads((work / "config.json").read_text())
+        saved = json.loads((work / "config.json").read_text())
+    else:  # its checkpoint is gone: the same run again from the start, scoring its own 10-epoch point
+        work.mkdir(parents=True, exist_ok=True)
+        saved = quick_config(run, work)
+        epochs = sorted({10, *epochs})
     train_images, test_images = load_dataset(saved["dataset"], "train"), load_dataset(saved["dataset"], "test")
     points = []
     for n in sorted(epochs):
@@ -71,6 +102,9 @@ def continue_run(run: str, epochs: list, runs_dir: Path, threads: int) -> list:
             threads=threads,
             probe="paper (sampled-pass means, raw, SVM C=1, 60000 -> 10000)",
         )
+        if n == 10 and (quick := ROOT / "results" / "quick" / run / "history.json").exists():
+            same = [h["loss"] for h in json.loads(quick.read_text())] == [h["loss"] for h in result.history]
+            rec["same_as_quick_record"] = same  # the trainer is deterministic: the rerun should match it loss for loss
         write_json_atomic(point, rec)
         write_json_atomic(res / "history.json", result.history)
         points.append(rec)
@@ -107,10 +141,10 @@ def plot(methods: list) -> None:
 
     rows = []
     for m in methods:
-        for folder in sorted(OUT.glob(f"fashion_mnist-{m}-s*")):  # every seed that was continued
-            if (p := ten_epoch_point(folder.name)) is not None:
-                rows.append(p)
-            rows += [json.loads(f.read_text()) for f in sorted(folder.glob("epoch*.json"))]
+        for folder in sorted(f for f in OUT.glob(run_id(m, 0).replace("-s0", "-s*")) if f.is_dir()):  # every seed
+            if not (folder / "epoch10.json").exists() and (p := ten_epoch_point(folder.name)) is not None:
+                rows.append({**p, "method": m})
+            rows += [{**json.loads(f.read_text()), "method": m} for f in sorted(folder.glob("epoch*.json"))]
     df = pd.DataFrame(rows).sort_values(["method", "seed", "epochs"])
     df[["method", "wiring", "seed", "epochs", "acc_zL", "kl_top", "top_active"]].to_csv(OUT / "curve.csv", index=False)
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
@@ -164,7 +198,12 @@ def plot(methods: list) -> None:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, nargs="+", default=[20, 40, 80], help="budgets (total epochs) to score")
-    ap.add_argument("--methods", nargs="+", default=["vae", "ivae", "hvae_rl", "lvae_rl"], choices=sorted(NAMES))
+    ap.add_argument(
+        "--methods",
+        nargs="+",
+        default=["vae", "ivae", "hvae_rl", "lvae_rl_means", "lvae_rl_sampled"],
+        choices=sorted(NAMES),
+    )
     ap.add_argument(
         "--runs-dir",
         type=Path,
@@ -180,7 +219,7 @@ def main():
         ap.error("--epochs are totals beyond the quick preset's 10, e.g. 20 40 80")
     OUT.mkdir(parents=True, exist_ok=True)
     if not a.plot_only:
-        runs = [f"fashion_mnist-{m}-s{s}" for m in a.methods for s in a.seeds]
+        runs = [run_id(m, s) for m in a.methods for s in a.seeds]
         with ProcessPoolExecutor(a.jobs) as pool:
             futures = [pool.submit(continue_run, r, a.epochs, a.runs_dir, a.threads) for r in runs]
             for f in futures:
