@@ -2,6 +2,7 @@
 
     python bench/launch_count.py                  # MLP, the FashionMNIST conv network and the RGB one; all three objectives
     python bench/launch_count.py --out results/launch_count/launch_count.md
+    python bench/launch_count.py --no-compiled    # eager counts only (the compiled ones compile every graph: minutes)
 
 Counts every aten op one training step (loss, backward, optimizer update: `hvaerl.objectives.train_step`) dispatches,
 as a `TorchDispatchMode` sees them: the kernels a GPU would launch, after autograd and composite ops are decomposed
@@ -13,11 +14,24 @@ The H200 time a count implies is ops x the microseconds per op that the measured
 (results/gpu_conv/bench.txt) give when divided by their own counts here (`CALIBRATION`, the foreach optimizer they ran
 with on CUDA); `measured` is that H200 time where there is one. A step captured whole (one CUDA graph per batch)
 launches once: its time is then its arithmetic, which no count here predicts.
+
+Three forms of the step:
+- **before**: as the measured H200 steps ran (issue 39): Adam `foreach` (torch's CUDA default), each weight-normalised
+  weight recomputed at every use. Beside it `loop`, the count on this CPU's default optimizer that the issue quoted.
+- **eager now**: what `hvaerl.train` runs on a GPU in eager mode: Adam `fused` (`hvaerl.methods.adam`), each
+  weight-normalised weight computed once per update (`guarded_update`'s `parametrize.cached`).
+- **compiled**: `TrainConfig.compile="step"` (`UpdateSettings(compiled=True)`): the kernels the step's inductor graphs
+  call (generated kernels and extern calls such as matmuls and convolutions, read from the generated code; every graph
+  runs once per step, each compiled in a fresh process), and the graphs per step, which is what a GPU launches from the
+  host when they are captured as CUDA graphs. Eager glue between graphs (zero_grad to None, rl_stepwise's mean of its
+  L losses: 2 ops) is not counted.
 """
 
-import argparse, copy, statistics
+import argparse, copy, re, statistics, subprocess, sys
 from collections import Counter
+from contextlib import nullcontext
 from pathlib import Path
+from unittest import mock
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from hvaerl.model import HierarchicalVAE, ModelConfig
@@ -51,8 +65,8 @@ class OpCounter(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def count_step(network: str, objective: str, optimizer: str, batch: int = 8) -> int:
-    "Ops one `train_step` of `objective` dispatches on `network` with Adam as `optimizer` ('loop', 'foreach', 'fused'); the second step's (the first allocates the optimizer's state)."
+def _setup(network: str, optimizer: str, batch: int = 8):
+    "A seeded model of `network`, a batch and Adam as `optimizer` ('loop', 'foreach', 'fused')."
     torch.manual_seed(0)
     model = HierarchicalVAE(ModelConfig(inference="bottom_up", wiring="as_run", **NETWORKS[network]))
     shape = model.config.image_shape
@@ -60,42 +74,97 @@ def count_step(network: str, objective: str, optimizer: str, batch: int = 8) -> 
     if model.wants_data_init:
         model.data_init(x)
     kw = {"loop": dict(foreach=False), "foreach": dict(foreach=True), "fused": dict(fused=True)}[optimizer]
-    opt = torch.optim.Adam(model.parameters(), 3e-4, **kw)
+    return model, x, torch.optim.Adam(model.parameters(), 3e-4, **kw)
+
+
+def count_step(network: str, objective: str, optimizer: str, weight_norm_once: bool = True) -> int:
+    "Ops one eager `train_step` of `objective` dispatches on `network` with Adam as `optimizer`; the second step's (the first allocates the optimizer's state). `weight_norm_once=False`: as before `guarded_update` cached the weight-normalised weights."
+    model, x, opt = _setup(network, optimizer)
     settings = UpdateSettings(check_finite=False)  # a GPU step defers the check (hvaerl.train)
-    train_step(model, opt, x, objective, 0.9, settings=settings)
-    with OpCounter() as c:
+    uncached = mock.patch("hvaerl.objectives.parametrize.cached", nullcontext)
+    with nullcontext() if weight_norm_once else uncached:
         train_step(model, opt, x, objective, 0.9, settings=settings)
+        with OpCounter() as c:
+            train_step(model, opt, x, objective, 0.9, settings=settings)
     return sum(c.ops.values())
+
+
+KERNEL_CALL = re.compile(
+    r"^\s+(?:\w+ = )?(cpp_fused_\w+|triton_\w+\.run|extern_kernels\.\w+|aten\.\w+|torch\.ops\.\w+\.\w+)"
+)
+NOT_A_KERNEL = re.compile(r"empty|reinterpret|as_strided|view|alias")
+
+
+def count_compiled(network: str, objective: str) -> tuple:
+    "(kernel calls, graphs) of one compiled `train_step` (`UpdateSettings(compiled=True)`), counted in this process's generated code: call it in a fresh process (`_compiled_in_subprocess`)."
+    from torch._inductor.codecache import PyCodeCache
+
+    model, x, opt = _setup(network, "loop")  # the CPU's optimizer, compiled with the step
+    settings = UpdateSettings(check_finite=False, compiled=True)
+    for _ in range(2):  # the first compiles; the second must not add a graph
+        before = len(PyCodeCache.modules)
+        train_step(model, opt, x, objective, 0.9, settings=settings)
+    assert len(PyCodeCache.modules) == before, "the second step compiled again"
+    calls = 0
+    for module in PyCodeCache.modules:
+        source = Path(module.__file__).read_text()
+        body = source[source.index("def call(") :].split("\ndef ", 1)[0]
+        lines = [KERNEL_CALL.match(line) for line in body.splitlines()]
+        calls += sum(1 for m in lines if m and not NOT_A_KERNEL.search(m.group(1)))
+    return calls, len(PyCodeCache.modules)
+
+
+def _compiled_in_subprocess(network: str, objective: str) -> tuple:
+    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import torch; torch.set_num_threads(1); from launch_count import count_compiled; print(*count_compiled({network!r}, {objective!r}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    return int(out[-2]), int(out[-1])
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
+    p.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=list(OBJECTIVES))
+    p.add_argument("--no-compiled", action="store_true", help="skip the compiled counts (each compiles its graphs)")
     p.add_argument("--out", default=None, help="also write the table (markdown) here")
     a = p.parse_args()
     torch.set_num_threads(1)
     rows = {}
     for net in a.networks:
-        for obj in OBJECTIVES:
-            rows[(net, obj)] = {o: count_step(net, obj, o) for o in ("loop", "foreach", "fused")}
-            print(net, obj, rows[(net, obj)], flush=True)
-    per_op = [ms / rows[k]["foreach"] * 1000 for k, ms in MEASURED_H200_MS.items() if k in rows]
+        for obj in a.objectives:
+            r = dict(
+                loop=count_step(net, obj, "loop", weight_norm_once=False),
+                before=count_step(net, obj, "foreach", weight_norm_once=False),
+                now=count_step(net, obj, "fused"),
+            )
+            r["kernels"], r["graphs"] = (None, None) if a.no_compiled else _compiled_in_subprocess(net, obj)
+            rows[(net, obj)] = r
+            print(net, obj, r, flush=True)
+    # launch-bound steps only: the RGB network's H200 steps are compute-bound (33-46 us an op), not launch-bound
+    per_op = [ms / rows[k]["before"] * 1000 for k, ms in MEASURED_H200_MS.items() if k in rows and k[0] != "conv_rgb"]
     calibration = statistics.median(per_op) if per_op else float("nan")
+    ms = lambda ops: f"{ops * calibration / 1000:.1f}"
+    ratio = lambda a, b: f"{a / b:.1f}x" if b else "—"
     lines = [
-        f"# Ops dispatched per training step (torch {torch.__version__}, batch-independent; `bench/launch_count.py`)",
+        f"# Ops per training step, eager and compiled (torch {torch.__version__}, batch-independent; `bench/launch_count.py`)",
         "",
-        f"Calibration: {calibration:.2f} µs per op on the H200 (median of {len(per_op)} measured steps / their foreach counts: "
+        f"Calibration: {calibration:.2f} µs per op on the H200 (median of the {len(per_op)} launch-bound measured steps, "
+        "MLP and FashionMNIST conv, divided by their `before` counts: "
         + ", ".join(f"{v:.2f}" for v in per_op)
-        + ").",
+        + "; the RGB network's steps are compute-bound and are left out).",
         "",
-        "| network | objective | ops, Adam loop | ops, Adam foreach | ops, Adam fused | implied H200 ms (foreach) | implied H200 ms (fused) | measured H200 ms |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "`loop`: Adam per tensor, the count issue 39 quoted. `before`: as the measured H200 steps ran (Adam foreach, weight norm at every use). "
+        "`eager now`: Adam fused, weight norm once per update (what `hvaerl.train` runs on a GPU). `compiled`: kernels the "
+        'whole-step graphs call (`compile="step"`); `graphs`: graphs per step, a GPU\'s host launches when they are CUDA graphs.',
+        "",
+        "| network | objective | ops, loop | ops, before | ops, eager now | eager now vs before | vs loop | kernels, compiled | graphs | compiled vs before | vs loop | implied H200 ms, before | eager now | measured H200 ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (net, obj), r in rows.items():
-        measured = MEASURED_H200_MS.get((net, obj))
+        k = r["kernels"]
         lines.append(
-            f"| {net} | {obj} | {r['loop']:,} | {r['foreach']:,} | {r['fused']:,} | {r['foreach'] * calibration / 1000:.1f} | "
-            f"{r['fused'] * calibration / 1000:.1f} | {measured if measured else '—'} |"
+            f"| {net} | {obj} | {r['loop']:,} | {r['before']:,} | {r['now']:,} | {ratio(r['before'], r['now'])} | "
+            f"{ratio(r['loop'], r['now'])} | {f'{k:,}' if k else '—'} | {r['graphs'] or '—'} | {ratio(r['before'], k)} | "
+            f"{ratio(r['loop'], k)} | {ms(r['before'])} | {ms(r['now'])} | {MEASURED_H200_MS.get((net, obj), '—')} |"
         )
     text = "\n".join(lines) + "\n"
     print(text)

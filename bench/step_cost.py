@@ -5,9 +5,12 @@
     python bench/step_cost.py --device cuda --backbone conv
     python bench/step_cost.py --backbone conv --rgb     # the paper's RGB network on 3x32x32 batches
     python bench/step_cost.py --wiring skip             # hvae-oodd's intended wiring (or markov: no skips; nbs/03_model)
-    python bench/step_cost.py --device cuda --backbone conv --compile   # plus torch.compile of every stage
+    python bench/step_cost.py --device cuda --backbone conv --compile stages   # torch.compile of every stage
+    python bench/step_cost.py --device cuda --backbone conv --compile step     # each update whole, as CUDA graphs
 
-Runs in float32 like the trainer's default; --amp times bf16 autocast of the networks (the trainer's `amp`). It reports
+The optimizer is the trainer's (`hvaerl.methods.adam`: fused on a GPU) and each update runs as the trainer runs it
+(`guarded_update` with the trainer's `UpdateSettings`: `--compile step` compiles the whole update, CUDA graphs on a
+GPU; `TrainConfig.compile`). Runs in float32 like the trainer's default; --amp times bf16 autocast of the networks (the trainer's `amp`). It reports
 each objective's peak GPU memory and the epochs per hour it implies (469 batches of 128 per FashionMNIST epoch, 390 for
 CIFAR's 50,000 images).
 
@@ -21,7 +24,8 @@ import argparse, copy, statistics, time
 import torch
 from hvaerl.model import HierarchicalVAE, ModelConfig
 from hvaerl.objectives import OBJECTIVES, UpdateSettings, train_step
-from hvaerl.train import compile_stages
+from hvaerl.methods import adam
+from hvaerl.train import COMPILE_MODES, compile_stages
 
 
 def batches(n: int, batch_size: int, synthetic: bool, like: str = "fashion_mnist"):
@@ -59,9 +63,13 @@ def main():
     )
     p.add_argument(
         "--compile",
-        action="store_true",
-        help="torch.compile every stage (the first warm-up batches pay the compile time)",
+        nargs="?",
+        const="stages",
+        default="none",
+        choices=["none", "stages", "step"],
+        help="TrainConfig.compile: every stage, or each whole update (the warm-up batches pay the compile time)",
     )
+    p.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=list(OBJECTIVES))
     a = p.parse_args()
     dev = torch.device(a.device)
     xs, source = batches(
@@ -87,23 +95,31 @@ def time_backbone(a, backbone: str, dev, xs, source):
     )
     if base.wants_data_init:
         base.data_init(xs[0])  # weight norm's data-dependent init, as the trainer does on a fresh run
-    models = {o: copy.deepcopy(base).to(dev) for o in OBJECTIVES}
-    if a.compile:
+    objectives = a.objectives
+    models = {o: copy.deepcopy(base).to(dev) for o in objectives}
+    mode = COMPILE_MODES[a.compile]
+    if mode is True:
         for m in models.values():
             compile_stages(m)
     amp = a.amp
-    peak = {o: 0 for o in OBJECTIVES}
-    opts = {o: torch.optim.Adam(m.parameters(), 3e-4) for o, m in models.items()}
+    settings = UpdateSettings(
+        autocast=dev.type if amp else None,
+        check_finite=dev.type != "cuda",
+        compiled=mode == "step",
+        cuda_graphs=mode == "step" and dev.type == "cuda",
+    )  # as hvaerl.train's session builds them
+    peak = {o: 0 for o in objectives}
+    opts = {o: adam(m, 3e-4)["model"] for o, m in models.items()}
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    times = {o: [] for o in OBJECTIVES}
+    times = {o: [] for o in objectives}
     for i, x in enumerate(xs):
         x = x.to(dev)
-        for o in OBJECTIVES:
+        for o in objectives:
             if dev.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(dev)
             sync()
             t0 = time.perf_counter()
-            train_step(models[o], opts[o], x, o, 0.9, settings=UpdateSettings(autocast=dev.type if amp else None))
+            train_step(models[o], opts[o], x, o, 0.9, settings=settings)
             sync()
             if dev.type == "cuda":
                 peak[o] = max(peak[o], torch.cuda.max_memory_allocated(dev))
@@ -114,14 +130,15 @@ def time_backbone(a, backbone: str, dev, xs, source):
     print(
         f"device {dev} ({torch.get_num_threads()} threads), backbone {backbone}, inference {a.inference}, "
         f"wiring {c.wiring}, latents {c.latent_shapes}, batch {a.batch_size}, L={c.levels}, "
-        f"{a.batches} timed batches of {source}, {'bf16 autocast' if amp else 'float32'}{', compiled' if a.compile else ''}"
+        f"{a.batches} timed batches of {source}, {'bf16 autocast' if amp else 'float32'}{'' if a.compile == 'none' else f', compile {a.compile}'}"
     )
     per_epoch = (50_000 if a.rgb else 60_000) // a.batch_size
-    for o in OBJECTIVES:
+    for o in objectives:
         mem = f", peak GPU memory {peak[o] / 2**30:.2f} GiB" if dev.type == "cuda" else ""
         print(f"  {o:12s} {med[o] * 1000:8.1f} ms/batch (median), {3600 / (med[o] * per_epoch):7.1f} epochs/hour{mem}")
-    print(f"  rl_fused / elbo        = {med['rl_fused'] / med['elbo']:.2f}   (target <= 3)")
-    print(f"  rl_stepwise / rl_fused = {med['rl_stepwise'] / med['rl_fused']:.2f}   (target >= 3)")
+    if {"elbo", "rl_fused", "rl_stepwise"} <= set(med):
+        print(f"  rl_fused / elbo        = {med['rl_fused'] / med['elbo']:.2f}   (target <= 3)")
+        print(f"  rl_stepwise / rl_fused = {med['rl_stepwise'] / med['rl_fused']:.2f}   (target >= 3)")
 
 
 if __name__ == "__main__":

@@ -57,12 +57,12 @@ def save_figure(
     path_stem,  # path without suffix: writes <path_stem>.png and <path_stem>.pdf
     dpi: int = 200,
 ) -> list:
-    "Write `fig` as PNG (raster, `dpi`) and PDF (vector); return both paths."
+    "Write `fig` as PNG (raster, `dpi`) and PDF (vector); return both paths. Neither records when it was written (the PDF's creation date is left out), so the same figure rebuilds byte for byte."
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_name(stem.name + ext) for ext in (".png", ".pdf")]
     for p in paths:
-        fig.savefig(p, dpi=dpi, bbox_inches="tight")
+        fig.savefig(p, dpi=dpi, bbox_inches="tight", metadata={"CreationDate": None} if p.suffix == ".pdf" else None)
     return paths
 
 # %% ../nbs/09_figures.ipynb #c008

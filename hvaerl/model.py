@@ -16,7 +16,6 @@ __all__ = ['INFERENCES', 'BACKBONES', 'MERGES', 'WIRINGS', 'KL_ESTIMATES', 'CONV
 import math
 from fastcore.basics import patch
 from dataclasses import dataclass, field, asdict
-from functools import cached_property
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
@@ -534,16 +533,21 @@ class Trajectory:
     x_state: Tensor | None = None  # what p(x | .) reads: d_1
     h: list | None = None  # per level: the encoder's features h_l (what a top-down posterior re-evaluation reads)
 
-    @cached_property  # the reward and the loss parts both read it: compute it once per pass
+    _kl: Tensor | None = field(default=None, repr=False, compare=False)  # `kl`, once computed
+
+    @property  # the reward and the loss parts both read it: computed once per pass (by hand: functools.cached_property takes a lock that torch.compile cannot trace)
     def kl(self) -> Tensor:
         "Per-level KL term of the ELBO, shape (L, B): analytic where it is exact, a one-sample estimate elsewhere."
+        if self._kl is not None:
+            return self._kl
         analytic = self.analytic or [True] * len(self.z)
-        return torch.stack(
+        self._kl = torch.stack(
             [
                 gaussian_kl(qm, qs, pm, ps) if a else gaussian_log_prob(z, qm, qs) - gaussian_log_prob(z, pm, ps)
                 for qm, qs, z, pm, ps, a in zip(self.q_mu, self.q_std, self.z, self.p_mu, self.p_std, analytic)
             ]
         )
+        return self._kl
 
 # %% ../nbs/03_model.ipynb #c013m
 def _mlp_parts(c: ModelConfig, n_params: int) -> tuple:

@@ -12,6 +12,7 @@ __all__ = ['OBJECTIVES', 'step_levels', 'step_of_z1', 'kl_by_step', 'skip_log_li
 from contextlib import nullcontext
 from dataclasses import dataclass
 import torch
+from torch.nn.utils import parametrize
 from torch import Tensor
 from .model import HierarchicalVAE, Trajectory
 
@@ -160,18 +161,37 @@ class UpdateSettings:
     autocast: str | None = None  # device type ("cuda", "cpu") whose bf16 autocast computes the losses; None: float32
     check_finite: bool = True  # refuse a non-finite loss before the update; False: the caller checks its summed losses
     dtype: torch.dtype = torch.bfloat16  # autocast's dtype: bf16 keeps float32's range, so no loss scaling
+    compiled: bool = False  # the whole update as compiled graphs: the loss with its backward (one graph each) and the optimizer's update (`TrainConfig.compile="step"`)
+    cuda_graphs: bool = False  # with `compiled`, capture the graphs as CUDA graphs, replayed each update (a GPU's launches: a few per update)
 
 # %% ../nbs/04_objectives.ipynb #c024_6
+def _compiled(fn, s: UpdateSettings):
+    "`fn` under torch.compile (inductor) as a whole update needs it: one graph or an error (`fullgraph`), the batch's shape fixed (the trainer drops a ragged last batch, so no recompile), random draws as eager draws them (`fallback_random`: a seed gives the same run compiled or not)."
+    options = {"fallback_random": True, "triton.cudagraphs": s.cuda_graphs}
+    return torch.compile(fn, fullgraph=True, dynamic=False, options=options)
+
+
+def _optimizer_step(opt: torch.optim.Optimizer, s: UpdateSettings):
+    "The optimizer's update: eager, or compiled with the step (one graph for all parameters, as torch's optimizers allow: `fullgraph` off for their own guard); a fused optimizer is one kernel already and stays eager."
+    if not s.compiled or opt.defaults.get("fused"):
+        return opt.step
+    return torch.compile(opt.step, dynamic=False, options={"fallback_random": True, "triton.cudagraphs": s.cuda_graphs})
+
+
 def guarded_update(
     opt: torch.optim.Optimizer,  # the optimizer of the parameters this loss trains
     loss_parts,  # () -> dict of named loss parts, with the scalar "loss" to minimise
     what: str,  # names the phase in the error message
-    settings: UpdateSettings = UpdateSettings(),  # mixed precision and the NaN check (the trainer's)
+    settings: UpdateSettings = UpdateSettings(),  # mixed precision, the NaN check, compilation (the trainer's)
 ) -> dict:
     "The one place where parameters change: compute the loss parts, refuse a non-finite loss, then zero_grad, backward, step."
     s = settings
     with torch.autocast(s.autocast, dtype=s.dtype) if s.autocast else nullcontext():
-        parts = loss_parts()
+        if s.compiled:  # torch.compile caches the graphs by the function's code: the first update of each kind compiles
+            parts = _compiled(loss_parts, s)()
+        else:
+            with parametrize.cached():  # each weight-normalised weight computed once per update, not once per use
+                parts = loss_parts()
     loss = parts["loss"]
     # Checked before the update, unless the caller defers it: on a GPU the check is a host sync that stalls the queue
     # every step, so the trainer checks its summed losses every `log_every` steps instead (hvaerl.train.train)
@@ -179,7 +199,7 @@ def guarded_update(
         raise NonFiniteLossError(f"non-finite loss ({loss.item()}) in {what}")
     opt.zero_grad(set_to_none=True)
     loss.float().backward()
-    opt.step()
+    _optimizer_step(opt, s)()
     parts["loss"] = loss.detach()
     return parts
 

@@ -224,7 +224,7 @@ def main():
             futures = [pool.submit(continue_run, r, a.epochs, a.runs_dir, a.threads) for r in runs]
             for f in futures:
                 f.result()
-    plot(a.methods)
+    plot(list(NAMES))  # every method results/budget holds, not only those continued now
 
 
 if __name__ == "__main__":

@@ -6,14 +6,20 @@
 # (b) Table 1's eight FashionMNIST methods on the authors' conv network (presets/gpu_table1.yaml: backbone conv, wiring
 #     as_run, seed 0, a fixed budget in epochs), all eight packed onto the one GPU, evaluated the paper's way:
 #     results/gpu_table1/ and figures/gpu_table1/ (tiny mode: `--smoke`, on CPU slots, into runs/ only);
-# (c) the packing factor: bench/packing.py, 1, 2, 4 and 8 conv runs side by side (epochs per hour alone vs together).
+# (c) the packing factor: bench/packing.py, 1, 2, 4 and 8 conv runs side by side (epochs per hour alone vs together);
+# (d) one step's cost by TrainConfig.compile: bench/step_cost.py, eager, per stage and the whole update compiled (CUDA
+#     graphs), the three objectives on the FashionMNIST conv network and the RGB one (tiny mode: the MLP's ELBO).
+# `--only d` runs step (d) alone (a second device call when the first used its minutes).
 # Writes OUT_DIR/gpu_check.txt (every command and what it printed), OUT_DIR/packing.json and, on the GPU,
 # OUT_DIR/gpu_table1.tgz (results/gpu_table1, figures/gpu_table1 and the executed run notebooks) to commit.
 # The GPU image lacks papermill, Jupyter's kernel and nbdev: `bash scripts/gpu_bundle.sh` here puts their wheels in
 # .whl/ and FashionMNIST's files in data/, and the device call carries [".whl", "data"]; this script installs them.
 set -uo pipefail
 tiny=0
+only=abcd
 if [ "${1:-}" = --tiny ]; then tiny=1; shift; fi
+if [ "${1:-}" = --only ]; then only=$2; shift 2; fi
+run_part() { [[ $only == *$1* ]]; }
 out=$(mkdir -p "${1:?usage: gpu_check.sh [--tiny] OUT_DIR}" && cd "$1" && pwd)
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
@@ -51,26 +57,44 @@ if [ $tiny = 1 ]; then
     devices=(--devices cpu --runs-per-device 2 --smoke --runs-dir "$out/runs/gpu_table1")
     cuda_flags=""  # the cuda cells need a GPU: run the notebooks that hold them without them (a check of the command)
     packing=(--device cpu --backbone mlp --runs 1 2 --batches 2 --warmup 1)
+    timing=("--device cpu --backbone mlp --objectives elbo --batch-size 8 --batches 2 --warmup 1")
 else
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$log"
     devices=(--devices cuda --runs-per-device 8)
     cuda_flags="--flags cuda"
     packing=(--device cuda --backbone conv --runs 1 2 4 8 --batches 30)
+    timing=("--device cuda --backbone conv --batches 10 --warmup 3" "--device cuda --backbone conv --rgb --batches 10 --warmup 3")
 fi
 $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'GPUs', torch.cuda.device_count())" | tee -a "$log"
 # (a) every notebook with a `#| cuda` cell
-for nb in $(grep -l '#| cuda' nbs/*.ipynb); do
-    step 120 $py -m nbdev.test "$nb" $cuda_flags || fail=1
-done
+if run_part a; then
+    for nb in $(grep -l '#| cuda' nbs/*.ipynb); do
+        step 120 $py -m nbdev.test "$nb" $cuda_flags || fail=1
+    done
+fi
 # (b) Table 1 on the conv network, packed onto the GPU (or two CPU slots)
-step 300 $py -m hvaerl.cli reproduce --preset gpu_table1 "${devices[@]}" || fail=1
-if [ $tiny = 1 ]; then  # a smoke skips the aggregation that the GPU run ends with: check it on the smoke's runs
-    step 120 $py -m hvaerl.cli aggregate --preset gpu_table1 --results-dir "$out/runs/gpu_table1-smoke" \
-        --figures-dir "$out/figures" || fail=1
+if run_part b; then
+    step 300 $py -m hvaerl.cli reproduce --preset gpu_table1 "${devices[@]}" || fail=1
+    if [ $tiny = 1 ]; then  # a smoke skips the aggregation that the GPU run ends with: check it on the smoke's runs
+        step 120 $py -m hvaerl.cli aggregate --preset gpu_table1 --results-dir "$out/runs/gpu_table1-smoke" \
+            --figures-dir "$out/figures" || fail=1
+    fi
 fi
 # (c) the packing factor
-step 90 $py bench/packing.py "${packing[@]}" --json "$out/packing.json" || fail=1
-if [ $tiny = 0 ]; then  # what comes back from the device: at most 8 files, so the preset's results and table as one archive
+if run_part c; then
+    step 90 $py bench/packing.py "${packing[@]}" --json "$out/packing.json" || fail=1
+fi
+# (d) one step by compile mode: eager, per stage, the whole update (the warm-up batches pay the compile)
+if run_part d; then
+    for args in "${timing[@]}"; do
+        for mode in none stages step; do
+            # shellcheck disable=SC2086  # $args is a list of flags
+            step 100 $py bench/step_cost.py $args --compile $mode || fail=1
+        done
+    done
+    grep -A4 "^device" "$log" | grep -v "^--" >"$out/step_cost.txt"  # the timings alone, for results/gpu_conv
+fi
+if [ $tiny = 0 ] && run_part b; then  # what comes back from the device: at most 8 files, so the preset's results and table as one archive
     mkdir -p results/gpu_table1 && cp "$out/packing.json" results/gpu_table1/  # scripts/grid_cost.py reads it there
     tar -czf "$out/gpu_table1.tgz" results/gpu_table1 figures/gpu_table1 runs/gpu_table1/*/run.ipynb 2>>"$log"
 fi
