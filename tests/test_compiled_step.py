@@ -53,7 +53,7 @@ def test_compiled_step_trains_as_eager(network, objective):
         b = train_step(compiled, opt_c, x, objective, 0.9, settings=UpdateSettings(compiled=True))
         torch.testing.assert_close(b["loss"], a["loss"], rtol=1e-5, atol=1e-4, msg=lambda m: f"step {step}: {m}")
     for (name, p), q in zip(eager.named_parameters(), compiled.parameters()):
-        torch.testing.assert_close(q, p, rtol=1e-9, atol=1e-9, msg=lambda m: f"{name} after 20 steps: {m}")
+        torch.testing.assert_close(q, p, rtol=1e-6, atol=1e-7, msg=lambda m: f"{name} after 20 steps: {m}")
     moved = max(
         (p - q).abs().max().item() for p, q in zip(eager.parameters(), _pair(network, inference)[0].parameters())
     )
