@@ -92,7 +92,7 @@ if run_part d; then
             step 100 $py bench/step_cost.py $args --compile $mode || fail=1
         done
     done
-    grep -A4 "^device" "$log" | grep -v "^--" >"$out/step_cost.txt"  # the timings alone, for results/gpu_conv
+    grep -E "^(device |  (elbo|rl_))" "$log" >"$out/step_cost.txt"  # the timings alone, for results/gpu_conv
 fi
 if [ $tiny = 0 ] && run_part b; then  # what comes back from the device: at most 8 files, so the preset's results and table as one archive
     mkdir -p results/gpu_table1 && cp "$out/packing.json" results/gpu_table1/  # scripts/grid_cost.py reads it there
