@@ -22,7 +22,7 @@ NETWORKS = {
 }
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def float64_parameters():
     before = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
@@ -39,6 +39,7 @@ def _pair(network: str, inference: str):
     return model, twin, torch.optim.Adam(model.parameters(), 1e-3), torch.optim.Adam(twin.parameters(), 1e-3)
 
 
+@pytest.mark.usefixtures("float64_parameters")
 @pytest.mark.parametrize("network", list(NETWORKS))
 @pytest.mark.parametrize("objective", ["elbo", "rl_fused", "rl_stepwise"])
 def test_compiled_step_trains_as_eager(network, objective):
@@ -58,3 +59,28 @@ def test_compiled_step_trains_as_eager(network, objective):
         (p - q).abs().max().item() for p, q in zip(eager.parameters(), _pair(network, inference)[0].parameters())
     )
     assert moved > 1e-3  # the 20 updates changed the parameters: the comparison is not of two untrained copies
+
+
+def test_trainer_compiled_step_checkpoints_and_resumes(tmp_path):
+    "`TrainConfig(compile='step')` through the trainer: an epoch checkpoints, a longer budget resumes from it, and the losses follow eager's (float32: to 1e-3)."
+    from hvaerl.data import synthetic_dataset_for_tests
+    from hvaerl.train import TrainConfig, train
+
+    data = synthetic_dataset_for_tests("fashion_mnist", n=96)  # shapes only: the comparison is compiled against eager
+    kw = dict(
+        method="hvae_rl", latents=(8, 4), hidden=(64, 32), batch_size=16, max_batches_per_epoch=3, valid_batches=1
+    )
+    runs = {}
+    for mode in ("none", "step"):
+        out = tmp_path / mode
+        train(
+            TrainConfig(**kw, epochs=1, compile=mode, out_dir=str(out)), data, data, progress=False, tensorboard=False
+        )
+        assert (out / "ckpt.pt").exists()
+        runs[mode] = train(
+            TrainConfig(**kw, epochs=2, compile=mode, out_dir=str(out)), data, data, progress=False, tensorboard=False
+        )
+    eager, compiled = runs["none"], runs["step"]
+    assert [h["epoch"] for h in compiled.history] == [1, 2]  # the second call resumed the first epoch, not retrained it
+    for a, b in zip(eager.history, compiled.history):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-3), (a, b)
