@@ -9,14 +9,16 @@ __all__ = ['PAPER_TABLE1', 'PAPER_TABLE2', 'PAPER_TABLE3', 'PAPER_TABLE4', 'REWA
            'KL_ESTIMATE_ORDER', 'CLAIM_COLUMNS', 'BASELINES', 'collect_metrics', 'run_reward_pass', 'method_name',
            'variant_rule', 'variant_pick', 'split_variants', 'table1', 'table2', 'unit_note', 'table3', 'table4',
            'fig6_data', 'run_wiring', 'wiring_table', 'run_kl_estimate', 'kl_estimate_table', 'holm', 'claims',
-           'to_markdown', 'write_table', 'provenance']
+           'to_markdown', 'write_table', 'inputs_commit', 'provenance']
 
 # %% ../nbs/13_tables.ipynb #c002
-import json, math, os
+import json, math, os, subprocess
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from .sources import atomic_write
+import hvaerl
+from .config import AGGREGATE_NOTEBOOK
 from .train import code_commit
 from .methods import PAPER_NAMES
 from .run import RunRecord
@@ -740,10 +742,39 @@ def _seeds_text(groups: pd.Series, seeds: pd.Series) -> str:
                 by_group.setdefault(g, set()).add(int(s))
     return "; ".join(f"{g} {sorted(v)}" for g, v in by_group.items()) or str(sorted({int(s) for s in seeds.dropna()}))
 
+# %% ../nbs/13_tables.ipynb #c028_1c
+def inputs_commit(
+    paths: list,  # files or folders the tables are made from; None entries and paths outside the repository are skipped
+    root: str | Path | None = None,  # the git checkout (default: hvaerl's own)
+) -> str:
+    "The last commit that changed any of `paths` (short hash, '+uncommitted changes' when one of them differs from it); 'unknown' outside a git checkout."
+    root = Path(root or Path(hvaerl.__file__).parent)
+
+    def git(*args):
+        try:
+            return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return ""  # no git on this machine
+
+    top = git("rev-parse", "--show-toplevel")
+    if not top:
+        return "unknown"
+    inside = [str(Path(p).resolve()) for p in paths if p is not None and Path(p).resolve().is_relative_to(Path(top))]
+    commit = git("log", "-1", "--format=%h", "--", *inside) if inside else ""
+    if not commit:
+        return code_commit()  # none of them committed yet: the checkout's commit, marked by code_commit when it differs
+    return commit + ("+uncommitted changes" if git("status", "--porcelain", "--", *inside) else "")
+
 # %% ../nbs/13_tables.ipynb #c028_1b
-def provenance(preset: dict, df: pd.DataFrame) -> str:
+def provenance(
+    preset: dict,
+    df: pd.DataFrame,
+    runs_dir: str
+    | Path
+    | None = None,  # the runs the tables read (their last commit is the tables' when in the repository)
+) -> str:
     "One paragraph naming what the tables were made from: preset, data split, probe, objectives and updates, budgets, machine, commit."
-    commit = code_commit()
+    commit = inputs_commit([Path(hvaerl.__file__).parent, AGGREGATE_NOTEBOOK, preset.get("path"), runs_dir])
     col = lambda c: df[c] if c in df else pd.Series([np.nan] * len(df))
     devices = sorted(set(col("device").dropna()))
     splits = sorted(set(col("train_split").dropna()))
