@@ -769,9 +769,7 @@ def inputs_commit(
 def provenance(
     preset: dict,
     df: pd.DataFrame,
-    runs_dir: str
-    | Path
-    | None = None,  # the runs the tables read (their last commit is the tables' when in the repository)
+    runs_dir: str | Path | None = None,  # the runs the tables read (one of the inputs whose last commit is named)
 ) -> str:
     "One paragraph naming what the tables were made from: preset, data split, probe, objectives and updates, budgets, machine, commit."
     commit = inputs_commit([Path(hvaerl.__file__).parent, AGGREGATE_NOTEBOOK, preset.get("path"), runs_dir])
