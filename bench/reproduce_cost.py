@@ -105,7 +105,7 @@ def main():
     ap.add_argument("--preset", default="quick")
     ap.add_argument("--predict-only", action="store_true", help="no measuring: predict from kinds.json")
     ap.add_argument("--target-hours", type=float, default=3.0, help="report the fewest cores that finish within it")
-    ap.add_argument("--conditions", default="on an idle machine", help="what else ran while measuring (for the report)")
+    ap.add_argument("--conditions", default=None, help="what else ran while measuring (default: on an idle machine)")
     a = ap.parse_args()
     from hvaerl import pipeline
 
@@ -131,7 +131,8 @@ def main():
             if k in kinds:
                 continue
             print(f"{k}: one epoch of {s.run_id} ...", flush=True)
-            kinds[k] = {**measure(s), "cpu": os.cpu_count(), "torch": torch.__version__}
+            conditions = a.conditions or "on an idle machine"  # kept with the measurement, for later predictions
+            kinds[k] = {**measure(s), "cpu": os.cpu_count(), "torch": torch.__version__, "conditions": conditions}
             store.write_text(json.dumps(kinds, indent=1))
             print(f"  {json.dumps(kinds[k])}", flush=True)
     if not a.predict_only:
@@ -139,6 +140,7 @@ def main():
     missing = [k for k in first if k not in kinds]
     if missing:
         sys.exit(f"not measured yet: {', '.join(missing)}; run without --predict-only")
+    conditions = a.conditions or "; ".join(sorted({m.get("conditions", "on an idle machine") for m in kinds.values()}))
     costs, fastest, rows = [], [], {}
     for s in grid:
         m = kinds[kind(s)]
@@ -163,7 +165,7 @@ def main():
         f"Predicted: **{wall / 3600:.2f} h** of wall time ({cpu / 3600:.2f} CPU-hours of runs), without the one-off set-up "
         "and the seconds of `hvaerl aggregate`. Each kind ran once, for one epoch, through the run notebook with the "
         "preset's evaluation; a run of E epochs costs its one-epoch wall time plus E - 1 epochs. "
-        f"Measured {a.conditions}. With each run's training at the fastest epoch its own record "
+        f"Measured {conditions}. With each run's training at the fastest epoch its own record "
         f"(results/{a.preset}/<run>/history.json) shows, and the measured evaluation: {wall_fastest / 3600:.2f} h. "
         f"Within {a.target_hours:g} h it needs {cores_for_target} cores, one run on each.",
         "",
@@ -186,7 +188,7 @@ def main():
         wall_hours_fastest_recorded_epochs=wall_fastest / 3600,
         target_hours=a.target_hours,
         cores_for_target=cores_for_target,
-        conditions=a.conditions,
+        conditions=conditions,
     )
     if (OUT / "step_profile.json").exists():
         prof = json.loads((OUT / "step_profile.json").read_text())
