@@ -131,11 +131,10 @@ def main():
             if k in kinds:
                 continue
             print(f"{k}: one epoch of {s.run_id} ...", flush=True)
-            conditions = a.conditions or "on an idle machine"  # kept with the measurement, for later predictions
-            kinds[k] = {**measure(s), "cpu": os.cpu_count(), "torch": torch.__version__, "conditions": conditions}
+            measured_on = a.conditions or "on an idle machine"  # kept with the measurement, for later predictions
+            kinds[k] = {**measure(s), "cpu": os.cpu_count(), "torch": torch.__version__, "conditions": measured_on}
             store.write_text(json.dumps(kinds, indent=1))
             print(f"  {json.dumps(kinds[k])}", flush=True)
-    if not a.predict_only:
         (OUT / "step_profile.json").write_text(json.dumps(step_profile(), indent=1) + "\n")
     missing = [k for k in first if k not in kinds]
     if missing:
