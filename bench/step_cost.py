@@ -7,6 +7,7 @@
     python bench/step_cost.py --wiring skip             # hvae-oodd's intended wiring (or markov: no skips; nbs/03_model)
     python bench/step_cost.py --device cuda --backbone conv --compile stages   # torch.compile of every stage
     python bench/step_cost.py --device cuda --backbone conv --compile step     # each update whole, as CUDA graphs
+    python bench/step_cost.py --device cuda --backbone conv --compile step --in-turn   # one objective after another
 
 The optimizer is the trainer's (`hvaerl.methods.adam`: fused on a GPU) and each update runs as the trainer runs it
 (`guarded_update` with the trainer's `UpdateSettings`: `--compile step` compiles the whole update, CUDA graphs on a
@@ -15,13 +16,22 @@ each objective's peak GPU memory and the epochs per hour it implies (469 batches
 CIFAR's 50,000 images).
 
 Each objective trains its own copy of the same initial model; batches are timed after a warm-up, and the three
-objectives are interleaved batch by batch so that load on a shared machine hits them alike.
+objectives are interleaved batch by batch so that load on a shared machine hits them alike; `--in-turn` times them one
+after another instead and prints each objective's line as soon as it is measured, with its first batch's seconds (the
+compile, under `--compile`): a run cut short by a time limit keeps what it measured (scripts/gpu_check.sh).
+With `--ready-dir DIR`, several such runs compile side by side and time one at a time: each warms its objectives up
+(the compile), waits until no other run that named DIR is still warming up (at most `--ready-wait` seconds from its
+start), then times its batches holding DIR/gpu.lock, so no run is timed while another compiles or runs on the GPU.
 For reference: the authors' implementation costs about 12x an ELBO batch per RL batch (5 encoder passes,
 20 decoder passes, 5 backward passes and 5 optimizer steps). Targets: rl_fused/elbo <= 3, rl_stepwise/rl_fused >= 3.
 """
 
-import argparse, copy, statistics, time
+import argparse, copy, os, statistics, time
+from collections import Counter
+from contextlib import nullcontext
+from pathlib import Path
 import torch
+from filelock import FileLock
 from hvaerl.model import HierarchicalVAE, ModelConfig
 from hvaerl.objectives import OBJECTIVES, UpdateSettings, train_step
 from hvaerl.methods import adam
@@ -69,8 +79,30 @@ def main():
         choices=["none", "stages", "step"],
         help="TrainConfig.compile: every stage, or each whole update (the warm-up batches pay the compile time)",
     )
+    p.add_argument(
+        "--no-cuda-graphs",
+        action="store_true",
+        help="with --compile step on a GPU: the compiled update without CUDA graphs (its kernels launched one by one)",
+    )
+    p.add_argument(
+        "--in-turn",
+        action="store_true",
+        help="time the objectives one after another, each line printed when measured (with its first batch's seconds)",
+    )
+    p.add_argument(
+        "--ready-dir",
+        type=Path,
+        help="compile beside other runs naming this folder, then time alone (implies --in-turn; see above)",
+    )
+    p.add_argument(
+        "--ready-wait", type=float, default=600, help="with --ready-dir: the longest wait, from start, for the others"
+    )
     p.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=list(OBJECTIVES))
     a = p.parse_args()
+    a.started = time.monotonic()
+    if a.ready_dir:  # announce the warm-up before anything slow, so that runs done sooner wait for this one
+        a.ready_dir.mkdir(parents=True, exist_ok=True)
+        (a.ready_dir / f"warming.{os.getpid()}").touch()
     dev = torch.device(a.device)
     xs, source = batches(
         a.batches + a.warmup, a.batch_size, a.synthetic or a.rgb, "cifar10" if a.rgb else "fashion_mnist"
@@ -86,6 +118,49 @@ def architecture(backbone: str, rgb: bool) -> dict:
             image_shape=(3, 32, 32), latents=(128, 64, 256, 128, 64), spatial_levels=2 if backbone == "conv" else 0
         )
     return dict(latents=(8, 64, 32, 16, 8), spatial_levels=1) if backbone == "conv" else {}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def wait_for_turn(a):
+    "With --ready-dir: mark this run warm, wait until no live run is still warming up (or --ready-wait has passed), then the lock that times one run at a time; else nothing to hold."
+    if not a.ready_dir:
+        return nullcontext()
+    (a.ready_dir / f"warming.{os.getpid()}").unlink(missing_ok=True)
+    while time.monotonic() - a.started < a.ready_wait:
+        if not any(_alive(int(m.suffix[1:])) for m in a.ready_dir.glob("warming.*")):
+            break
+        time.sleep(0.5)
+    return FileLock(a.ready_dir / "gpu.lock")
+
+
+LAUNCHES = {  # the CUDA runtime and driver calls by which the host starts work on the GPU
+    "kernels": ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cuLaunchKernelEx"),
+    "graphs": ("cudaGraphLaunch", "cuGraphLaunch"),
+    "copies": ("cudaMemcpyAsync", "cudaMemsetAsync", "cuMemcpyAsync", "cuMemsetAsync"),
+}
+
+
+def count_launches(step) -> dict:
+    "What the host launches on the GPU in one call of `step`: {kernels, graphs (CUDA graph replays), copies}, from torch.profiler's runtime events."
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        step()
+        torch.cuda.synchronize()
+    names = [e.name for e in prof.events()]
+    out = {k: sum(n in calls for n in names) for k, calls in LAUNCHES.items()}
+    known = {c for calls in LAUNCHES.values() for c in calls}
+    out["other"] = dict(Counter(n for n in names if "Launch" in n and n not in known))  # a name this list lacks
+    return out
 
 
 def time_backbone(a, backbone: str, dev, xs, source):
@@ -106,36 +181,86 @@ def time_backbone(a, backbone: str, dev, xs, source):
         autocast=dev.type if amp else None,
         check_finite=dev.type != "cuda",
         compiled=mode == "step",
-        cuda_graphs=mode == "step" and dev.type == "cuda",
+        cuda_graphs=mode == "step" and dev.type == "cuda" and not a.no_cuda_graphs,
     )  # as hvaerl.train's session builds them
-    peak = {o: 0 for o in objectives}
     opts = {o: adam(m, 3e-4)["model"] for o, m in models.items()}
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     times = {o: [] for o in objectives}
-    for i, x in enumerate(xs):
-        x = x.to(dev)
-        for o in objectives:
-            if dev.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(dev)
-            sync()
-            t0 = time.perf_counter()
-            train_step(models[o], opts[o], x, o, 0.9, settings=settings)
-            sync()
-            if dev.type == "cuda":
-                peak[o] = max(peak[o], torch.cuda.max_memory_allocated(dev))
-            if i >= a.warmup:
-                times[o].append(time.perf_counter() - t0)
-    med = {o: statistics.median(t) for o, t in times.items()}
+    peak = {o: 0 for o in objectives}
+
+    def one_batch(o, x):
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
+        sync()
+        t0 = time.perf_counter()
+        train_step(models[o], opts[o], x, o, 0.9, settings=settings)
+        sync()
+        if dev.type == "cuda":
+            peak[o] = max(peak[o], torch.cuda.max_memory_allocated(dev))
+        return time.perf_counter() - t0
+
     c = base.config
+    graphs = ", no CUDA graphs" if a.compile == "step" and a.no_cuda_graphs and dev.type == "cuda" else ""
     print(
         f"device {dev} ({torch.get_num_threads()} threads), backbone {backbone}, inference {a.inference}, "
         f"wiring {c.wiring}, latents {c.latent_shapes}, batch {a.batch_size}, L={c.levels}, "
-        f"{a.batches} timed batches of {source}, {'bf16 autocast' if amp else 'float32'}{'' if a.compile == 'none' else f', compile {a.compile}'}"
+        f"{a.batches} timed batches of {source}, {'bf16 autocast' if amp else 'float32'}"
+        f"{'' if a.compile == 'none' else f', compile {a.compile}{graphs}'}",
+        flush=True,
     )
     per_epoch = (50_000 if a.rgb else 60_000) // a.batch_size
-    for o in objectives:
+    med, first = {}, {}
+
+    def report(o):
+        med[o] = statistics.median(times[o])
         mem = f", peak GPU memory {peak[o] / 2**30:.2f} GiB" if dev.type == "cuda" else ""
-        print(f"  {o:12s} {med[o] * 1000:8.1f} ms/batch (median), {3600 / (med[o] * per_epoch):7.1f} epochs/hour{mem}")
+        took = f", first batch {first[o]:.1f} s" if o in first else ""
+        print(
+            f"  {o:12s} {med[o] * 1000:8.1f} ms/batch (median), {3600 / (med[o] * per_epoch):7.1f} epochs/hour{mem}{took}",
+            flush=True,
+        )
+        if dev.type == "cuda":  # one more batch, profiled: what the host launched for it
+            try:
+                n = count_launches(lambda: one_batch(o, xs[-1].to(dev)))
+            except Exception as e:  # the timing above stands without it
+                print(f"    {o} launches per batch: not counted ({type(e).__name__}: {e})", flush=True)
+                return
+            other = f", other launch calls {n['other']}" if n["other"] else ""
+            print(
+                f"    {o} launches per batch: {n['kernels']} kernels, {n['graphs']} CUDA graph replays, "
+                f"{n['copies']} copies and fills{other}",
+                flush=True,
+            )
+
+    if a.ready_dir:  # every objective warmed up (compiled) first, then timed alone
+        for o in objectives:
+            for i, x in enumerate(xs[: a.warmup]):
+                t = one_batch(o, x.to(dev))
+                if i == 0:
+                    first[o] = t
+            print(f"  ({o} warmed up: first batch {first[o]:.1f} s)", flush=True)
+        with wait_for_turn(a):
+            for o in objectives:
+                times[o] = [one_batch(o, x.to(dev)) for x in xs[a.warmup :]]
+                report(o)
+    elif a.in_turn:  # one objective after another: each line as soon as it is measured
+        for o in objectives:
+            for i, x in enumerate(xs):
+                t = one_batch(o, x.to(dev))
+                if i == 0:
+                    first[o] = t
+                if i >= a.warmup:
+                    times[o].append(t)
+            report(o)
+    else:  # interleaved batch by batch, so that load on a shared machine hits every objective alike
+        for i, x in enumerate(xs):
+            x = x.to(dev)
+            for o in objectives:
+                t = one_batch(o, x)
+                if i >= a.warmup:
+                    times[o].append(t)
+        for o in objectives:
+            report(o)
     if {"elbo", "rl_fused", "rl_stepwise"} <= set(med):
         print(f"  rl_fused / elbo        = {med['rl_fused'] / med['elbo']:.2f}   (target <= 3)")
         print(f"  rl_stepwise / rl_fused = {med['rl_stepwise'] / med['rl_fused']:.2f}   (target >= 3)")

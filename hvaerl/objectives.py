@@ -189,6 +189,8 @@ def guarded_update(
     with torch.autocast(s.autocast, dtype=s.dtype) if s.autocast else nullcontext():
         if s.compiled:  # torch.compile caches the graphs by the function's code: the first update of each kind compiles
             parts = _compiled(loss_parts, s)()
+            if s.cuda_graphs:  # a CUDA graph's outputs live in its memory pool, which its next replay or the next update's graph reuses: the parts that outlive this update are copied out (the loss's copy keeps its graph for backward)
+                parts = {k: v.clone() for k, v in parts.items()}
         else:
             with parametrize.cached():  # each weight-normalised weight computed once per update, not once per use
                 parts = loss_parts()

@@ -8,7 +8,10 @@
 #     results/gpu_table1/ and figures/gpu_table1/ (tiny mode: `--smoke`, on CPU slots, into runs/ only);
 # (c) the packing factor: bench/packing.py, 1, 2, 4 and 8 conv runs side by side (epochs per hour alone vs together);
 # (d) one step's cost by TrainConfig.compile: bench/step_cost.py, eager, per stage and the whole update compiled (CUDA
-#     graphs), the three objectives on the FashionMNIST conv network and the RGB one (tiny mode: the MLP's ELBO).
+#     graphs; on FashionMNIST also without them), the three objectives on the FashionMNIST conv network and the RGB
+#     one (tiny mode: the MLP's ELBO), within D_SECONDS (default 480): eager alone first, then each compiled
+#     objective in its own process, compiling side by side and timed one at a time, so a run that fails or runs out
+#     of time costs only its own line.
 # `--only d` runs step (d) alone (a second device call when the first used its minutes).
 # Writes OUT_DIR/gpu_check.txt (every command and what it printed), OUT_DIR/packing.json and, on the GPU,
 # OUT_DIR/gpu_table1.tgz (results/gpu_table1, figures/gpu_table1 and the executed run notebooks) to commit.
@@ -57,13 +60,15 @@ if [ $tiny = 1 ]; then
     devices=(--devices cpu --runs-per-device 2 --smoke --runs-dir "$out/runs/gpu_table1")
     cuda_flags=""  # the cuda cells need a GPU: run the notebooks that hold them without them (a check of the command)
     packing=(--device cpu --backbone mlp --runs 1 2 --batches 2 --warmup 1)
-    timing=("--device cpu --backbone mlp --objectives elbo --batch-size 8 --batches 2 --warmup 1")
+    timing=("--device cpu --backbone mlp --batch-size 8 --batches 2 --warmup 1")
+    objectives_d=elbo
 else
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$log"
     devices=(--devices cuda --runs-per-device 8)
     cuda_flags="--flags cuda"
     packing=(--device cuda --backbone conv --runs 1 2 4 8 --batches 30)
     timing=("--device cuda --backbone conv --batches 10 --warmup 3" "--device cuda --backbone conv --rgb --batches 10 --warmup 3")
+    objectives_d="elbo rl_fused rl_stepwise"
 fi
 $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'GPUs', torch.cuda.device_count())" | tee -a "$log"
 # (a) every notebook with a `#| cuda` cell
@@ -84,15 +89,40 @@ fi
 if run_part c; then
     step 90 $py bench/packing.py "${packing[@]}" --json "$out/packing.json" || fail=1
 fi
-# (d) one step by compile mode: eager, per stage, the whole update (the warm-up batches pay the compile)
+# (d) one step by compile mode: eager first, alone; then every compiled form compiling side by side (the warm-up
+#     batches pay the compile) and timed one at a time (bench/step_cost.py --ready-dir), all within D_SECONDS
 if run_part d; then
-    for args in "${timing[@]}"; do
-        for mode in none stages step; do
-            # shellcheck disable=SC2086  # $args is a list of flags
-            step 100 $py bench/step_cost.py $args --compile $mode || fail=1
-        done
+    end=$((SECONDS + ${D_SECONDS:-480} * (tiny ? 4 : 1)))
+    for net in "${timing[@]}"; do
+        # shellcheck disable=SC2086  # $net is a list of flags
+        step 60 "$py" bench/step_cost.py $net --objectives $objectives_d --compile none || fail=1
     done
-    grep -E "^(device |  (elbo|rl_))" "$log" >"$out/step_cost.txt"  # the timings alone, for results/gpu_conv
+    jobs_d=()  # "flags" of each compiled run, in the order the log lists them
+    for net in "${timing[@]}"; do
+        for o in $objectives_d; do jobs_d+=("$net --objectives $o --compile step"); done
+    done
+    if [ $tiny = 0 ]; then  # the FashionMNIST network's whole update without CUDA graphs: what the capture adds
+        for o in $objectives_d; do jobs_d+=("${timing[0]} --objectives $o --compile step --no-cuda-graphs"); done
+    fi
+    for net in "${timing[@]}"; do jobs_d+=("$net --objectives $objectives_d --compile stages"); done
+    ready=$(mktemp -d)
+    left=$((end - SECONDS))
+    echo "\$ ${#jobs_d[@]} compiled runs side by side, timed one at a time, within ${left} s" | tee -a "$log"
+    export TORCHINDUCTOR_COMPILE_THREADS=${TORCHINDUCTOR_COMPILE_THREADS:-2}  # a few compile workers per run, not 16 each
+    for i in "${!jobs_d[@]}"; do
+        # shellcheck disable=SC2086  # a list of flags
+        timeout "$left" "$py" bench/step_cost.py ${jobs_d[$i]} --ready-dir "$ready" --ready-wait $((left - 90)) \
+            >"$ready/out.$i" 2>&1 &
+    done
+    wait
+    for i in "${!jobs_d[@]}"; do
+        rc=$(grep -c "ms/batch" "$ready/out.$i")
+        echo "\$ $py bench/step_cost.py ${jobs_d[$i]} --ready-dir DIR" | tee -a "$log"
+        grep -v -e Warning -e "WeightNorm.apply" "$ready/out.$i" | tee -a "$log"
+        [ "$rc" -gt 0 ] || { echo "(no timing: failed or out of time)" | tee -a "$log"; fail=1; }
+    done
+    rm -rf "$ready"
+    grep -E "^(device |  (elbo|rl_)|    [a-z_]+ launches)" "$log" >"$out/step_cost.txt"  # the timings alone, for results/gpu_conv
 fi
 if [ $tiny = 0 ] && run_part b; then  # what comes back from the device: at most 8 files, so the preset's results and table as one archive
     mkdir -p results/gpu_table1 && cp "$out/packing.json" results/gpu_table1/  # scripts/grid_cost.py reads it there
