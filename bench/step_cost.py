@@ -43,6 +43,8 @@ def batches(n: int, batch_size: int, synthetic: bool, like: str = "fashion_mnist
     from hvaerl.data import load_dataset, synthetic_dataset_for_tests
 
     ds = synthetic_dataset_for_tests(like, n=batch_size * n) if synthetic else load_dataset(like, "fit")
+    if hasattr(ds, "reseed"):
+        ds.reseed(0)  # the dynamic binarization's draws: the same batches in every run
     idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[: n * batch_size]
     return [ds.batch(idx[i * batch_size : (i + 1) * batch_size])[0] for i in range(n)], ds.source
 
@@ -187,17 +189,24 @@ def time_backbone(a, backbone: str, dev, xs, source):
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     times = {o: [] for o in objectives}
     peak = {o: 0 for o in objectives}
+    losses = {o: [] for o in objectives}
 
-    def one_batch(o, x):
+    def one_batch(o, i):
+        "Batch i through objective o's model: its seconds; its loss kept (read after the clock stops)."
+        x = xs[i].to(dev)
+        torch.manual_seed(i)  # batch i draws the same noise in every run, interleaved or not, compiled or not
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         sync()
         t0 = time.perf_counter()
-        train_step(models[o], opts[o], x, o, 0.9, settings=settings)
+        parts = train_step(models[o], opts[o], x, o, 0.9, settings=settings)
         sync()
+        took = time.perf_counter() - t0
         if dev.type == "cuda":
             peak[o] = max(peak[o], torch.cuda.max_memory_allocated(dev))
-        return time.perf_counter() - t0
+        if len(losses[o]) < len(xs):
+            losses[o].append(parts["loss"].item())
+        return took
 
     c = base.config
     graphs = ", no CUDA graphs" if a.compile == "step" and a.no_cuda_graphs and dev.type == "cuda" else ""
@@ -213,15 +222,17 @@ def time_backbone(a, backbone: str, dev, xs, source):
 
     def report(o):
         med[o] = statistics.median(times[o])
+        loss_line = f"    {o} loss by batch: {' '.join(f'{v:.7g}' for v in losses[o])}"
         mem = f", peak GPU memory {peak[o] / 2**30:.2f} GiB" if dev.type == "cuda" else ""
         took = f", first batch {first[o]:.1f} s" if o in first else ""
         print(
             f"  {o:12s} {med[o] * 1000:8.1f} ms/batch (median), {3600 / (med[o] * per_epoch):7.1f} epochs/hour{mem}{took}",
             flush=True,
         )
+        print(loss_line, flush=True)  # the same batches and draws in every run: compiled against eager
         if dev.type == "cuda":  # one more batch, profiled: what the host launched for it
             try:
-                n = count_launches(lambda: one_batch(o, xs[-1].to(dev)))
+                n = count_launches(lambda: one_batch(o, len(xs) - 1))
             except Exception as e:  # the timing above stands without it
                 print(f"    {o} launches per batch: not counted ({type(e).__name__}: {e})", flush=True)
                 return
@@ -234,29 +245,28 @@ def time_backbone(a, backbone: str, dev, xs, source):
 
     if a.ready_dir:  # every objective warmed up (compiled) first, then timed alone
         for o in objectives:
-            for i, x in enumerate(xs[: a.warmup]):
-                t = one_batch(o, x.to(dev))
+            for i in range(a.warmup):
+                t = one_batch(o, i)
                 if i == 0:
                     first[o] = t
             print(f"  ({o} warmed up: first batch {first[o]:.1f} s)", flush=True)
         with wait_for_turn(a):
             for o in objectives:
-                times[o] = [one_batch(o, x.to(dev)) for x in xs[a.warmup :]]
+                times[o] = [one_batch(o, i) for i in range(a.warmup, len(xs))]
                 report(o)
     elif a.in_turn:  # one objective after another: each line as soon as it is measured
         for o in objectives:
-            for i, x in enumerate(xs):
-                t = one_batch(o, x.to(dev))
+            for i in range(len(xs)):
+                t = one_batch(o, i)
                 if i == 0:
                     first[o] = t
                 if i >= a.warmup:
                     times[o].append(t)
             report(o)
     else:  # interleaved batch by batch, so that load on a shared machine hits every objective alike
-        for i, x in enumerate(xs):
-            x = x.to(dev)
+        for i in range(len(xs)):
             for o in objectives:
-                t = one_batch(o, x)
+                t = one_batch(o, i)
                 if i >= a.warmup:
                     times[o].append(t)
         for o in objectives:

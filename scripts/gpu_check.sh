@@ -8,7 +8,7 @@
 #     results/gpu_table1/ and figures/gpu_table1/ (tiny mode: `--smoke`, on CPU slots, into runs/ only);
 # (c) the packing factor: bench/packing.py, 1, 2, 4 and 8 conv runs side by side (epochs per hour alone vs together);
 # (d) one step's cost by TrainConfig.compile: bench/step_cost.py, eager, per stage and the whole update compiled (CUDA
-#     graphs; on FashionMNIST also without them), the three objectives on the FashionMNIST conv network and the RGB
+#     graphs; on FashionMNIST also in bf16 autocast), the three objectives on the FashionMNIST conv network and the RGB
 #     one (tiny mode: the MLP's ELBO), within D_SECONDS (default 480): eager alone first, then each compiled
 #     objective in its own process, compiling side by side and timed one at a time, so a run that fails or runs out
 #     of time costs only its own line.
@@ -49,7 +49,7 @@ step() {  # one command: its line and its output go to the log; it may run `limi
     local limit=$(($1 * (tiny ? 4 : 1)))
     shift
     echo "\$ $*" | tee -a "$log"
-    timeout "$limit" "$@" 2>&1 | grep --line-buffered -v -e Warning -e "WeightNorm.apply" | tee -a "$log"
+    timeout "$limit" "$@" 2>&1 | grep --line-buffered -v -e Warning -e "WeightNorm.apply" -e "warnings.warn(" -e "_warn_once(" | tee -a "$log"
     local rc=${PIPESTATUS[0]}
     echo "(exit $rc)" | tee -a "$log"
     return "$rc"
@@ -97,13 +97,15 @@ if run_part d; then
         # shellcheck disable=SC2086  # $net is a list of flags
         step 60 "$py" bench/step_cost.py $net --objectives $objectives_d --compile none || fail=1
     done
+    # shellcheck disable=SC2086
+    [ $tiny = 1 ] || step 60 "$py" bench/step_cost.py ${timing[0]} --objectives $objectives_d --compile none --amp || fail=1
     jobs_d=()  # "flags" of each compiled run, in the order the log lists them
     for net in "${timing[@]}"; do
         for o in $objectives_d; do jobs_d+=("$net --objectives $o --compile step"); done
     done
-    if [ $tiny = 0 ]; then  # the FashionMNIST network's whole update without CUDA graphs: what the capture adds
-        for o in $objectives_d; do jobs_d+=("${timing[0]} --objectives $o --compile step --no-cuda-graphs"); done
-    fi
+    if [ $tiny = 0 ]; then  # captured, the step is arithmetic (results/gpu_conv/compile_step.md): bf16 on tensor cores
+        for o in $objectives_d; do jobs_d+=("${timing[0]} --objectives $o --compile step --amp"); done
+    fi  # (without CUDA graphs, --no-cuda-graphs: measured once, slower than eager; results/gpu_conv)
     for net in "${timing[@]}"; do jobs_d+=("$net --objectives $objectives_d --compile stages"); done
     ready=$(mktemp -d)
     left=$((end - SECONDS))
@@ -118,11 +120,11 @@ if run_part d; then
     for i in "${!jobs_d[@]}"; do
         rc=$(grep -c "ms/batch" "$ready/out.$i")
         echo "\$ $py bench/step_cost.py ${jobs_d[$i]} --ready-dir DIR" | tee -a "$log"
-        grep -v -e Warning -e "WeightNorm.apply" "$ready/out.$i" | tee -a "$log"
+        grep -v -e Warning -e "WeightNorm.apply" -e "warnings.warn(" -e "_warn_once(" "$ready/out.$i" | tee -a "$log"
         [ "$rc" -gt 0 ] || { echo "(no timing: failed or out of time)" | tee -a "$log"; fail=1; }
     done
     rm -rf "$ready"
-    grep -E "^(device |  (elbo|rl_)|    [a-z_]+ launches)" "$log" >"$out/step_cost.txt"  # the timings alone, for results/gpu_conv
+    grep -E "^(device |  (elbo|rl_)|    [a-z_]+ (launches|loss by batch))" "$log" >"$out/step_cost.txt"  # the timings alone, for results/gpu_conv
 fi
 if [ $tiny = 0 ] && run_part b; then  # what comes back from the device: at most 8 files, so the preset's results and table as one archive
     mkdir -p results/gpu_table1 && cp "$out/packing.json" results/gpu_table1/  # scripts/grid_cost.py reads it there
