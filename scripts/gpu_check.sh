@@ -107,13 +107,14 @@ if run_part d; then
         for o in $objectives_d; do jobs_d+=("${timing[0]} --objectives $o --compile step --amp"); done
     fi  # (without CUDA graphs, --no-cuda-graphs: measured once, slower than eager; results/gpu_conv)
     for net in "${timing[@]}"; do jobs_d+=("$net --objectives $objectives_d --compile stages"); done
-    ready=$(mktemp -d)
-    left=$((end - SECONDS))
+    ready=$out/step_d  # each run's output lands under OUT as it is printed: a call cut short keeps what was measured
+    mkdir -p "$ready"
+    left=$((end - SECONDS < 120 ? 120 : end - SECONDS))  # the eager runs overran: the compiled ones still get 2 minutes
     echo "\$ ${#jobs_d[@]} compiled runs side by side, timed one at a time, within ${left} s" | tee -a "$log"
     export TORCHINDUCTOR_COMPILE_THREADS=${TORCHINDUCTOR_COMPILE_THREADS:-2}  # a few compile workers per run, not 16 each
     for i in "${!jobs_d[@]}"; do
         # shellcheck disable=SC2086  # a list of flags
-        timeout "$left" "$py" bench/step_cost.py ${jobs_d[$i]} --ready-dir "$ready" --ready-wait $((left - 90)) \
+        timeout "$left" "$py" bench/step_cost.py ${jobs_d[$i]} --ready-dir "$ready" --ready-wait $((left > 180 ? left - 90 : left / 2)) \
             >"$ready/out.$i" 2>&1 &
     done
     wait

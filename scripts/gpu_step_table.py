@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GPU = ROOT / "results" / "gpu_conv"
 OBJECTIVES = ("elbo", "rl_fused", "rl_stepwise")
 FP32_PEAK_TFLOPS = 67  # H200 SXM, FP32 without tensor cores (NVIDIA's datasheet)
+TF32_PEAK_TFLOPS = 495  # H200 SXM, TF32 on the tensor cores, dense (the datasheet's 989 is with sparsity)
 
 
 def count_flops() -> dict:
@@ -75,7 +76,11 @@ def loss_gap(eager: dict | None, step: dict | None) -> str:
 
 
 def table(runs: dict, flops: dict) -> str:
-    cell = lambda r: "—" if r is None else f"{r['ms']:.1f} ({r.get('launches', '?'):,})"  # noqa: E731
+    def cell(r: dict | None) -> str:
+        if r is None:
+            return "—"
+        return f"{r['ms']:.1f} ({'not counted' if r.get('launches') is None else format(r['launches'], ',')})"
+
     lines = [
         "| network | objective | GFLOP per step | eager: ms (host launches) | whole update, CUDA graphs: ms (host launches) "
         "| faster than eager | TFLOP/s | compile, s | loss vs eager | whole update, no CUDA graphs: ms (launches) "
@@ -112,10 +117,12 @@ def main():
         "Median ms per batch of 128, float32, from results/gpu_conv/step_cost.txt (`scripts/gpu_check.sh --only d`); "
         "host launches: kernel launches, CUDA graph replays, copies and fills that torch.profiler counted for one batch. "
         f"TFLOP/s: the step's counted arithmetic (flops.json) over its time with CUDA graphs; the H200's FP32 peak "
-        f"without tensor cores is {FP32_PEAK_TFLOPS}. Compile: the first batch's seconds, the compile included (all "
-        "eleven compiled forms compiled side by side on the machine's 16 cores, except RGB rl_stepwise, compiled alone "
-        "in a second call). Loss vs eager: the largest relative difference of the compiled update's loss from eager's over "
-        "the same batches and noise draws (`not recorded`: timed before bench/step_cost.py printed its losses).\n\n" + table(parse((GPU / "step_cost.txt").read_text()), flops) + "\n"
+        f"without tensor cores is {FP32_PEAK_TFLOPS}, its dense TF32 tensor-core peak {TF32_PEAK_TFLOPS} (cuDNN runs float32 "
+        "convolutions in TF32 by default). Compile: the first batch's seconds, the compile included (how many compiled "
+        "side by side: results/gpu_conv/README.md). Loss vs eager: the largest relative difference of the compiled update's loss from eager's over "
+        "the same batches and noise draws (`not recorded`: timed before bench/step_cost.py printed its losses).\n\n"
+        + table(parse((GPU / "step_cost.txt").read_text()), flops)
+        + "\n"
     )
     (GPU / "compile_step.md").write_text(text)
     print(text)

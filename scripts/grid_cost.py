@@ -13,7 +13,7 @@ Beside it, the same grid with each update compiled whole (`TrainConfig.compile="
 timed it (a `compile step` block in results/gpu_conv/step_cost.txt, with CUDA graphs), else predicted from the op counts of
 results/launch_count (`≈`): the eager time scaled by the compiled step's kernels over the eager step's ops, which
 assumes the step stays launch-bound; measured on the H200 (results/gpu_conv/compile_step.md), a captured step is bound
-by its arithmetic and took 2.5x to 3.4x that prediction, so `≈` is a lower bound. The paper preset
+by its arithmetic and took 2.3x to 3.1x what the rule predicts from the measured eager times, so `≈` is a lower bound. The paper preset
 trains eager until the GPU check has shown the compiled step equal to eager on a GPU.
 """
 

@@ -58,6 +58,8 @@ def test_gpu_check_runs_in_its_tiny_cpu_mode(tmp_path):
     assert [h.endswith("float32") for h in heads] == [True, False, False], timings
     assert heads[1].endswith("compile step") and heads[2].endswith("compile stages"), timings
     assert timings.count("ms/batch") == 3
-    curves = [[float(v) for v in line.split(":")[1].split()] for line in timings.splitlines() if "loss by batch" in line]
+    curves = [
+        [float(v) for v in line.split(":")[1].split()] for line in timings.splitlines() if "loss by batch" in line
+    ]
     assert len(curves) == 3 and all(c == pytest.approx(curves[0], rel=1e-5) for c in curves[1:]), timings  # same draws
     assert _tracked() == before
