@@ -16,9 +16,9 @@ each objective's peak GPU memory and the epochs per hour it implies (469 batches
 CIFAR's 50,000 images).
 
 Each objective trains its own copy of the same initial model; batches are timed after a warm-up, and the three
-objectives are interleaved batch by batch so that load on a shared machine hits them alike; `--in-turn` times them one
-after another instead and prints each objective's line as soon as it is measured, with its first batch's seconds (the
-compile, under `--compile`): a run cut short by a time limit keeps what it measured (scripts/gpu_check.sh).
+objectives are interleaved batch by batch so that load on a shared machine hits them alike; `--in-turn` warms every
+objective up first (its first batch's seconds are the compile, under `--compile`), then times them one after another
+and prints each objective's line as soon as it is measured: a run cut short by a time limit keeps what it measured.
 With `--ready-dir DIR`, several such runs compile side by side and time one at a time: each warms its objectives up
 (the compile), waits until no other run that named DIR is still warming up (at most `--ready-wait` seconds from its
 start), then times its batches holding DIR/gpu.lock, so no run is timed while another compiles or runs on the GPU.
@@ -89,7 +89,7 @@ def main():
     p.add_argument(
         "--in-turn",
         action="store_true",
-        help="time the objectives one after another, each line printed when measured (with its first batch's seconds)",
+        help="warm every objective up, then time them one after another, each line printed when measured",
     )
     p.add_argument(
         "--ready-dir",
@@ -191,7 +191,7 @@ def time_backbone(a, backbone: str, dev, xs, source):
     peak = {o: 0 for o in objectives}
     losses = {o: [] for o in objectives}
 
-    def one_batch(o, i):
+    def one_batch(o, i, keep_loss=True):
         "Batch i through objective o's model: its seconds; its loss kept (read after the clock stops)."
         x = xs[i].to(dev)
         torch.manual_seed(i)  # batch i draws the same noise in every run, interleaved or not, compiled or not
@@ -204,7 +204,7 @@ def time_backbone(a, backbone: str, dev, xs, source):
         took = time.perf_counter() - t0
         if dev.type == "cuda":
             peak[o] = max(peak[o], torch.cuda.max_memory_allocated(dev))
-        if len(losses[o]) < len(xs):
+        if keep_loss:
             losses[o].append(parts["loss"].item())
         return took
 
@@ -232,7 +232,7 @@ def time_backbone(a, backbone: str, dev, xs, source):
         print(loss_line, flush=True)  # the same batches and draws in every run: compiled against eager
         if dev.type == "cuda":  # one more batch, profiled: what the host launched for it
             try:
-                n = count_launches(lambda: one_batch(o, len(xs) - 1))
+                n = count_launches(lambda: one_batch(o, len(xs) - 1, keep_loss=False))  # no read-back counted
             except Exception as e:  # the timing above stands without it
                 print(f"    {o} launches per batch: not counted ({type(e).__name__}: {e})", flush=True)
                 return
@@ -243,26 +243,16 @@ def time_backbone(a, backbone: str, dev, xs, source):
                 flush=True,
             )
 
-    if a.ready_dir:  # every objective warmed up (compiled) first, then timed alone
+    if a.in_turn or a.ready_dir:  # every objective warmed up (compiled) first, then each timed and printed in turn
         for o in objectives:
-            for i in range(a.warmup):
-                t = one_batch(o, i)
-                if i == 0:
-                    first[o] = t
+            first[o] = one_batch(o, 0)
+            for i in range(1, a.warmup):
+                one_batch(o, i)
             print(f"  ({o} warmed up: first batch {first[o]:.1f} s)", flush=True)
-        with wait_for_turn(a):
+        with wait_for_turn(a):  # with --ready-dir: once no other run is compiling, and one run at a time
             for o in objectives:
                 times[o] = [one_batch(o, i) for i in range(a.warmup, len(xs))]
                 report(o)
-    elif a.in_turn:  # one objective after another: each line as soon as it is measured
-        for o in objectives:
-            for i in range(len(xs)):
-                t = one_batch(o, i)
-                if i == 0:
-                    first[o] = t
-                if i >= a.warmup:
-                    times[o].append(t)
-            report(o)
     else:  # interleaved batch by batch, so that load on a shared machine hits every objective alike
         for i in range(len(xs)):
             for o in objectives:
