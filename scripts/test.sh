@@ -25,5 +25,6 @@ if [ -n "$(git status --porcelain -- README.md FINDINGS.md GUIDE.md)" ]; then ec
 echo "== nbdev-test (every notebook, CPU smoke settings; slow/cuda cells skipped)"
 # two notebooks run at once, one torch thread each: more threads than cores slows every notebook down
 OMP_NUM_THREADS=1 $bin/nbdev-test --timing
-echo "== pytest"
-$bin/python -m pytest -q tests
+echo "== pytest (one worker per core, one torch thread each: pytest-xdist; the minutes-long tests first)"
+# loadgroup: the tests that share a Slurm cluster or a wheel build (xdist_group) stay on one worker
+OMP_NUM_THREADS=1 $bin/python -m pytest -q tests -n "$(nproc)" --dist loadgroup --durations=15

@@ -17,3 +17,15 @@ def _global_seed_from_environment():
         np.random.seed(int(seed))
         random.seed(int(seed))
     yield
+
+
+def minutes(item) -> float:
+    "A test's `minutes(n)` mark: about n minutes on one core here (a bare mark: 1); unmarked tests take seconds (0)."
+    mark = item.get_closest_marker("minutes")
+    return 0.0 if mark is None else float(mark.args[0]) if mark.args else 1.0
+
+
+def pytest_collection_modifyitems(items):
+    """The longest tests first, the rest in their usual order: `make test` spreads the suite over every core
+    (pytest-xdist), and a minutes-long test handed out last would keep one core busy while the others sit idle."""
+    items.sort(key=lambda item: -minutes(item))

@@ -263,6 +263,7 @@ def test_diagnose_bad_input_is_one_line_and_writes_nothing(trained, tmp_path):
         assert files(tmp_path) == before
 
 
+@pytest.mark.minutes
 def test_diagnose_of_quick_preset_runs_agrees_with_their_metrics(tmp_path):
     "The quick preset's HVAE and HVAE+RL (seed 0), run through the real run notebook at small sizes, then diagnosed as they measured themselves (--full): every number metrics.json also holds is the same."
     from hvaerl.data import load_dataset

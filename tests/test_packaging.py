@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest, yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# the wheel tests on one pytest-xdist worker: they share one build (two builds at once would share the source tree's build/)
+pytestmark = pytest.mark.xdist_group("wheel")
 CONDA_TO_PIP = {"pytorch": "torch", "python-build": "build"}  # same package, different names on conda-forge
 
 
@@ -29,6 +31,16 @@ def conda_names() -> set:
     return names
 
 
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    "The package's wheel, built once from this checkout."
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)], check=True, capture_output=True
+    )
+    return next(dist.glob("hvaerl-*.whl"))
+
+
 def test_environment_yml_matches_pyproject():
     assert conda_names() == pyproject_names(), (
         f"only in environment.yml: {conda_names() - pyproject_names()}; only in pyproject.toml: {pyproject_names() - conda_names()}"
@@ -42,13 +54,7 @@ def test_torch_is_a_range_not_a_pin():
         assert "==" not in spec and ">=" in spec, spec
 
 
-def test_wheel_installs_and_imports_in_fresh_venv(tmp_path):
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), str(ROOT)],
-        check=True,
-        capture_output=True,
-    )
-    wheel = next((tmp_path / "dist").glob("hvaerl-*.whl"))
+def test_wheel_installs_and_imports_in_fresh_venv(wheel, tmp_path):
     modules = {Path(n).stem for n in zipfile.ZipFile(wheel).namelist() if n.startswith("hvaerl/") and n.endswith(".py")}
     exported = {p.stem for p in (ROOT / "hvaerl").glob("*.py")}
     assert exported <= modules, f"missing from the wheel: {exported - modules}"
@@ -62,15 +68,10 @@ def test_wheel_installs_and_imports_in_fresh_venv(tmp_path):
     assert out.stdout.strip() == re.search(r'__version__ = "(.+)"', (ROOT / "hvaerl/__init__.py").read_text()).group(1)
 
 
-def test_wheel_reproduces_outside_the_repository(tmp_path):
+@pytest.mark.minutes(3)
+def test_wheel_reproduces_outside_the_repository(wheel, tmp_path):
     "pip install of the wheel alone (presets and run notebooks ship inside it): from a folder outside the clone, a dry run of the"
     "default preset and a one-run real preset both work, with every output under that folder."
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), str(ROOT)],
-        check=True,
-        capture_output=True,
-    )
-    wheel = next((tmp_path / "dist").glob("hvaerl-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert {
         "hvaerl/presets/quick.yaml",

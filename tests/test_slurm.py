@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# every test of this file on one pytest-xdist worker, so that the cluster (a module fixture) starts once, not once per worker
+pytestmark = [pytest.mark.xdist_group("slurm"), pytest.mark.minutes]
 
 
 @pytest.fixture(scope="module")

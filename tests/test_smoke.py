@@ -19,7 +19,9 @@ def _tracked() -> str:
     ).stdout
 
 
-@pytest.mark.parametrize("preset", SMOKED_HERE)
+@pytest.mark.parametrize(
+    "preset", [pytest.param(p, marks=pytest.mark.minutes({"paper": 8, "quick": 2}.get(p, 1))) for p in SMOKED_HERE]
+)
 def test_every_configuration_of_a_builtin_preset_trains_and_evaluates(preset, tmp_path):
     before, t0 = _tracked(), time.perf_counter()
     r = subprocess.run(
@@ -36,6 +38,7 @@ def test_every_configuration_of_a_builtin_preset_trains_and_evaluates(preset, tm
     print(f"{preset}: {len(expected)} configurations in {time.perf_counter() - t0:.0f} s")
 
 
+@pytest.mark.minutes(2)
 def test_gpu_check_runs_in_its_tiny_cpu_mode(tmp_path):
     "scripts/gpu_check.sh --tiny: the GPU check's three steps on the CPU, so a lent GPU's minutes are not spent on a typo."
     before = _tracked()
