@@ -56,7 +56,7 @@ each = [cpu_seconds(n) for n in range(1, len(sittings) + 1)]
 cpu = None if None in each else sum(each)
 clone = work / "clone"
 commit = subprocess.run(["git", "-C", str(clone), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout
-metrics = [json.loads(p.read_text()) for p in (clone / "runs" / "quick").glob("*/metrics.json")]
+runs = {p.parent.name: json.loads(p.read_text()) for p in (clone / "runs" / "quick").glob("*/metrics.json")}
 wall = sum(end - start for _, start, end, _ in sittings)
 finished = sittings[-1][3] is not None
 record = {
@@ -71,8 +71,30 @@ record = {
     "cpu_seconds": None if cpu is None else round(cpu),
     "cores": os.cpu_count(),
     "busy_share": None if cpu is None else round(cpu / (wall * os.cpu_count()), 3),  # of all cores' time
-    "runs_complete": sum(bool(m.get("complete")) for m in metrics),
+    "runs_complete": sum(bool(m.get("complete")) for m in runs.values()),
 }
+# the same numbers as the committed runs? Every number both records hold (times, threads and the schema aside), each to
+# 1e-6 relative: float32's precision (a mean over batches may round its last float32 digit differently)
+numeric = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+numbers = lambda v: [v] if numeric(v) else v if isinstance(v, list) and v and all(map(numeric, v)) else None
+close = lambda a, b: abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
+compared, differ = 0, {}
+for run, ours in runs.items():
+    committed = Path(sys.argv[2]).parents[1] / "quick" / run / "metrics.json"
+    if not (ours.get("complete") and committed.exists()):
+        continue
+    theirs, compared = json.loads(committed.read_text()), compared + 1
+    keys = [k for k, v in ours.items() if numbers(v) and numbers(theirs.get(k)) and "seconds" not in k]
+    keys = [k for k in keys if k not in ("threads", "schema")]
+    bad = [
+        k
+        for k in keys
+        if len(numbers(theirs[k])) != len(numbers(ours[k])) or not all(map(close, numbers(ours[k]), numbers(theirs[k])))
+    ]
+    if bad:
+        differ[run] = bad
+record["runs_compared_with_results_quick"] = compared
+record["runs_whose_measures_differ"] = differ  # {run: [measure, ...]}
 out.write_text(json.dumps(record, indent=1) + "\n")
 print(json.dumps(record, indent=1))
 PY
