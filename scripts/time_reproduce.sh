@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Time `make reproduce` from scratch on this machine (issue 36): a fresh clone of HEAD (no .venv: setup installs it), an
-# empty data root (setup decompresses and verifies the data into it), GNU time around the whole target. Writes
+# empty data root (setup decompresses and verifies the data into it), the clock read before and after. Writes
 # results/reproduce_cost/measured.json, which the README reads. Leave the machine otherwise idle while it runs.
 #
 #   bash scripts/time_reproduce.sh WORKDIR            # measure; WORKDIR: where the clone, data and logs go
@@ -11,7 +11,7 @@
 # a measurement cut short (a machine lent for less time than the run takes) continues in a second sitting; the
 # measured time is the sum of the sittings, each from its start to its end or, when it was killed, its last heartbeat
 # (written every 20 s). WORKDIR holds clone/, data/, clock.txt ("start <ISO> <epoch>", then "rc <code> end <ISO>
-# <epoch>" per sitting), and per sitting N: heartbeat-N, time-N.txt (GNU time -v) and log-N.txt (make's output).
+# <epoch>" per sitting), and per sitting N: heartbeat-N and log-N.txt (make's output).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${1:-}" = "--record" ]; then
@@ -25,13 +25,12 @@ else
   (while true; do date +%s >"$work/heartbeat-$n"; sleep 20; done) &
   beat=$!
   rc=0
-  (cd "$work/clone" && HVAERL_DATA_ROOT="$work/data" /usr/bin/time -v -o "$work/time-$n.txt" make reproduce) \
-    >"$work/log-$n.txt" 2>&1 || rc=$?
+  (cd "$work/clone" && HVAERL_DATA_ROOT="$work/data" make reproduce) >"$work/log-$n.txt" 2>&1 || rc=$?
   kill "$beat"
   echo "rc $rc end $(date -u +%FT%TZ) $(date +%s)" >>"$work/clock.txt"
 fi
 "$repo/.venv/bin/python" - "$work" "$repo/results/reproduce_cost/measured.json" <<'PY'
-import json, os, re, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 
 work, out = Path(sys.argv[1]), Path(sys.argv[2])
@@ -44,20 +43,11 @@ for line in (work / "clock.txt").read_text().splitlines():
         sittings.append([f[1], int(f[2]), int(beat.read_text()) if beat.exists() else int(f[2]), None])
     elif f[0] == "rc":
         sittings[-1][2:] = [int(f[4]), int(f[1])]
-def cpu_seconds(n: int) -> float | None:
-    "User and system seconds of sitting n's processes, from GNU time (which reports only a sitting that ended)."
-    g = work / f"time-{n}.txt"
-    text = g.read_text() if g.exists() else ""
-    found = [re.search(rf"{name} \(seconds\): ([0-9.]+)", text) for name in ("User time", "System time")]
-    return sum(float(m.group(1)) for m in found) if all(found) else None
-
-
-each = [cpu_seconds(n) for n in range(1, len(sittings) + 1)]
-cpu = None if None in each else sum(each)
 clone = work / "clone"
 commit = subprocess.run(["git", "-C", str(clone), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout
 runs = {p.parent.name: json.loads(p.read_text()) for p in (clone / "runs" / "quick").glob("*/metrics.json")}
 wall = sum(end - start for _, start, end, _ in sittings)
+run_seconds = sum(m["train_seconds"] + m["eval_seconds"] for m in runs.values() if m.get("complete"))
 finished = sittings[-1][3] is not None
 record = {
     "command": "make reproduce (setup, every run of the quick preset, hvaerl aggregate) in a fresh clone with an empty "
@@ -68,9 +58,11 @@ record = {
     "finished": finished and sittings[-1][3] == 0,
     "wall_seconds": wall,
     "wall_hours": round(wall / 3600, 3),
-    "cpu_seconds": None if cpu is None else round(cpu),
     "cores": os.cpu_count(),
-    "busy_share": None if cpu is None else round(cpu / (wall * os.cpu_count()), 3),  # of all cores' time
+    # the runs' own training and evaluation seconds (one thread each), summed, against the cores' time: how busy the
+    # schedule kept the machine (the rest: set-up, kernels starting, the tables, a core idle at the end)
+    "run_seconds": round(run_seconds),
+    "busy_share": round(run_seconds / (wall * os.cpu_count()), 3),
     "runs_complete": sum(bool(m.get("complete")) for m in runs.values()),
 }
 # the same numbers as the committed runs? Every number both records hold (times, threads and the schema aside), each to
