@@ -1,6 +1,6 @@
 """Shared pytest fixtures."""
 
-import os, random
+import os, random, signal
 import numpy as np
 import pytest
 
@@ -17,6 +17,14 @@ def _global_seed_from_environment():
         np.random.seed(int(seed))
         random.seed(int(seed))
     yield
+
+
+def pytest_configure(config):
+    """Ctrl-C's default restored where the suite started with SIGINT ignored (run in the background by a non-interactive
+    shell: `nohup`, `&`): every program a test starts would inherit the ignored signal, and the tests that interrupt a
+    run with SIGINT would see it carry on."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def minutes(item) -> float:
