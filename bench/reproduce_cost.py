@@ -198,8 +198,9 @@ def main():
             "GFLOP/s (128x784 by 784x512, float32): the steps are arithmetic, so more cores (`jobs` follows them), not "
             "less overhead, is what shortens the run.",
         ]
-    if (OUT / "measured.json").exists():  # a whole `make reproduce` timed from scratch: what the README states
-        m = json.loads((OUT / "measured.json").read_text())
+    m = json.loads((OUT / "measured.json").read_text()) if (OUT / "measured.json").exists() else {}
+    # a whole `make reproduce` timed from scratch (scripts/time_reproduce.sh), as the README states it
+    if m.get("finished"):
         lines += [
             "",
             f"Measured: `make reproduce` from a fresh clone, set-up included, took **{m['wall_hours']:.2f} h** here "
