@@ -24,9 +24,9 @@ else
   echo "start $(date -u +%FT%TZ) $(date +%s)" >>"$work/clock.txt"
   (while true; do date +%s >"$work/heartbeat-$n"; sleep 20; done) &
   beat=$!
+  trap 'kill $beat 2>/dev/null' EXIT # the heartbeat stops with this script, however it ends
   rc=0
   (cd "$work/clone" && HVAERL_DATA_ROOT="$work/data" make reproduce) >"$work/log-$n.txt" 2>&1 || rc=$?
-  kill "$beat"
   echo "rc $rc end $(date -u +%FT%TZ) $(date +%s)" >>"$work/clock.txt"
 fi
 "$repo/.venv/bin/python" - "$work" "$repo/results/reproduce_cost/measured.json" <<'PY'
@@ -48,21 +48,20 @@ commit = subprocess.run(["git", "-C", str(clone), "rev-parse", "--short", "HEAD"
 runs = {p.parent.name: json.loads(p.read_text()) for p in (clone / "runs" / "quick").glob("*/metrics.json")}
 wall = sum(end - start for _, start, end, _ in sittings)
 run_seconds = sum(m["train_seconds"] + m["eval_seconds"] for m in runs.values() if m.get("complete"))
-finished = sittings[-1][3] is not None
 record = {
     "command": "make reproduce (setup, every run of the quick preset, hvaerl aggregate) in a fresh clone with an empty "
     "HVAERL_DATA_ROOT: scripts/time_reproduce.sh",
     "commit": commit.strip(),
     "start": sittings[0][0],
     "sittings": [dict(start=s[0], seconds=s[2] - s[1], exit_code=s[3]) for s in sittings],
-    "finished": finished and sittings[-1][3] == 0,
+    "finished": sittings[-1][3] == 0,  # the last sitting ran to its end, and make reproduce succeeded
     "wall_seconds": wall,
     "wall_hours": round(wall / 3600, 3),
     "cores": os.cpu_count(),
     # the runs' own training and evaluation seconds (one thread each), summed, against the cores' time: how busy the
     # schedule kept the machine (the rest: set-up, kernels starting, the tables, a core idle at the end)
     "run_seconds": round(run_seconds),
-    "busy_share": round(run_seconds / (wall * os.cpu_count()), 3),
+    "busy_share": round(run_seconds / (max(wall, 1) * os.cpu_count()), 3),
     "runs_complete": sum(bool(m.get("complete")) for m in runs.values()),
 }
 # the same numbers as the committed runs? Every number both records hold (times, threads and the schema aside), each to
