@@ -16,7 +16,7 @@ import torch
 import hvaerl
 from .sources import write_json_atomic
 from .mine import fewest_pairs, mine_fits
-from .train import TrainConfig, train, code_commit
+from .train import TrainConfig, train, code_commit, package_versions
 
 # %% ../nbs/11b_run.ipynb #c007b
 @dataclass
@@ -104,6 +104,10 @@ class RunRecord:
     data_source: str | None = _field("provenance", what="where the training images came from, as their loader says")
     hvaerl_version: str | None = _field("provenance")
     commit: str | None = _field("provenance", what="the code's git commit when the run imported it")
+    packages: dict | None = _field(
+        "provenance",
+        what="Python's and the numeric packages' versions (hvaerl.train.package_versions); None before they were recorded",
+    )
     # evaluation sizes
     probe_train: int | None = _field("size", "images")
     probe_test: int | None = _field("size", "images")
@@ -310,6 +314,7 @@ def record_run(
         data_source=train_images.source,
         hvaerl_version=hvaerl.__version__,
         commit=commit,
+        packages=package_versions(),
         train_config=asdict(cfg),
         eval_config=asdict(ev),
         complete=True,

@@ -13,6 +13,7 @@ __all__ = ['PAPER_TABLE1', 'PAPER_TABLE2', 'PAPER_TABLE3', 'PAPER_TABLE4', 'REWA
 
 # %% ../nbs/13_tables.ipynb #c002
 import json, math, os, subprocess
+from collections import Counter
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -719,6 +720,16 @@ def _kl_text(df: pd.DataFrame) -> str:
         "sampled = the one-sample estimate at every level, as the authors' code trains; nbs/03_model)"
     )
 
+# %% ../nbs/13_tables.ipynb #c028_1k2
+def _packages_text(df: pd.DataFrame) -> str:
+    "The package versions the runs recorded (each distinct set with its run count), and how many runs predate recording them."
+    recorded = [p for p in (df["packages"] if "packages" in df else []) if isinstance(p, dict)]
+    sets = Counter(", ".join(f"{k} {v}" for k, v in p.items()) for p in recorded)
+    unrecorded = len(df) - len(recorded)
+    listed = "; ".join(f"{s} ({n} run{'s' * (n != 1)})" for s, n in sets.most_common())
+    before = f"{unrecorded} run{'s' * (unrecorded != 1)} made before package versions were recorded"
+    return "packages: " + (f"{listed}{'; ' + before if unrecorded else ''}" if recorded else before)
+
 # %% ../nbs/13_tables.ipynb #c028_1r
 def _reward_text(df: pd.DataFrame) -> str:
     "Which reward pass the tables' LVAE+RL is (the variant rule's pick) and how the other is named; empty without LVAE+RL runs."
@@ -805,6 +816,6 @@ def provenance(
         f"{at_once} with {threads} thread(s) each; seeds per group: {seeds_text}; "
         f"claims: mean over seeds with its 95% t-interval and a two-sided t-test (paired by seed where two methods are compared: "
         f"runs of one seed share initialisation seed, data order and binarization draws; one-sample against the threshold of a collapse claim); "
-        f"device {', '.join(devices) or '?'}; runs made at commit {', '.join(commits) or '?'}, tables at {commit}. IVAE is the paper's Eq. 16 description (ELBO + every level's skip-path reward, the ELBO counted once), "
+        f"device {', '.join(devices) or '?'}; runs made at commit {', '.join(commits) or '?'}, tables at {commit}; {_packages_text(df)}. IVAE is the paper's Eq. 16 description (ELBO + every level's skip-path reward, the ELBO counted once), "
         f"not Li et al.'s published loss, which could not be read here (nbs/10_baselines)."
     )
