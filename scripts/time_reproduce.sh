@@ -30,8 +30,9 @@ else
   echo "rc $rc end $(date -u +%FT%TZ) $(date +%s)" >>"$work/clock.txt"
 fi
 "$repo/.venv/bin/python" - "$work" "$repo/results/reproduce_cost/measured.json" <<'PY'
-import json, os, subprocess, sys
+import io, json, os, subprocess, sys
 from pathlib import Path
+import numpy as np
 
 work, out = Path(sys.argv[1]), Path(sys.argv[2])
 sittings = []  # (start ISO, start, end, exit code or None when killed)
@@ -64,17 +65,20 @@ record = {
     "busy_share": round(run_seconds / (max(wall, 1) * os.cpu_count()), 3),
     "runs_complete": sum(bool(m.get("complete")) for m in runs.values()),
 }
-# the same numbers as the committed runs? Every number both records hold (times, threads and the schema aside), each to
-# 1e-6 relative: float32's precision (a mean over batches may round its last float32 digit differently)
+# the same numbers as the runs committed at the clone's commit (its results/quick, which make reproduce then rewrites
+# with the fresh runs: read from git)? Every number both records hold
+# (times, threads and the schema aside), each to 1e-6 relative: float32's precision (a mean over batches may round its
+# last float32 digit differently)
 numeric = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
 numbers = lambda v: [v] if numeric(v) else v if isinstance(v, list) and v and all(map(numeric, v)) else None
 close = lambda a, b: abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
+at_commit = lambda path: subprocess.run(["git", "-C", str(clone), "show", f"HEAD:{path}"], capture_output=True).stdout
 compared, differ = 0, {}
 for run, ours in runs.items():
-    committed = Path(sys.argv[2]).parents[1] / "quick" / run / "metrics.json"
-    if not (ours.get("complete") and committed.exists()):
+    committed = at_commit(f"results/quick/{run}/metrics.json")
+    if not (ours.get("complete") and committed):
         continue
-    theirs, compared = json.loads(committed.read_text()), compared + 1
+    theirs, compared = json.loads(committed), compared + 1
     keys = [k for k, v in ours.items() if numbers(v) and numbers(theirs.get(k)) and "seconds" not in k]
     keys = [k for k in keys if k not in ("threads", "schema")]
     bad = [
@@ -86,6 +90,19 @@ for run, ours in runs.items():
         differ[run] = bad
 record["runs_compared_with_results_quick"] = compared
 record["runs_whose_measures_differ"] = differ  # {run: [measure, ...]}
+# and the arrays the figures draw (figure_data.npz), to the same tolerance: a figure is reproduced when they are
+figures, figures_differ = 0, {}
+for saved in sorted((clone / "runs" / "quick").glob("*/figure_data.npz")):
+    committed = at_commit(f"results/quick/{saved.parent.name}/{saved.name}")
+    if not (runs.get(saved.parent.name, {}).get("complete") and committed):
+        continue
+    ours, theirs, figures = np.load(saved), np.load(io.BytesIO(committed)), figures + 1
+    same = lambda k: ours[k].shape == theirs[k].shape and np.allclose(ours[k], theirs[k], rtol=1e-6, atol=1e-6)
+    bad = [k for k in sorted(set(ours.files) | set(theirs.files)) if k not in ours.files or k not in theirs.files or not same(k)]
+    if bad:
+        figures_differ[saved.parent.name] = bad
+record["figure_data_compared"] = figures
+record["figure_data_that_differs"] = figures_differ  # {run: [array, ...]}
 out.write_text(json.dumps(record, indent=1) + "\n")
 print(json.dumps(record, indent=1))
 PY
