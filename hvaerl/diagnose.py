@@ -27,7 +27,7 @@ from .mine import model_mi
 from .model import HierarchicalVAE
 from .probe import probe_model
 from .sources import DatasetNotFoundError, write_json_atomic
-from .train import TrainConfig, CheckpointError, load_checkpoint, code_commit
+from .train import TrainConfig, CheckpointError, load_checkpoint, code_commit, package_versions
 from .run import RunRecord
 from .config import UsageError
 from fastcore.basics import patch
@@ -575,6 +575,11 @@ class Diagnosis:
     sizes: dict  # `_sizes`: the images each number was measured on
 
 # %% ../nbs/16_diagnose.ipynb #d052b
+def _on_packages(versions: dict | None) -> str:
+    "' on python 3.11.7, torch 2.14.1, …' from a run's recorded package versions; '' where none were recorded."
+    return f" on {', '.join(f'{k} {v}' for k, v in versions.items())}" if versions else ""
+
+
 def _provenance_lines(run: Run, train_set) -> list:
     c, m, p = run.config, run.metrics or {}, run.provenance
     return [
@@ -582,10 +587,11 @@ def _provenance_lines(run: Run, train_set) -> list:
         f"backbone {c.backbone}, latents {tuple(c.latents)}, seed {c.seed}",
         f"- trained: {len(run.history)} epochs ({sum(h.get('batches', 0) for h in run.history)} batches), stopped by "
         f"{m.get('stopped', 'epochs' if len(run.history) >= c.epochs else 'an interruption or its budget')}; "
-        f"trained by hvaerl {p.get('hvaerl_version', m.get('hvaerl_version', '?'))} at commit {p.get('commit', m.get('commit', '?'))}",
+        f"trained by hvaerl {p.get('hvaerl_version', m.get('hvaerl_version', '?'))} at commit {p.get('commit', m.get('commit', '?'))}"
+        + _on_packages(p.get("packages") or m.get("packages")),
         f"- training data: {p.get('train_data', m.get('data_source', c.dataset))}",
         f"- diagnosed on: {train_set.source}",
-        f"- diagnosed by hvaerl {hvaerl.__version__} at commit {code_commit()}",
+        f"- diagnosed by hvaerl {hvaerl.__version__} at commit {code_commit()}" + _on_packages(package_versions()),
     ]
 
 # %% ../nbs/16_diagnose.ipynb #d053

@@ -1,8 +1,19 @@
 """Shared pytest fixtures."""
 
-import os, random, signal
+import importlib.util, os, random, signal
+from pathlib import Path
 import numpy as np
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def repo_module(path: str):
+    "A script or benchmark of the repository (`path` from its root, e.g. 'scripts/grid_cost.py') imported as a module: they are files, not a package."
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(autouse=True)

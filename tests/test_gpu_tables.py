@@ -1,20 +1,9 @@
 """scripts/gpu_step_table.py and scripts/grid_cost.py: the GPU check's timing lines become the tables' numbers."""
 
-import importlib.util
 import re
-from pathlib import Path
+from conftest import ROOT, repo_module
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gpu_step_table, grid_cost = _load("gpu_step_table"), _load("grid_cost")
+gpu_step_table, grid_cost = repo_module("scripts/gpu_step_table.py"), repo_module("scripts/grid_cost.py")
 
 HEAD = "device cuda (16 threads), backbone conv, inference bottom_up, wiring as_run, latents ((8, 14, 14), (64,), (32,), (16,), (8,)), batch 128, L=5, 10 timed batches of x, float32"
 LINES = f"""{HEAD}

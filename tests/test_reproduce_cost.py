@@ -1,12 +1,8 @@
 """bench/reproduce_cost.py: the README's `make reproduce` time comes from its grouping of runs and its schedule."""
 
-import importlib.util
-from pathlib import Path
+from conftest import repo_module
 
-ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("reproduce_cost", ROOT / "bench" / "reproduce_cost.py")
-reproduce_cost = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(reproduce_cost)
+reproduce_cost = repo_module("bench/reproduce_cost.py")
 
 
 def test_schedule_is_the_local_executors_pool():
