@@ -5,15 +5,18 @@
     python bench/launch_count.py --no-compiled    # eager counts only (the compiled ones compile every graph: minutes)
 
 Counts every aten op one training step (loss, backward, optimizer update: `hvaerl.objectives.train_step`) dispatches,
-as a `TorchDispatchMode` sees them: the kernels a GPU would launch, after autograd and composite ops are decomposed
-(views included, which launch nothing: the count is an upper bound on launches). Counting needs no GPU and does not
-depend on the batch size (8 here). The optimizer is Adam three ways: a loop over tensors (torch's default on CPU),
+as a `TorchDispatchMode` sees them, after autograd and composite ops are decomposed: the ops that launch a kernel on a
+GPU, apart from views and allocations (`empty*`), which launch nothing and are counted on their own, as the compiled
+count leaves them out of its kernels too. Counting needs no GPU and does not depend on the batch size (8 here). The optimizer is Adam three ways: a loop over tensors (torch's default on CPU),
 `foreach` (torch's default on CUDA: one launch per group of tensors) and `fused`.
 
-The H200 time a count implies is ops x the microseconds per op that the measured H200 steps
-(results/gpu_conv/bench.txt) give when divided by their own counts here (`CALIBRATION`, the foreach optimizer they ran
-with on CUDA); `measured` is that H200 time where there is one. A step captured whole (one CUDA graph per batch)
-launches once: its time is then its arithmetic, which no count here predicts.
+The launch cost a count implies is ops x the H200's microseconds per op, calibrated on the measured steps whose
+arithmetic is negligible (the MLP's, results/gpu_conv/bench.txt, in the `before` form they ran in): a floor under an
+eager step's time, which a step with real arithmetic exceeds. Beside it the measured H200 time of the counted network
+in the form it ran: the MLP's from bench.txt (`before`), the conv networks' from the whole-update check
+(results/gpu_conv/compile_step.md: the authors' network, eager in today's form, `eager now`), with the host launches
+torch.profiler counted there, eager and captured. A step captured whole launches a few graphs: its time is then its
+arithmetic, which no count here predicts.
 
 Three forms of the step:
 - **before**: as the measured H200 steps ran (issue 39): Adam `foreach` (torch's CUDA default), each weight-normalised
@@ -27,7 +30,7 @@ Three forms of the step:
   L losses: 2 ops) is not counted.
 """
 
-import argparse, copy, re, statistics, subprocess, sys
+import argparse, re, statistics, subprocess, sys
 from collections import Counter
 from contextlib import nullcontext
 from pathlib import Path
@@ -37,15 +40,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from hvaerl.model import HierarchicalVAE, ModelConfig
 from hvaerl.objectives import OBJECTIVES, UpdateSettings, train_step
 
-# H200 ms per batch of 128, float32, eager (results/gpu_conv/bench.txt): the times the counts are calibrated on
-MEASURED_H200_MS = {
-    ("mlp", "elbo"): 10.5,
-    ("mlp", "rl_stepwise"): 69.4,
-    ("conv", "elbo"): 26.9,
-    ("conv", "rl_stepwise"): 195.5,
-    ("conv_rgb", "elbo"): 83.3,
-    ("conv_rgb", "rl_stepwise"): 859.7,
-}
+# H200 ms per batch of 128, float32, eager, of the MLP in the `before` form (results/gpu_conv/bench.txt): the launch-bound
+# steps the launch cost is calibrated on (bench.txt's conv times are of hvaerl's earlier ResConv stages, not counted here)
+MLP_H200_MS = {("mlp", "elbo"): 10.5, ("mlp", "rl_stepwise"): 69.4}
+GPU_CHECK_TABLE = Path(__file__).resolve().parents[1] / "results" / "gpu_conv" / "compile_step.md"
 NETWORKS = {  # the benchmarks' networks (bench/step_cost.py's `architecture`)
     "mlp": dict(backbone="mlp"),
     "conv": dict(backbone="conv", latents=(8, 64, 32, 16, 8), spatial_levels=1),
@@ -53,15 +51,20 @@ NETWORKS = {  # the benchmarks' networks (bench/step_cost.py's `architecture`)
 }
 
 
+def launches_nothing(func) -> bool:
+    "A view (it aliases its input's memory) or an allocation: an op no GPU kernel runs for."
+    return func.is_view or func.overloadpacket.__name__.startswith(("empty", "new_empty"))
+
+
 class OpCounter(TorchDispatchMode):
-    "Counts the aten ops dispatched while active (each one a kernel launch on a GPU, views aside)."
+    "Counts the aten ops dispatched while active: those that launch a kernel on a GPU (`ops`) and views and allocations (`silent`)."
 
     def __init__(self):
         super().__init__()
-        self.ops = Counter()
+        self.ops, self.silent = Counter(), Counter()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.ops[str(func.overloadpacket.__name__)] += 1
+        (self.silent if launches_nothing(func) else self.ops)[str(func.overloadpacket.__name__)] += 1
         return func(*args, **(kwargs or {}))
 
 
@@ -77,8 +80,8 @@ def _setup(network: str, optimizer: str, batch: int = 8):
     return model, x, torch.optim.Adam(model.parameters(), 3e-4, **kw)
 
 
-def count_step(network: str, objective: str, optimizer: str, weight_norm_once: bool = True) -> int:
-    "Ops one eager `train_step` of `objective` dispatches on `network` with Adam as `optimizer`; the second step's (the first allocates the optimizer's state). `weight_norm_once=False`: as before `guarded_update` cached the weight-normalised weights."
+def count_step(network: str, objective: str, optimizer: str, weight_norm_once: bool = True) -> tuple:
+    "(ops that launch, views and allocations) one eager `train_step` of `objective` dispatches on `network` with Adam as `optimizer`; the second step's (the first allocates the optimizer's state). `weight_norm_once=False`: as before `guarded_update` cached the weight-normalised weights."
     model, x, opt = _setup(network, optimizer)
     settings = UpdateSettings(check_finite=False)  # a GPU step defers the check (hvaerl.train)
     uncached = mock.patch("hvaerl.objectives.parametrize.cached", nullcontext)
@@ -86,7 +89,7 @@ def count_step(network: str, objective: str, optimizer: str, weight_norm_once: b
         train_step(model, opt, x, objective, 0.9, settings=settings)
         with OpCounter() as c:
             train_step(model, opt, x, objective, 0.9, settings=settings)
-    return sum(c.ops.values())
+    return sum(c.ops.values()), sum(c.silent.values())
 
 
 KERNEL_CALL = re.compile(
@@ -120,6 +123,23 @@ def _compiled_in_subprocess(network: str, objective: str) -> tuple:
     return int(out[-2]), int(out[-1])
 
 
+def measured_conv(path: Path = GPU_CHECK_TABLE) -> dict:
+    "{(network, objective): dict(eager_ms, eager_launches, captured_launches)} from the conv networks' H200 check (scripts/gpu_step_table.py's table): ms per batch eager, and the host launches per batch torch.profiler counted eager and with the whole update captured as CUDA graphs."
+    if not path.exists():
+        return {}
+    out, names = {}, {"FashionMNIST": "conv", "RGB": "conv_rgb"}
+    for line in path.read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) > 4 and cells[0] in names:
+            eager, captured = (re.fullmatch(r"([\d.]+) \(([\d,]+)\)", c) for c in cells[3:5])  # "ms (host launches)"
+            if eager and captured:
+                launches = lambda m: int(m[2].replace(",", ""))
+                out[(names[cells[0]], cells[1])] = dict(
+                    eager_ms=float(eager[1]), eager_launches=launches(eager), captured_launches=launches(captured)
+                )
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
@@ -131,40 +151,53 @@ def main():
     rows = {}
     for net in a.networks:
         for obj in a.objectives:
-            r = dict(
-                loop=count_step(net, obj, "loop", weight_norm_once=False),
-                before=count_step(net, obj, "foreach", weight_norm_once=False),
-                now=count_step(net, obj, "fused"),
+            (loop, _), (before, _), (now, silent) = (
+                count_step(net, obj, "loop", weight_norm_once=False),
+                count_step(net, obj, "foreach", weight_norm_once=False),
+                count_step(net, obj, "fused"),
             )
+            r = dict(loop=loop, before=before, now=now, silent=silent)
             r["kernels"], r["graphs"] = (None, None) if a.no_compiled else _compiled_in_subprocess(net, obj)
             rows[(net, obj)] = r
             print(net, obj, r, flush=True)
-    # launch-bound steps only: the RGB network's H200 steps are compute-bound (33-46 us an op), not launch-bound
-    per_op = [ms / rows[k]["before"] * 1000 for k, ms in MEASURED_H200_MS.items() if k in rows and k[0] != "conv_rgb"]
+    per_op = [ms / rows[k]["before"] * 1000 for k, ms in MLP_H200_MS.items() if k in rows]
     calibration = statistics.median(per_op) if per_op else float("nan")
+    conv = measured_conv()
+    measured = {k: f"{ms} (before)" for k, ms in MLP_H200_MS.items()}
+    measured |= {k: f"{m['eager_ms']} (eager now)" for k, m in conv.items()}
     ms = lambda ops: f"{ops * calibration / 1000:.1f}"
     ratio = lambda a, b: f"{a / b:.1f}x" if b else "—"
+    on_gpu = lambda m: (
+        f"{m['eager_launches']:,} → {m['captured_launches']:,} ({ratio(m['eager_launches'], m['captured_launches'])})"
+    )
     lines = [
         f"# Ops per training step, eager and compiled (torch {torch.__version__}, batch-independent; `bench/launch_count.py`)",
         "",
-        f"Calibration: {calibration:.2f} µs per op on the H200 (median of the {len(per_op)} launch-bound measured steps, "
-        "MLP and FashionMNIST conv, divided by their `before` counts: "
+        "Ops: those that launch a kernel; views and allocations launch none and are counted apart (`views and allocations`, "
+        "eager now), as the compiled kernels leave them out too. `loop`: Adam per tensor, the optimizer issue 39's counts "
+        "ran with. `before`: as the MLP's measured H200 steps ran (Adam foreach, weight norm at every use). `eager now`: "
+        "Adam fused, weight norm once per update (what `hvaerl.train` runs on a GPU). `compiled`: kernels the whole-step "
+        'graphs call (`compile="step"`); `graphs`: graphs per step, captured as CUDA graphs on a GPU.',
+        "",
+        f"Launch cost: ops x {calibration:.2f} µs, the H200's time per op in the measured steps whose arithmetic is "
+        f"negligible (the MLP's {len(per_op)}, divided by their `before` counts: "
         + ", ".join(f"{v:.2f}" for v in per_op)
-        + "; the RGB network's steps are compute-bound and are left out).",
+        + "): a floor under an eager step. Measured H200 ms: the counted network in the form it ran (the MLP's "
+        "results/gpu_conv/bench.txt; the conv networks' eager column of results/gpu_conv/compile_step.md), where the "
+        "conv steps' arithmetic shows as time above the launch cost. H200 host launches: per batch, counted by "
+        "torch.profiler on the lent H200 (kernel launches, graph replays, copies and fills), eager and with the whole "
+        "update captured.",
         "",
-        "`loop`: Adam per tensor, the count issue 39 quoted. `before`: as the measured H200 steps ran (Adam foreach, weight norm at every use). "
-        "`eager now`: Adam fused, weight norm once per update (what `hvaerl.train` runs on a GPU). `compiled`: kernels the "
-        'whole-step graphs call (`compile="step"`); `graphs`: graphs per step, a GPU\'s host launches when they are CUDA graphs.',
-        "",
-        "| network | objective | ops, loop | ops, before | ops, eager now | eager now vs before | vs loop | kernels, compiled | graphs | compiled vs before | vs loop | implied H200 ms, before | eager now | measured H200 ms |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| network | objective | ops, loop | ops, before | ops, eager now | views and allocations | eager now vs before | vs loop | kernels, compiled | graphs | compiled vs before | vs loop | launch cost ms, before | eager now | measured H200 ms | H200 host launches, eager → captured |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (net, obj), r in rows.items():
         k = r["kernels"]
         lines.append(
-            f"| {net} | {obj} | {r['loop']:,} | {r['before']:,} | {r['now']:,} | {ratio(r['before'], r['now'])} | "
+            f"| {net} | {obj} | {r['loop']:,} | {r['before']:,} | {r['now']:,} | {r['silent']:,} | {ratio(r['before'], r['now'])} | "
             f"{ratio(r['loop'], r['now'])} | {f'{k:,}' if k else '—'} | {r['graphs'] or '—'} | {ratio(r['before'], k)} | "
-            f"{ratio(r['loop'], k)} | {ms(r['before'])} | {ms(r['now'])} | {MEASURED_H200_MS.get((net, obj), '—')} |"
+            f"{ratio(r['loop'], k)} | {ms(r['before'])} | {ms(r['now'])} | {measured.get((net, obj), '—')} | "
+            f"{on_gpu(conv[(net, obj)]) if (net, obj) in conv else '—'} |"
         )
     text = "\n".join(lines) + "\n"
     print(text)

@@ -42,3 +42,18 @@ def test_grid_cost_reads_the_committed_h200_times():
     assert eager[("gray", "elbo")] == float(first_eager[1])
     assert set(step) == {(n, o) for n in ("gray", "rgb") for o in ("elbo", "rl_fused", "rl_stepwise")}
     assert ("gray", "authors_rl") in eager  # the authors' own code, timed in bench.txt
+
+
+def test_launch_count_reads_the_h200_check_of_the_network_it_counts():
+    "bench/launch_count's measured conv times and launches are compile_step.md's, which are step_cost.txt's: the authors' network it counts, not bench.txt's earlier one."
+    launch_count = repo_module("bench/launch_count.py")
+    runs = gpu_step_table.parse((ROOT / "results" / "gpu_conv" / "step_cost.txt").read_text())
+    measured = launch_count.measured_conv()
+    names = {"FashionMNIST": "conv", "RGB": "conv_rgb"}
+    assert set(measured) == {(n, o) for n in names.values() for o in ("elbo", "rl_fused", "rl_stepwise")}
+    for network, name in names.items():
+        for objective in ("elbo", "rl_fused", "rl_stepwise"):
+            eager, step = runs[(network, "eager", objective)], runs[(network, "step", objective)]
+            assert measured[(name, objective)] == dict(
+                eager_ms=eager["ms"], eager_launches=eager["launches"], captured_launches=step["launches"]
+            )
