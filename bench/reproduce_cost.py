@@ -158,7 +158,7 @@ def main():
     # the fewest cores (one run each) whose schedule of the measured costs ends within the target
     cores_for_target = next((n for n in range(1, len(grid) + 1) if schedule(costs, n) <= a.target_hours * 3600), None)
     lines = [
-        f"# What `make reproduce` costs here, predicted from one epoch of each kind of run (`bench/reproduce_cost.py`)",
+        "# What `make reproduce` costs here, predicted from one epoch of each kind of run (`bench/reproduce_cost.py`)",
         "",
         f"Preset `{a.preset}`: {len(grid)} runs, {len(first)} kinds, {jobs} at a time (one per core of {os.cpu_count()}). "
         f"Predicted: **{wall / 3600:.2f} h** of wall time ({cpu / 3600:.2f} CPU-hours of runs), without the one-off set-up "

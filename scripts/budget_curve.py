@@ -16,7 +16,7 @@ preset's parameters (the trainer's data order and draws are functions of the see
 own 10-epoch point, which the curve then uses; its loss at 10 epochs is checked against the quick preset's record.
 """
 
-import argparse, json, os, shutil, sys, time
+import argparse, json, shutil, sys, time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 

@@ -319,7 +319,7 @@ def test_the_slow_helps_answer_from_a_current_cache(tmp_path):
 
     for command in ("train", "diagnose"):
         assert (HELP_CACHE / f"{command}.txt").read_text() == _live_help(command), (
-            f"stale: run hvaerl.cli.write_help_cache()"
+            "stale: run hvaerl.cli.write_help_cache()"
         )
         r = hvaerl(command, "--help", cwd=tmp_path)
         assert r.returncode == 0 and r.stdout == (HELP_CACHE / f"{command}.txt").read_text()

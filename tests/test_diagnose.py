@@ -75,7 +75,6 @@ def test_folder_trains_resumes_and_diagnoses(fashion_test, tmp_path):
     assert {"report.md", "table.csv", "levels.png", "traversal.png", "kl.png"} <= {p.name for p in out.iterdir()}
     assert "z3" in r.stdout and prov["data_hash"] in (out / "report.md").read_text()
     # a moved folder is found again with --data-folder; resuming from it is allowed (same content)
-    import shutil
 
     moved = folder.rename(tmp_path / "moved clothes")
     assert_one_line_error(

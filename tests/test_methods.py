@@ -1,8 +1,6 @@
 """Tests of hvaerl.methods under the trainer: every method of Tables 1-2 trains on FashionMNIST-shaped data with a
 finite, decreasing loss, and survives save -> reload and kill -> resume unchanged."""
 
-import copy
-
 import pytest
 import torch
 

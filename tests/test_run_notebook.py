@@ -2,7 +2,6 @@
 path (AAE, BIVA) complete with and without figure data (one training step each, on stand-in FashionMNIST files)."""
 
 import ast
-from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
