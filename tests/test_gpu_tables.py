@@ -55,5 +55,8 @@ def test_launch_count_reads_the_h200_check_of_the_network_it_counts():
         for objective in ("elbo", "rl_fused", "rl_stepwise"):
             eager, step = runs[(network, "eager", objective)], runs[(network, "step", objective)]
             assert measured[(name, objective)] == dict(
-                eager_ms=eager["ms"], eager_launches=eager["launches"], captured_launches=step["launches"]
+                eager_ms=eager["ms"],
+                eager_launches=eager["launches"],
+                captured_ms=step["ms"],
+                captured_launches=step["launches"],
             )
